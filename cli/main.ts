@@ -1,0 +1,78 @@
+// vmscope's headless CLI: `run` a spec and stream the guest's serial output,
+// `check` specs, and report what the host's KVM offers with `info`. Exit codes
+// are documented in docs/cli.md; no stack trace ever reaches the user.
+
+import { parseArgs } from 'node:util';
+import { runCommand } from './run';
+import { checkCommand } from './check';
+import { infoCommand } from './info';
+import { ExitCode, reportError, UsageError } from './common';
+
+const HELP = `usage: vmscope <command> [options]
+
+commands:
+  run <spec> [--timeout <s>] [--stats] [--kvm <path>]
+      run the VM; the guest's serial output goes to stdout, and vmscope exits
+      with the guest's debug-exit status
+  check <spec>...
+      check specs and the images they name, print problems as file:line:col
+  info [--json]
+      what this host's KVM offers: access, API version, backend, capabilities
+
+exit codes: the guest's debug-exit status; 123 the guest halted without one;
+124 timeout; 125 vmscope could not run (spec, image, KVM access); 126 the guest
+crashed (triple fault, entry failure, KVM internal error); 2 bad usage`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { timeout: { type: 'string' }, stats: { type: 'boolean' }, kvm: { type: 'string' } },
+      });
+      if (positionals.length !== 1) throw new UsageError('run takes exactly one spec file');
+      let timeoutMs: number | undefined;
+      if (values.timeout !== undefined) {
+        const s = Number(values.timeout);
+        if (!Number.isFinite(s) || s <= 0) throw new UsageError(`--timeout needs a positive number of seconds, not "${values.timeout}"`);
+        timeoutMs = s * 1000;
+      }
+      return runCommand(positionals[0]!, { timeoutMs, stats: values.stats ?? false, kvmPath: values.kvm });
+    }
+    case 'check': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true });
+      if (positionals.length === 0) throw new UsageError('check needs at least one spec file');
+      return checkCommand(positionals);
+    }
+    case 'info': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, kvm: { type: 'string' } } });
+      return infoCommand({ json: values.json ?? false, kvmPath: values.kvm });
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP + '\n');
+      return command === undefined ? ExitCode.usage : ExitCode.ok;
+    case '--version':
+    case '-V':
+      process.stdout.write(`vmscope ${VERSION}\n`);
+      return ExitCode.ok;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+declare const VMSCOPE_VERSION: string | undefined;
+const VERSION = typeof VMSCOPE_VERSION === 'string' ? VMSCOPE_VERSION : 'dev';
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.exitCode = reportError(e);
+  },
+);

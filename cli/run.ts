@@ -1,0 +1,78 @@
+// `vmscope run`: build the machine from a spec, stream serial output to
+// stdout, and turn the way the guest ended into an exit code and one line.
+
+import { buildMachine } from '../vmm/builder';
+import { describeRunEnd, endCpu, formatCpu, type RunResult } from '../vmm/exits';
+import { describeUnclaimed } from '../vmm/devices/bus';
+import { ExitCode } from './common';
+import { loadSpecOrReport } from './spec-io';
+
+export interface RunOptions {
+  timeoutMs?: number | undefined;
+  stats: boolean;
+  kvmPath?: string | undefined;
+}
+
+export function exitCodeFor(result: RunResult): number {
+  const end = result.end;
+  switch (end.kind) {
+    case 'timeout':
+      return ExitCode.timeout;
+    case 'stopped':
+      return ExitCode.vmscopeError;
+    case 'vcpu':
+      switch (end.end.kind) {
+        case 'debug-exit':
+          return end.end.status;
+        case 'halted':
+          return ExitCode.halted;
+        case 'stopped':
+        case 'host-error':
+          return ExitCode.vmscopeError;
+        default:
+          return ExitCode.guestCrash;
+      }
+  }
+}
+
+export async function runCommand(specPath: string, opts: RunOptions): Promise<number> {
+  const spec = loadSpecOrReport(specPath);
+  if (!spec) return ExitCode.vmscopeError;
+  const { machine, warnings } = buildMachine(spec, { kvmPath: opts.kvmPath });
+  for (const w of warnings) process.stderr.write(`vmscope: warning: ${w}\n`);
+
+  machine.on('serial', (bytes) => process.stdout.write(bytes));
+  const onSignal = () => void machine.stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let result: RunResult;
+  try {
+    result = await machine.start({ timeoutMs: opts.timeoutMs });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  const end = result.end;
+  const code = exitCodeFor(result);
+  const clean = end.kind === 'vcpu' && end.end.kind === 'debug-exit';
+  if (!clean) {
+    process.stderr.write(`vmscope: ${describeRunEnd(end)}\n`);
+    const cpu = end.kind === 'vcpu' ? endCpu(end.end) : undefined;
+    if (cpu && code === ExitCode.guestCrash) process.stderr.write(formatCpu(cpu).replace(/^/gm, '  ') + '\n');
+  }
+  if (result.unclaimed.length > 0) {
+    const shown = result.unclaimed.slice(0, 8);
+    process.stderr.write(`vmscope: the guest touched ${result.unclaimed.length} unclaimed I/O address${result.unclaimed.length > 1 ? 'es' : ''}:\n`);
+    for (const u of shown) process.stderr.write(`  ${describeUnclaimed(u)}\n`);
+    if (result.unclaimed.length > shown.length) process.stderr.write(`  … and ${result.unclaimed.length - shown.length} more\n`);
+  }
+  if (opts.stats) {
+    const total = Object.values(result.exits).reduce((a, b) => a + b, 0);
+    process.stderr.write(`vmscope: ${total} exits in ${result.elapsedMs.toFixed(1)} ms\n`);
+    for (const [name, n] of Object.entries(result.exits).sort((a, b) => b[1] - a[1])) {
+      process.stderr.write(`  ${name.padEnd(24)} ${n}\n`);
+    }
+  }
+  return code;
+}

@@ -1,0 +1,7 @@
+// The public face of spec/: the one definition of a .vmspec (schema, types, parser, units) for every other part.
+
+export * from './types';
+export * from './schema';
+export * from './units';
+export { type ParseOptions, type SpecParseResult, SpecSourceMap, didYouMean, formatPath, parseSpec } from './parse';
+export { formatDiagnostic, loadSpecFile } from './load';

@@ -1,0 +1,74 @@
+// The result of parsing a .vmspec: the VmSpec value (its shape inferred from schema.ts) and diagnostics.
+// Positions are 0-based lines and UTF-16 columns, as in LSP, so the language server passes them through unchanged.
+
+import type { SchemaValue, vmSpecSchema } from './schema';
+
+type Parsed = SchemaValue<typeof vmSpecSchema>;
+
+export type BootMode = Parsed['boot']['mode'];
+export type ImageFormat = NonNullable<Parsed['boot']['format']>;
+export type SpecRegion = Parsed['regions'][number];
+export type RegionKind = SpecRegion['kind'];
+
+/**
+ * A valid spec with every default filled in. Shape, from schema.ts:
+ * `name`, `memory` (bytes), `vcpus`,
+ * `boot: { image (absolute path), format?, mode, load (GPA; the mode's default when omitted), entry? (bigint address or symbol name) }`,
+ * `regions: { name, gpa, size, kind }[]`, `devices: { serial: { port } | null, debugExit: { port } | null }`.
+ */
+export interface VmSpec extends Parsed {
+  /** Absolute path of the spec file; '' when parsed from text that has no file. */
+  file: string;
+  /** Directory that relative paths in the spec were resolved against. */
+  dir: string;
+}
+
+export interface SpecPosition {
+  line: number;
+  character: number;
+}
+
+export interface SpecRange {
+  start: SpecPosition;
+  end: SpecPosition;
+}
+
+/** Stable diagnostic codes, for quick fixes, tests and documentation. Adding a check means adding its code here. */
+export const DIAGNOSTIC_CODES = {
+  'yaml-syntax': 'The text is not valid YAML.',
+  'duplicate-key': 'A key appears twice in the same mapping.',
+  'yaml-warning': 'The YAML parser warned about something it accepted.',
+  'unknown-key': 'A key the schema does not define (often a typo; the message suggests the closest key).',
+  'wrong-type': 'A value of the wrong YAML type, e.g. a list where a mapping belongs.',
+  'missing-key': 'A required key is absent or has no value.',
+  'out-of-range': 'A number outside its allowed range.',
+  'bad-size': 'A size that does not parse, or uses an ambiguous suffix such as MB.',
+  'bad-address': 'An address that does not parse.',
+  'unknown-value': 'A value not among the allowed choices of an enumerated key.',
+  misaligned: 'A guest-physical address or size that is not a multiple of 4 KiB where KVM requires it.',
+  'region-overlap': 'Two guest-physical regions (or a region and RAM) overlap.',
+  'duplicate-name': 'Two regions share a name.',
+  'port-conflict': 'Two devices claim the same I/O port.',
+  'load-outside-memory': 'A flat image load address that is in neither RAM nor a ram/rom region.',
+  'symbol-needs-elf': 'A symbolic entry point with a flat image, which has no symbols.',
+  'ignored-key': 'A key that has no effect with the rest of the spec (warning).',
+  'unreadable-file': 'The spec file itself cannot be read.',
+} as const satisfies Record<string, string>;
+
+export type SpecDiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
+
+export type SpecSeverity = 'error' | 'warning' | 'info';
+
+export interface SpecDiagnostic {
+  severity: SpecSeverity;
+  code: SpecDiagnosticCode;
+  message: string;
+  range: SpecRange;
+  /** Replacement text for `range` that fixes the problem (a corrected key or value), for a quick fix. */
+  suggestion?: string;
+  /** Other places involved, e.g. the region an overlapping region collides with. */
+  related?: { message: string; range: SpecRange }[];
+}
+
+/** A key path: mapping keys as written in YAML (`debug-exit`), sequence indices as numbers. */
+export type SpecPath = readonly (string | number)[];

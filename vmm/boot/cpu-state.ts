@@ -1,0 +1,173 @@
+// The initial CPU state vmscope gives a guest for each boot mode: segment
+// registers, control registers and the GDT they refer to. Pure apart from the
+// memory writer, so the result can be checked without KVM.
+
+import type { Regs, Segment, Sregs } from '../kvm/structs';
+import { BootArea, Selector } from './layout';
+import { buildIdentityMap, type PageTableWriter } from './page-tables';
+
+import type { BootMode } from '../../spec/types';
+export type { BootMode };
+
+export const CR0_PE = 1n << 0n;
+export const CR0_MP = 1n << 1n;
+export const CR0_ET = 1n << 4n;
+export const CR0_NE = 1n << 5n;
+export const CR0_WP = 1n << 16n;
+export const CR0_PG = 1n << 31n;
+export const CR4_PAE = 1n << 5n;
+export const CR4_OSFXSR = 1n << 9n;
+export const CR4_OSXMMEXCPT = 1n << 10n;
+export const EFER_LME = 1n << 8n;
+export const EFER_LMA = 1n << 10n;
+export const RFLAGS_RESERVED = 0x2n;
+
+/** Descriptor fields as KVM's kvm_segment holds them (type is the 4-bit type). */
+export interface Descriptor {
+  base: number;
+  limit: number; // 20-bit raw limit, in 4 KiB units when g=1
+  type: number;
+  s: number;
+  dpl: number;
+  present: number;
+  avl: number;
+  l: number;
+  db: number;
+  g: number;
+}
+
+/** Encodes an 8-byte code/data descriptor (SDM Vol. 3, 3.4.5). */
+export function encodeDescriptor(d: Descriptor): bigint {
+  const base = BigInt(d.base >>> 0);
+  const limit = BigInt(d.limit & 0xfffff);
+  const access = BigInt((d.present << 7) | (d.dpl << 5) | (d.s << 4) | (d.type & 0xf));
+  const flags = BigInt((d.g << 3) | (d.db << 2) | (d.l << 1) | d.avl);
+  return (
+    (limit & 0xffffn) |
+    ((base & 0xffffffn) << 16n) |
+    (access << 40n) |
+    (((limit >> 16n) & 0xfn) << 48n) |
+    (flags << 52n) |
+    (((base >> 24n) & 0xffn) << 56n)
+  );
+}
+
+const flat = { base: 0, limit: 0xfffff, s: 1, dpl: 0, present: 1, avl: 0, g: 1 };
+export const GDT_ENTRIES: ReadonlyArray<[number, Descriptor]> = [
+  [Selector.code64, { ...flat, type: 0xb, l: 1, db: 0 }],
+  [Selector.data, { ...flat, type: 0x3, l: 0, db: 1 }],
+  [Selector.code32, { ...flat, type: 0xb, l: 0, db: 1 }],
+];
+
+function segmentFrom(selector: number, d: Descriptor): Segment {
+  return {
+    base: BigInt(d.base),
+    limit: d.g ? ((d.limit << 12) | 0xfff) >>> 0 : d.limit,
+    selector,
+    type: d.type,
+    present: d.present,
+    dpl: d.dpl,
+    db: d.db,
+    s: d.s,
+    l: d.l,
+    g: d.g,
+    avl: d.avl,
+    unusable: 0,
+  };
+}
+
+/** Writes the GDT (with a 64-bit TSS descriptor) into guest memory. */
+export function writeGdt(mem: PageTableWriter): { base: bigint; limit: number } {
+  const { gdt, tss, tssLimit } = BootArea;
+  mem.fill(gdt, Selector.tss + 16, 0);
+  for (const [sel, d] of GDT_ENTRIES) mem.writeU64(gdt + sel, encodeDescriptor(d));
+  // 64-bit available TSS (type 9); KVM marks it busy when TR is loaded.
+  mem.writeU64(gdt + Selector.tss, encodeDescriptor({ base: tss, limit: tssLimit, type: 0x9, s: 0, dpl: 0, present: 1, avl: 0, l: 0, db: 0, g: 0 }));
+  mem.writeU64(gdt + Selector.tss + 8, 0n);
+  mem.fill(tss, tssLimit + 1, 0);
+  return { base: BigInt(gdt), limit: Selector.tss + 16 - 1 };
+}
+
+function realSegment(selector: number, code: boolean): Segment {
+  return {
+    base: BigInt(selector) << 4n,
+    limit: 0xffff,
+    selector,
+    type: code ? 0xb : 0x3,
+    present: 1,
+    dpl: 0,
+    db: 0,
+    s: 1,
+    l: 0,
+    g: 0,
+    avl: 0,
+    unusable: 0,
+  };
+}
+
+export interface InitialState {
+  regs: Regs;
+  sregs: Sregs;
+}
+
+const zeroRegs = (): Regs => ({
+  rax: 0n, rbx: 0n, rcx: 0n, rdx: 0n, rsi: 0n, rdi: 0n, rsp: 0n, rbp: 0n,
+  r8: 0n, r9: 0n, r10: 0n, r11: 0n, r12: 0n, r13: 0n, r14: 0n, r15: 0n,
+  rip: 0n, rflags: RFLAGS_RESERVED,
+});
+
+export class BootStateError extends Error {}
+
+/**
+ * Computes the entry state for `mode`, starting from the vCPU's reset sregs
+ * (so fields vmscope does not set keep KVM's reset values), and writes the
+ * GDT and page tables it needs into guest memory.
+ */
+export function initialState(mode: BootMode, entry: bigint, reset: Sregs, mem: PageTableWriter): InitialState {
+  const regs = zeroRegs();
+  const sregs: Sregs = structuredClone(reset);
+  switch (mode) {
+    case 'real': {
+      if (entry >= 0x100000n) throw new BootStateError(`real-mode entry ${'0x' + entry.toString(16)} is above 1 MiB`);
+      // CS:IP with IP < 64 KiB; linear address = entry.
+      const cs = Number((entry >> 4n) & 0xf000n);
+      regs.rip = entry - (BigInt(cs) << 4n);
+      regs.rsp = BigInt(BootArea.realModeStack);
+      sregs.cs = realSegment(cs, true);
+      for (const s of ['ds', 'es', 'fs', 'gs', 'ss'] as const) sregs[s] = realSegment(0, false);
+      sregs.cr0 = CR0_ET;
+      sregs.cr4 = 0n;
+      sregs.efer = 0n;
+      return { regs, sregs };
+    }
+    case 'protected':
+    case 'long': {
+      const gdt = writeGdt(mem);
+      sregs.gdt = gdt;
+      sregs.idt = { base: 0n, limit: 0 };
+      const data = segmentFrom(Selector.data, GDT_ENTRIES[1]![1]);
+      for (const s of ['ds', 'es', 'fs', 'gs', 'ss'] as const) sregs[s] = { ...data };
+      sregs.tr = {
+        base: BigInt(BootArea.tss), limit: BootArea.tssLimit, selector: Selector.tss,
+        type: 0xb, present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 0,
+      };
+      sregs.ldt = { ...sregs.ldt, selector: 0, present: 0, unusable: 1 };
+      regs.rsp = BigInt(BootArea.stackTop);
+      regs.rip = entry;
+      if (mode === 'protected') {
+        if (entry > 0xffffffffn) throw new BootStateError('protected-mode entry must be below 4 GiB');
+        sregs.cs = segmentFrom(Selector.code32, GDT_ENTRIES[2]![1]);
+        sregs.cr0 = CR0_PE | CR0_ET | CR0_NE;
+        sregs.cr4 = 0n;
+        sregs.efer = 0n;
+      } else {
+        sregs.cs = segmentFrom(Selector.code64, GDT_ENTRIES[0]![1]);
+        sregs.cr3 = buildIdentityMap(mem);
+        sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+        sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+        sregs.efer = EFER_LME | EFER_LMA;
+      }
+      return { regs, sregs };
+    }
+  }
+}

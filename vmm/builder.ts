@@ -1,0 +1,236 @@
+// The one place that assembles a machine from a spec: opens KVM, lays out and
+// maps guest memory, loads the image, creates vCPUs with CPUID and their
+// initial state, and picks the devices. Everything it needs from the spec comes
+// through spec/'s VmSpec; everything it produces is a Machine.
+
+import * as fs from 'node:fs';
+import type { VmSpec } from '../spec/types';
+import { gpa, gva, hex, type Gva } from './address';
+import { BootArea, KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, MAX_LOW_RAM } from './boot/layout';
+import { BootStateError, initialState } from './boot/cpu-state';
+import { KvmCap } from './kvm/constants';
+import { openKvm, type KvmSystem } from './kvm/system';
+import { Structs, type CpuidEntry } from './kvm/structs';
+import type { KvmNative } from './kvm/native';
+import { loadImage, ImageError, type LoadedImage } from './loaders';
+import { allocateGuestMemory, releaseGuestMemory, type BackedKind, type GuestMemory } from './memory';
+import type { DeviceConfig } from './devices';
+import { BuildError } from './errors';
+import { Machine, type MachineParts } from './machine';
+import { VcpuState } from './vcpu-state';
+
+export interface BuildOptions {
+  /** Path of the KVM device (default /dev/kvm). */
+  kvmPath?: string;
+  native?: KvmNative;
+}
+
+export interface MemoryLayoutEntry {
+  name: string;
+  kind: BackedKind | 'mmio';
+  gpa: number;
+  size: number;
+}
+
+const KIB = 1024;
+
+/** RAM at 0 plus the spec's regions, checked against KVM's private pages. Pure. */
+export function memoryLayout(spec: Pick<VmSpec, 'memory' | 'regions'>): MemoryLayoutEntry[] {
+  const entries: MemoryLayoutEntry[] = [{ name: 'ram', kind: 'ram', gpa: 0, size: spec.memory }];
+  for (const r of spec.regions) entries.push({ name: r.name, kind: r.kind, gpa: r.gpa, size: r.size });
+  const reserved = { start: KVM_IDENTITY_MAP_ADDR, end: KVM_TSS_ADDR + 3 * 4 * KIB };
+  for (const e of entries) {
+    if (e.kind !== 'mmio' && e.gpa < reserved.end && reserved.start < e.gpa + e.size) {
+      throw new BuildError(
+        `${e.name} (${hex(e.gpa)}..${hex(e.gpa + e.size)}) overlaps the pages KVM reserves at ${hex(reserved.start)}..${hex(reserved.end)}`,
+        e.name === 'ram' ? `keep memory at or below ${MAX_LOW_RAM / (1024 * 1024)} MiB` : 'move the region',
+      );
+    }
+  }
+  return entries;
+}
+
+function readImage(spec: VmSpec): Uint8Array {
+  const file = spec.boot.image;
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new BuildError(`image ${file} does not exist`, 'build the guest first (e.g. make), or fix boot.image');
+    if (code === 'EACCES') throw new BuildError(`image ${file} is not readable`, 'check its permissions');
+    if (code === 'EISDIR') throw new BuildError(`image ${file} is a directory`, 'point boot.image at the guest binary');
+    throw new BuildError(`cannot read image ${file} (${code ?? String(e)})`);
+  }
+}
+
+function resolveEntry(spec: VmSpec, image: LoadedImage): Gva {
+  const e = spec.boot.entry;
+  if (e === undefined) return image.entry;
+  if (typeof e === 'bigint') return gva(e);
+  const sym = image.symbols.find((s) => s.name === e);
+  if (!sym) {
+    const near = image.symbols
+      .filter((s) => s.kind === 'func')
+      .map((s) => s.name)
+      .filter((n) => n.toLowerCase().includes(e.toLowerCase().replace(/^_+/, '')))
+      .slice(0, 3);
+    throw new BuildError(`entry symbol "${e}" is not in ${spec.boot.image}`, near.length ? `did you mean ${near.join(', ')}?` : 'use an address or a symbol the image defines');
+  }
+  return sym.value;
+}
+
+/** Checks that every segment lands in backed memory and clear of the boot area. Pure. */
+export function checkPlacement(spec: VmSpec, image: LoadedImage, layout: readonly MemoryLayoutEntry[]): void {
+  const bootEnd = spec.boot.mode === 'real' ? 0 : BootArea.end;
+  for (const seg of image.segments) {
+    const end = seg.gpa + seg.memSize;
+    const home = layout.find((l) => l.kind !== 'mmio' && seg.gpa >= l.gpa && end <= l.gpa + l.size);
+    if (!home) {
+      throw new BuildError(
+        `image segment ${hex(seg.gpa)}..${hex(end)} does not fit in guest memory (RAM is ${hex(0)}..${hex(spec.memory)})`,
+        'raise memory, add a ram region, or relink the guest',
+      );
+    }
+    if (seg.gpa < bootEnd && BootArea.gdt < end) {
+      throw new BuildError(
+        `image segment ${hex(seg.gpa)}..${hex(end)} overlaps ${hex(BootArea.gdt)}..${hex(BootArea.end)}, where vmscope puts the GDT and page tables in ${spec.boot.mode} mode`,
+        'link the guest above 0x7000 (1 MiB is usual)',
+      );
+    }
+  }
+}
+
+function copyImage(image: LoadedImage, memory: GuestMemory): void {
+  for (const seg of image.segments) {
+    const dst = memory.view(seg.gpa, seg.memSize);
+    dst.set(seg.data);
+    dst.fill(0, seg.data.length);
+  }
+}
+
+/** Everything about a machine that can be decided without KVM: layout, image, entry. */
+export interface MachinePlan {
+  layout: MemoryLayoutEntry[];
+  image: LoadedImage;
+  entry: Gva;
+  warnings: string[];
+}
+
+export function planMachine(spec: VmSpec): MachinePlan {
+  const warnings: string[] = [];
+  const layout = memoryLayout(spec);
+  const bytes = readImage(spec);
+  let image: LoadedImage;
+  try {
+    image = loadImage(bytes, spec.boot.format, { load: gpa(spec.boot.load) });
+  } catch (e) {
+    if (e instanceof ImageError) throw new BuildError(`${spec.boot.image}: ${e.message}`);
+    throw e;
+  }
+  if (image.bits === 64 && spec.boot.mode !== 'long') {
+    warnings.push(`${spec.boot.image} is a 64-bit ELF but boot.mode is ${spec.boot.mode}; its entry code must be ${spec.boot.mode === 'real' ? '16' : '32'}-bit`);
+  }
+  if (image.bits === 32 && spec.boot.mode === 'long') {
+    warnings.push(`${spec.boot.image} is a 32-bit ELF but boot.mode is long; the CPU will decode its code as 64-bit`);
+  }
+  checkPlacement(spec, image, layout);
+  return { layout, image, entry: resolveEntry(spec, image), warnings };
+}
+
+function cpuidFor(sys: KvmSystem, structs: Structs): CpuidEntry[] {
+  for (let n = 128; n <= 4096; n *= 2) {
+    const buf = structs.allocCpuid(n);
+    try {
+      sys.native.getSupportedCpuid(sys.fd, buf);
+      return structs.decodeCpuid(buf);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'E2BIG') throw e;
+    }
+  }
+  throw new BuildError('KVM_GET_SUPPORTED_CPUID needs more than 4096 entries');
+}
+
+/** Per-vCPU CPUID: the host's supported set with this vCPU's APIC ID filled in. */
+export function cpuidForVcpu(base: readonly CpuidEntry[], index: number): CpuidEntry[] {
+  return base.map((e) => {
+    if (e.function === 1) return { ...e, ebx: ((e.ebx & 0x00ffffff) | (index << 24)) >>> 0 };
+    if (e.function === 0xb || e.function === 0x1f) return { ...e, edx: index };
+    return e;
+  });
+}
+
+export function deviceConfigs(spec: VmSpec): DeviceConfig[] {
+  const out: DeviceConfig[] = [];
+  if (spec.devices.serial) out.push({ kind: 'uart16550', name: 'serial', port: spec.devices.serial.port });
+  if (spec.devices.debugExit) out.push({ kind: 'debug-exit', name: 'debug-exit', port: spec.devices.debugExit.port });
+  return out;
+}
+
+export interface BuildResult {
+  machine: Machine;
+  /** Things worth telling the user that do not stop the run. */
+  warnings: string[];
+}
+
+export function buildMachine(spec: VmSpec, opts: BuildOptions = {}): BuildResult {
+  const { layout, image, entry, warnings } = planMachine(spec);
+  const sys = openKvm(opts.kvmPath, opts.native);
+  const native = sys.native;
+  const structs = new Structs(native.layout);
+  const fds: number[] = [];
+  let memory: GuestMemory | undefined;
+  try {
+    const vmFd = native.createVm(sys.fd, 0);
+    fds.push(vmFd);
+    if (native.checkExtension(sys.fd, KvmCap.SET_TSS_ADDR)) native.setTssAddr(vmFd, KVM_TSS_ADDR);
+    if (native.checkExtension(sys.fd, KvmCap.SET_IDENTITY_MAP_ADDR)) native.setIdentityMapAddr(vmFd, BigInt(KVM_IDENTITY_MAP_ADDR));
+    const backed = layout.filter((l): l is MemoryLayoutEntry & { kind: BackedKind } => l.kind !== 'mmio');
+    memory = allocateGuestMemory(native, vmFd, structs, backed);
+    copyImage(image, memory);
+
+    const maxVcpus = native.checkExtension(sys.fd, KvmCap.MAX_VCPUS) || native.checkExtension(sys.fd, KvmCap.NR_VCPUS) || 4;
+    if (spec.vcpus > maxVcpus) throw new BuildError(`the spec asks for ${spec.vcpus} vCPUs but this KVM allows ${maxVcpus}`);
+    const cpuid = cpuidFor(sys, structs);
+    const mem = memory;
+    const writer = {
+      writeU64: (a: number, v: bigint) => mem.writeU64(gpa(a), v),
+      fill: (a: number, len: number, v: number) => mem.view(gpa(a), len).fill(v),
+    };
+    const vcpuFds: number[] = [];
+    for (let i = 0; i < spec.vcpus; i++) {
+      const fd = native.createVcpu(vmFd, i);
+      fds.push(fd);
+      vcpuFds.push(fd);
+      const state = new VcpuState(native, fd);
+      state.setCpuid(cpuidForVcpu(cpuid, i));
+      // Every vCPU starts at the entry point; without an in-kernel LAPIC
+      // there is no INIT/SIPI, so the guest tells CPUs apart by APIC ID.
+      let init;
+      try {
+        init = initialState(spec.boot.mode, entry, state.getSregs(), writer);
+      } catch (e) {
+        if (e instanceof BootStateError) throw new BuildError(e.message);
+        throw e;
+      }
+      state.setSregs(init.sregs);
+      state.setRegs(init.regs);
+    }
+    const parts: MachineParts = {
+      spec,
+      sys,
+      vmFd,
+      vcpuFds,
+      memory,
+      image,
+      entry,
+      devices: deviceConfigs(spec),
+      mmioRegions: layout.filter((l) => l.kind === 'mmio'),
+    };
+    return { machine: new Machine(parts), warnings };
+  } catch (e) {
+    for (const fd of fds.reverse()) native.close(fd);
+    if (memory) releaseGuestMemory(native, memory);
+    sys.close();
+    throw e;
+  }
+}

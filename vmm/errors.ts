@@ -1,0 +1,19 @@
+// Errors a user can act on. Each carries one line saying what is wrong and how
+// to fix it; the CLI and the debug adapter print `message` and never a stack.
+
+export class VmscopeError extends Error {
+  constructor(
+    message: string,
+    /** What to do about it, appended after the message. */
+    readonly fix?: string,
+  ) {
+    super(fix ? `${message}; ${fix}` : message);
+    this.name = 'VmscopeError';
+  }
+}
+
+/** /dev/kvm cannot be used: missing, no permission, wrong API. */
+export class KvmUnavailable extends VmscopeError {}
+
+/** The spec is well-formed but cannot be built into a machine (image problems, layout clashes). */
+export class BuildError extends VmscopeError {}

@@ -1,0 +1,131 @@
+// Exits, stops and run endings as discriminated unions. A `switch` over any of
+// them is checked for exhaustiveness by `assertNever`, so adding a case shows
+// every place that must handle it.
+
+import type { Regs, Sregs } from './kvm/structs';
+import type { UnclaimedAccess } from './devices/bus';
+import type { DeviceEvent } from './devices/types';
+import { hex } from './address';
+
+export function assertNever(x: never): never {
+  throw new Error(`unhandled case: ${JSON.stringify(x)}`);
+}
+
+/** The vCPU's registers when something went wrong, for the report. */
+export interface CpuSnapshot {
+  regs: Regs;
+  sregs: Sregs;
+}
+
+/** Why one vCPU stopped for good. */
+export type VcpuEnd =
+  | { kind: 'debug-exit'; status: number }
+  | { kind: 'halted'; cpu: CpuSnapshot }
+  | { kind: 'triple-fault'; cpu: CpuSnapshot }
+  | { kind: 'entry-failure'; hardwareReason: bigint; hostCpu: number; cpu: CpuSnapshot }
+  | { kind: 'internal-error'; suberror: number; data: bigint[]; cpu: CpuSnapshot }
+  | { kind: 'system-event'; type: number; cpu: CpuSnapshot }
+  | { kind: 'unhandled-exit'; code: number; cpu: CpuSnapshot }
+  | { kind: 'stopped' }
+  | { kind: 'host-error'; message: string };
+
+/** How the machine as a whole ended. */
+export type RunEnd =
+  | { kind: 'vcpu'; vcpu: number; end: VcpuEnd }
+  | { kind: 'timeout'; seconds: number }
+  | { kind: 'stopped' };
+
+/** Why a vCPU paused (it can resume). */
+export type VcpuStop = { kind: 'pause' } | { kind: 'debug'; exception: number; pc: bigint; dr6: bigint; dr7: bigint };
+
+export interface RunResult {
+  end: RunEnd;
+  /** Exits per KVM exit reason name, summed over vCPUs. */
+  exits: Record<string, number>;
+  unclaimed: UnclaimedAccess[];
+  /** Wall time from start to end, ms. */
+  elapsedMs: number;
+}
+
+/** vCPU worker -> machine. */
+export type WorkerMessage =
+  | { t: 'device'; event: DeviceEvent }
+  | { t: 'stopped'; stop: VcpuStop }
+  | { t: 'finished'; end: VcpuEnd; unclaimed: UnclaimedAccess[] };
+
+const SYSTEM_EVENTS: Record<number, string> = { 1: 'shutdown', 2: 'reset', 3: 'crash' };
+
+const INTERNAL_ERRORS: Record<number, string> = {
+  1: 'KVM could not emulate an instruction',
+  2: 'an exception occurred while delivering an exception',
+  3: 'an event could not be delivered',
+  4: 'KVM got an exit reason it does not handle',
+};
+
+function where(cpu: CpuSnapshot): string {
+  const mode = cpu.sregs.efer & (1n << 10n) ? 'long' : cpu.sregs.cr0 & 1n ? 'protected' : 'real';
+  const rip = mode === 'real' ? `${hex(cpu.sregs.cs.selector, 4)}:${hex(cpu.regs.rip, 4)}` : hex(cpu.regs.rip);
+  return `at rip ${rip} (${mode} mode)`;
+}
+
+/** One line a user reads: what happened and where. */
+export function describeVcpuEnd(vcpu: number, e: VcpuEnd): string {
+  const who = `vCPU ${vcpu}`;
+  switch (e.kind) {
+    case 'debug-exit':
+      return `guest exited with status ${e.status} through debug-exit (${who})`;
+    case 'halted':
+      return `${who} halted ${where(e.cpu)} with no interrupt source to wake it`;
+    case 'triple-fault':
+      return `${who} triple-faulted (KVM_EXIT_SHUTDOWN) ${where(e.cpu)}`;
+    case 'entry-failure':
+      return `${who} failed VM entry (KVM_EXIT_FAIL_ENTRY, hardware reason ${hex(e.hardwareReason)}) ${where(e.cpu)}`;
+    case 'internal-error':
+      return `${who} hit a KVM internal error (suberror ${e.suberror}: ${INTERNAL_ERRORS[e.suberror] ?? 'unknown'}) ${where(e.cpu)}`;
+    case 'system-event':
+      return `${who} raised a system event (${SYSTEM_EVENTS[e.type] ?? e.type}) ${where(e.cpu)}`;
+    case 'unhandled-exit':
+      return `${who} stopped on an exit vmscope does not handle (KVM exit ${e.code}) ${where(e.cpu)}`;
+    case 'stopped':
+      return `${who} was stopped`;
+    case 'host-error':
+      return `${who}: ${e.message}`;
+    default:
+      return assertNever(e);
+  }
+}
+
+export function describeRunEnd(end: RunEnd): string {
+  switch (end.kind) {
+    case 'vcpu':
+      return describeVcpuEnd(end.vcpu, end.end);
+    case 'timeout':
+      return `timed out after ${end.seconds} s; the guest was stopped`;
+    case 'stopped':
+      return 'stopped';
+    default:
+      return assertNever(end);
+  }
+}
+
+/** Multi-line register dump for failure reports. */
+export function formatCpu(cpu: CpuSnapshot): string {
+  const r = cpu.regs;
+  const s = cpu.sregs;
+  const q = (v: bigint) => v.toString(16).padStart(16, '0');
+  const rows = [
+    `rax ${q(r.rax)}  rbx ${q(r.rbx)}  rcx ${q(r.rcx)}  rdx ${q(r.rdx)}`,
+    `rsi ${q(r.rsi)}  rdi ${q(r.rdi)}  rbp ${q(r.rbp)}  rsp ${q(r.rsp)}`,
+    `r8  ${q(r.r8)}  r9  ${q(r.r9)}  r10 ${q(r.r10)}  r11 ${q(r.r11)}`,
+    `r12 ${q(r.r12)}  r13 ${q(r.r13)}  r14 ${q(r.r14)}  r15 ${q(r.r15)}`,
+    `rip ${q(r.rip)}  rflags ${q(r.rflags)}`,
+    `cs ${hex(s.cs.selector, 4)} base ${hex(s.cs.base)} l=${s.cs.l} db=${s.cs.db}  ss ${hex(s.ss.selector, 4)}  ds ${hex(s.ds.selector, 4)}`,
+    `cr0 ${hex(s.cr0)}  cr2 ${hex(s.cr2)}  cr3 ${hex(s.cr3)}  cr4 ${hex(s.cr4)}  efer ${hex(s.efer)}`,
+    `gdt ${hex(s.gdt.base)}/${hex(s.gdt.limit)}  idt ${hex(s.idt.base)}/${hex(s.idt.limit)}`,
+  ];
+  return rows.join('\n');
+}
+
+export function endCpu(e: VcpuEnd): CpuSnapshot | undefined {
+  return 'cpu' in e ? e.cpu : undefined;
+}

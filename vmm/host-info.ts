@@ -1,0 +1,63 @@
+// What this host's KVM offers, gathered without side effects: whether
+// /dev/kvm can be used (and the fix when not), the API version, the backend,
+// and the capabilities vmscope's features depend on.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { capabilities, detectBackend, explainOpenError, KVM_DEVICE, openKvm, type KvmBackend } from './kvm/system';
+import type { KvmCapName } from './kvm/constants';
+import { VmscopeError } from './errors';
+import type { KvmNative } from './kvm/native';
+
+export interface HostInfo {
+  device: string;
+  usable: boolean;
+  /** Why KVM cannot be used, with the fix (when !usable). */
+  problem?: string;
+  apiVersion?: number;
+  backend: KvmBackend;
+  backendEvidence: string;
+  capabilities?: Record<KvmCapName, number>;
+  /** Consequences of the backend and capabilities that users hit. */
+  notes: string[];
+  host: { cpus: number; memoryBytes: number; kernel: string };
+}
+
+export function gatherHostInfo(device = KVM_DEVICE, native?: KvmNative): HostInfo {
+  const { backend, evidence } = detectBackend();
+  const info: HostInfo = {
+    device,
+    usable: false,
+    backend,
+    backendEvidence: evidence,
+    notes: [],
+    host: { cpus: os.cpus().length, memoryBytes: os.totalmem(), kernel: os.release() },
+  };
+  if (!fs.existsSync(device)) {
+    info.problem = explainOpenError(device, 'ENOENT');
+    return info;
+  }
+  try {
+    const sys = openKvm(device, native);
+    try {
+      info.usable = true;
+      info.apiVersion = sys.apiVersion;
+      info.capabilities = capabilities(sys);
+    } finally {
+      sys.close();
+    }
+  } catch (e) {
+    info.problem = e instanceof VmscopeError ? e.message : e instanceof Error ? e.message : String(e);
+    return info;
+  }
+  const caps = info.capabilities!;
+  if (backend === 'pvm') {
+    info.notes.push('PVM runs guest code through KVM\'s instruction emulator in every mode: expect roughly a million guest instructions per second');
+    info.notes.push('PVM delivers guest exceptions as a shutdown (triple fault) instead of through the guest\'s IDT');
+    info.notes.push('PVM: software breakpoints (int3) end in an internal error; vmscope uses hardware breakpoints');
+  }
+  if (!caps.IMMEDIATE_EXIT) info.notes.push('no KVM_CAP_IMMEDIATE_EXIT: pausing a vCPU relies on the signal alone');
+  if (!caps.SET_GUEST_DEBUG) info.notes.push('no KVM_CAP_SET_GUEST_DEBUG: single-step and hardware breakpoints are unavailable');
+  if (!caps.NESTED_STATE) info.notes.push('no KVM_CAP_NESTED_STATE: the vmcs12 view of a guest hypervisor is unavailable');
+  return info;
+}

@@ -1,0 +1,296 @@
+// A running VM as the main thread sees it: one worker thread per vCPU running
+// the synchronous loop, device events and stops arriving as typed events, and
+// control (pause, resume, kick, stop) through shared control words. Knows
+// nothing of DAP, LSP or VS Code.
+
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { VmSpec } from '../spec/types';
+import type { Gva } from './address';
+import { kvmExitName, MAX_EXIT_CODE } from './kvm/constants';
+import type { KvmSystem } from './kvm/system';
+import type { LoadedImage } from './loaders';
+import { releaseGuestMemory, type GuestMemory } from './memory';
+import { deviceStateBytes, uartEnqueue, type DeviceConfig, type DeviceEvent } from './devices';
+import type { UnclaimedAccess } from './devices/bus';
+import { Cmd, Ctl, State, type VcpuLoopConfig } from './vcpu-loop';
+import { VcpuState } from './vcpu-state';
+import type { RunEnd, RunResult, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
+
+export interface MachineParts {
+  spec: VmSpec;
+  sys: KvmSystem;
+  vmFd: number;
+  vcpuFds: number[];
+  memory: GuestMemory;
+  image: LoadedImage;
+  entry: Gva;
+  devices: DeviceConfig[];
+  mmioRegions: Array<{ name: string; gpa: number; size: number }>;
+}
+
+export interface MachineEvents {
+  /** Bytes the guest wrote to a serial device. */
+  serial: [bytes: Uint8Array, device: string];
+  /** Any device event (serial output included). */
+  device: [event: DeviceEvent];
+  /** A vCPU paused (it can be resumed). */
+  stopped: [vcpu: number, stop: VcpuStop];
+  /** A vCPU finished for good. */
+  'vcpu-end': [vcpu: number, end: VcpuEnd];
+  /** The machine ended and released its resources. */
+  end: [result: RunResult];
+}
+
+export type VcpuRunState = 'created' | 'running' | 'paused' | 'finished';
+
+interface VcpuHandle {
+  index: number;
+  fd: number;
+  control: Int32Array;
+  controlBuf: SharedArrayBuffer;
+  counters: Float64Array;
+  countersBuf: SharedArrayBuffer;
+  worker?: Worker;
+  exited: Promise<void>;
+  end?: VcpuEnd;
+  unclaimed: UnclaimedAccess[];
+}
+
+/** Where the vCPU worker script lives: next to this module, in out/vmm/ and in dist/. */
+function workerScript(): string {
+  return path.join(__dirname, 'vcpu-worker.js');
+}
+
+export class Machine extends EventEmitter<MachineEvents> {
+  readonly spec: VmSpec;
+  readonly memory: GuestMemory;
+  readonly image: LoadedImage;
+  readonly entry: Gva;
+  private readonly vcpus: VcpuHandle[];
+  private readonly deviceState = new Map<string, SharedArrayBuffer>();
+  private ending: RunEnd | undefined;
+  private startedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private resultPromise: Promise<RunResult> | undefined;
+  private released = false;
+
+  constructor(private readonly parts: MachineParts) {
+    super();
+    this.spec = parts.spec;
+    this.memory = parts.memory;
+    this.image = parts.image;
+    this.entry = parts.entry;
+    for (const d of parts.devices) this.deviceState.set(d.name, new SharedArrayBuffer(Math.max(8, deviceStateBytes(d))));
+    this.vcpus = parts.vcpuFds.map((fd, index) => {
+      const controlBuf = new SharedArrayBuffer(Ctl.WORDS * 4);
+      const countersBuf = new SharedArrayBuffer((MAX_EXIT_CODE + 1) * 8);
+      return {
+        index,
+        fd,
+        controlBuf,
+        control: new Int32Array(controlBuf),
+        countersBuf,
+        counters: new Float64Array(countersBuf),
+        exited: Promise.resolve(),
+        unclaimed: [],
+      };
+    });
+  }
+
+  get vcpuCount(): number {
+    return this.vcpus.length;
+  }
+
+  /** Starts every vCPU. Resolves with the result when the machine ends. */
+  start(opts: { timeoutMs?: number | undefined; paused?: boolean } = {}): Promise<RunResult> {
+    if (this.resultPromise) return this.resultPromise;
+    this.startedAt = performance.now();
+    // Paused start: each vCPU reports `stopped` (pause) before its first instruction.
+    if (opts.paused) for (const v of this.vcpus) Atomics.store(v.control, Ctl.CMD, Cmd.PAUSE);
+    const lockBlock = this.vcpus[0]!.controlBuf;
+    for (const v of this.vcpus) {
+      const cfg: VcpuLoopConfig = {
+        index: v.index,
+        fd: v.fd,
+        mmapSize: this.parts.sys.vcpuMmapSize,
+        regions: this.memory.descriptors(),
+        mmioRegions: this.parts.mmioRegions,
+        devices: this.parts.devices.map((config) => ({ config, state: this.deviceState.get(config.name)! })),
+        control: v.controlBuf,
+        lockBlock,
+        useLock: this.vcpus.length > 1,
+        counters: v.countersBuf,
+      };
+      const worker = new Worker(workerScript(), { workerData: cfg });
+      v.worker = worker;
+      worker.on('message', (m: WorkerMessage) => this.onMessage(v, m));
+      v.exited = new Promise((resolve) => {
+        worker.on('error', (e) => {
+          if (!v.end) this.onFinished(v, { kind: 'host-error', message: e.message }, []);
+        });
+        worker.on('exit', () => {
+          if (!v.end) this.onFinished(v, { kind: 'host-error', message: 'the vCPU thread exited unexpectedly' }, []);
+          resolve();
+        });
+      });
+    }
+    if (opts.timeoutMs !== undefined) {
+      const seconds = opts.timeoutMs / 1000;
+      this.timer = setTimeout(() => this.endWith({ kind: 'timeout', seconds }), opts.timeoutMs);
+      this.timer.unref?.();
+    }
+    this.resultPromise = Promise.all(this.vcpus.map((v) => v.exited)).then(() => this.release());
+    return this.resultPromise;
+  }
+
+  private onMessage(v: VcpuHandle, m: WorkerMessage): void {
+    switch (m.t) {
+      case 'device':
+        this.emit('device', m.event);
+        if (m.event.kind === 'serial-output') this.emit('serial', m.event.bytes, m.event.device);
+        return;
+      case 'stopped':
+        this.emit('stopped', v.index, m.stop);
+        return;
+      case 'finished':
+        this.onFinished(v, m.end, m.unclaimed);
+        return;
+    }
+  }
+
+  private onFinished(v: VcpuHandle, end: VcpuEnd, unclaimed: UnclaimedAccess[]): void {
+    v.end = end;
+    v.unclaimed = unclaimed;
+    this.emit('vcpu-end', v.index, end);
+    // Anything but a halt (or our own stop) ends the whole machine; a halt
+    // ends it once every vCPU has halted.
+    if (end.kind !== 'stopped' && end.kind !== 'halted') this.endWith({ kind: 'vcpu', vcpu: v.index, end });
+    else if (end.kind === 'halted' && this.vcpus.every((x) => x.end)) this.endWith({ kind: 'vcpu', vcpu: v.index, end });
+  }
+
+  /** Records why the machine ends (first reason wins) and stops every vCPU. */
+  private endWith(end: RunEnd): void {
+    if (!this.ending) this.ending = end;
+    if (this.timer) clearTimeout(this.timer);
+    for (const v of this.vcpus) {
+      if (v.end) continue;
+      Atomics.store(v.control, Ctl.CMD, Cmd.STOP);
+      Atomics.add(v.control, Ctl.RESUME, 1);
+      Atomics.notify(v.control, Ctl.RESUME);
+      this.parts.sys.native.kick(v.fd);
+    }
+  }
+
+  /** Stops the machine; resolves when every vCPU thread is gone. */
+  stop(): Promise<RunResult> {
+    this.endWith({ kind: 'stopped' });
+    return this.resultPromise ?? Promise.resolve(this.release());
+  }
+
+  /** Forces vCPU `index` out of guest mode now (it then pauses). */
+  kick(index: number): void {
+    this.parts.sys.native.kick(this.vcpus[index]!.fd);
+  }
+
+  /** Asks vCPUs to pause; each reports a `stopped` event with reason `pause`. */
+  pause(index?: number): void {
+    for (const v of index === undefined ? this.vcpus : [this.vcpus[index]!]) {
+      if (v.end) continue;
+      Atomics.store(v.control, Ctl.CMD, Cmd.PAUSE);
+      this.parts.sys.native.kick(v.fd);
+    }
+  }
+
+  resume(index?: number): void {
+    for (const v of index === undefined ? this.vcpus : [this.vcpus[index]!]) {
+      if (v.end) continue;
+      Atomics.store(v.control, Ctl.CMD, Cmd.RUN);
+      Atomics.add(v.control, Ctl.RESUME, 1);
+      Atomics.notify(v.control, Ctl.RESUME);
+    }
+  }
+
+  vcpuRunState(index: number): VcpuRunState {
+    const v = this.vcpus[index]!;
+    if (v.end) return 'finished';
+    switch (Atomics.load(v.control, Ctl.STATE)) {
+      case State.RUNNING:
+        return 'running';
+      case State.PAUSED:
+        return 'paused';
+      case State.FINISHED:
+        return 'finished';
+      default:
+        return 'created';
+    }
+  }
+
+  /** Register and state access for a vCPU that is paused (or not started). */
+  vcpuState(index: number): VcpuState {
+    const v = this.vcpus[index];
+    if (!v) throw new RangeError(`no vCPU ${index}`);
+    if (this.released) throw new Error('the machine has ended');
+    return new VcpuState(this.parts.sys.native, v.fd);
+  }
+
+  /** Queues bytes for the guest to read from a serial device. Returns how many fit. */
+  serialInput(bytes: Uint8Array, device = 'serial'): number {
+    const state = this.deviceState.get(device);
+    if (!state) return 0;
+    return uartEnqueue(state, bytes);
+  }
+
+  /** Exits per KVM exit reason so far (live while running), summed over vCPUs. */
+  exitCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const v of this.vcpus) {
+      v.counters.forEach((n, code) => {
+        if (n > 0) {
+          const name = kvmExitName(code);
+          out[name] = (out[name] ?? 0) + n;
+        }
+      });
+    }
+    return out;
+  }
+
+  private unclaimed(): UnclaimedAccess[] {
+    const merged = new Map<string, UnclaimedAccess>();
+    for (const v of this.vcpus) {
+      for (const u of v.unclaimed) {
+        const key = `${u.space}:${u.addr}`;
+        const m = merged.get(key);
+        if (m) {
+          m.reads += u.reads;
+          m.writes += u.writes;
+        } else merged.set(key, { ...u });
+      }
+    }
+    return [...merged.values()].sort((a, b) => a.space.localeCompare(b.space) || a.addr - b.addr);
+  }
+
+  /** Frees KVM and memory resources once every vCPU thread has exited. */
+  private release(): RunResult {
+    const result: RunResult = {
+      end: this.ending ?? { kind: 'stopped' },
+      exits: this.exitCounts(),
+      unclaimed: this.unclaimed(),
+      elapsedMs: this.startedAt ? performance.now() - this.startedAt : 0,
+    };
+    if (!this.released) {
+      this.released = true;
+      const n = this.parts.sys.native;
+      for (const v of this.vcpus) {
+        n.unmapRun(v.fd);
+        n.close(v.fd);
+      }
+      n.close(this.parts.vmFd);
+      releaseGuestMemory(n, this.memory);
+      this.parts.sys.close();
+      this.emit('end', result);
+    }
+    return result;
+  }
+}
