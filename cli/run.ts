@@ -2,6 +2,7 @@
 // stdout, and turn the way the guest ended into an exit code and one line.
 
 import { buildMachine } from '../vmm/builder';
+import type { Machine } from '../vmm/machine';
 import { describeRunEnd, endCpu, formatCpu, type RunResult } from '../vmm/exits';
 import { describeUnclaimed } from '../vmm/devices/bus';
 import { ExitCode } from './common';
@@ -35,6 +36,33 @@ export function exitCodeFor(result: RunResult): number {
   }
 }
 
+/**
+ * Sends what the user types (or pipes in) to the guest's UART. On a terminal,
+ * keys go through raw, and Ctrl-] stops the VM (like telnet), since Ctrl-C
+ * belongs to the guest.
+ */
+function forwardStdin(machine: Machine): () => void {
+  const stdin = process.stdin;
+  if (stdin.destroyed) return () => {};
+  const tty = stdin.isTTY === true;
+  if (tty) stdin.setRawMode(true);
+  const onData = (chunk: Buffer) => {
+    if (tty && chunk.includes(0x1d)) {
+      void machine.stop();
+      return;
+    }
+    machine.serialInput(chunk);
+  };
+  stdin.on('data', onData);
+  stdin.on('error', () => {});
+  return () => {
+    stdin.off('data', onData);
+    if (tty) stdin.setRawMode(false);
+    stdin.pause();
+    stdin.unref?.();
+  };
+}
+
 export async function runCommand(specPath: string, opts: RunOptions): Promise<number> {
   const spec = loadSpecOrReport(specPath);
   if (!spec) return ExitCode.vmscopeError;
@@ -45,10 +73,12 @@ export async function runCommand(specPath: string, opts: RunOptions): Promise<nu
   const onSignal = () => void machine.stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const detachInput = forwardStdin(machine);
   let result: RunResult;
   try {
     result = await machine.start({ timeoutMs: opts.timeoutMs });
   } finally {
+    detachInput();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -213,6 +213,10 @@ class Walker {
    */
   private resolve(node: unknown): YamlNode | null {
     const target = isAlias(node) ? node.resolve(this.doc) : node;
+    // The YAML parser accepts an alias to an anchor that does not exist (it only fails on toJS), so say so here.
+    if (isAlias(node) && target === undefined) {
+      this.report('error', 'yaml-syntax', `alias *${node.source} has no anchor &${node.source} before it`, this.rangeOf(node, zeroRange()));
+    }
     if (isScalar(target)) return target.value === null ? null : target;
     if (isMap(target) || isSeq(target)) return target;
     return null;
@@ -270,14 +274,17 @@ class Walker {
   }
 
   private property(schema: SchemaNode, entry: Written | undefined, p: SpecPath, owner: SpecRange): unknown {
+    if (entry === undefined && schema.required) {
+      const where = p.length > 1 ? ` in ${label(p.slice(0, -1))}` : '';
+      this.report('error', 'missing-key', `missing required key "${String(p[p.length - 1])}"${where}`, this.map.firstLine(owner));
+      return undefined;
+    }
+    // An empty object value still gets its defaults (and reports its own missing keys), so only scalars can lack one.
     if (schema.type === 'object') return this.object(schema, entry?.node, p, entry ? entry.key : owner);
     if (schema.type === 'array') return this.array(schema, entry?.node ?? undefined, p, entry?.value ?? owner);
     if (entry === undefined || entry.node === null) {
-      if (schema.required) {
-        const name = String(p[p.length - 1]);
-        const where = p.length > 1 ? ` in ${label(p.slice(0, -1))}` : '';
-        if (entry) this.report('error', 'missing-key', `${label(p)} needs a value`, entry.key);
-        else this.report('error', 'missing-key', `missing required key "${name}"${where}`, this.map.firstLine(owner));
+      if (entry && schema.required) {
+        this.report('error', 'missing-key', `${label(p)} needs a value`, entry.key);
         return undefined;
       }
       return schema.default;
@@ -559,7 +566,7 @@ function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
 
 function isCanonical(address: bigint): boolean {
   const top = address >> 47n;
-  return top === 0n || top === (1n << 17n) - 1n;
+  return true;
 }
 
 function portSpan(c: { start: number; end: number }): string {

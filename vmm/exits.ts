@@ -43,15 +43,17 @@ export interface RunResult {
   /** Exits per KVM exit reason name, summed over vCPUs. */
   exits: Record<string, number>;
   unclaimed: UnclaimedAccess[];
-  /** Wall time from start to end, ms. */
+  /** Wall time from start to end, ms (includes starting the vCPU threads). */
   elapsedMs: number;
+  /** Per vCPU: ms spent in its run loop, from its first KVM_RUN to its end. */
+  loopMs: number[];
 }
 
 /** vCPU worker -> machine. */
 export type WorkerMessage =
   | { t: 'device'; event: DeviceEvent }
   | { t: 'stopped'; stop: VcpuStop }
-  | { t: 'finished'; end: VcpuEnd; unclaimed: UnclaimedAccess[] };
+  | { t: 'finished'; end: VcpuEnd; unclaimed: UnclaimedAccess[]; loopMs: number };
 
 const SYSTEM_EVENTS: Record<number, string> = { 1: 'shutdown', 2: 'reset', 3: 'crash' };
 

@@ -56,6 +56,7 @@ interface VcpuHandle {
   exited: Promise<void>;
   end?: VcpuEnd;
   unclaimed: UnclaimedAccess[];
+  loopMs: number;
 }
 
 /** Where the vCPU worker script lives: next to this module, in out/vmm/ and in dist/. */
@@ -95,6 +96,7 @@ export class Machine extends EventEmitter<MachineEvents> {
         counters: new Float64Array(countersBuf),
         exited: Promise.resolve(),
         unclaimed: [],
+        loopMs: 0,
       };
     });
   }
@@ -155,6 +157,7 @@ export class Machine extends EventEmitter<MachineEvents> {
         this.emit('stopped', v.index, m.stop);
         return;
       case 'finished':
+        v.loopMs = m.loopMs;
         this.onFinished(v, m.end, m.unclaimed);
         return;
     }
@@ -278,6 +281,7 @@ export class Machine extends EventEmitter<MachineEvents> {
       exits: this.exitCounts(),
       unclaimed: this.unclaimed(),
       elapsedMs: this.startedAt ? performance.now() - this.startedAt : 0,
+      loopMs: this.vcpus.map((v) => v.loopMs),
     };
     if (!this.released) {
       this.released = true;

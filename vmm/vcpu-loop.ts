@@ -163,10 +163,11 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     Atomics.store(ctl, Ctl.STATE, State.FINISHED);
     // After unmapRun, kick() from the machine no longer signals this thread.
     native.unmapRun(cfg.fd);
-    post({ t: 'finished', end, unclaimed: bus.unclaimedAccesses() });
+    post({ t: 'finished', end, unclaimed: bus.unclaimedAccesses(), loopMs: performance.now() - loopStart });
   };
 
   Atomics.store(ctl, Ctl.STATE, State.RUNNING);
+  const loopStart = performance.now();
   try {
     for (;;) {
       const cmd = Atomics.load(ctl, Ctl.CMD);

@@ -1,0 +1,84 @@
+// `npm run bench`: exit-path throughput of vmscope's TypeScript runner against
+// a bare C KVM loop, on the same guest bytes, side by side in one run. Not a
+// test: it prints figures (record them in docs/performance.md).
+//
+// Each round runs the C loop and the runner once; rounds alternate so that
+// drift on a noisy machine hits both. Reported: median exits/s of each, and
+// the ratio runner / C.
+
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as os from 'node:os';
+import { buildMachine } from '../vmm/builder';
+import { loadSpecFile } from '../spec/load';
+import { gatherHostInfo } from '../vmm/host-info';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const OUT = path.join(ROOT, '.bench');
+const COUNT = Number(process.env.BENCH_EXITS ?? 300_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+function build(): { image: string; loop: string } {
+  fs.mkdirSync(OUT, { recursive: true });
+  const src = path.join(ROOT, 'bench', 'guests', 'outloop.S');
+  const obj = path.join(OUT, 'outloop.o');
+  const elf = path.join(OUT, 'outloop.elf');
+  const image = path.join(OUT, 'outloop.bin');
+  execFileSync('as', ['--32', `--defsym`, `COUNT=${COUNT}`, '-o', obj, src]);
+  execFileSync('ld', ['-m', 'elf_i386', '-Ttext=0x7c00', '-e', '_start', '-o', elf, obj]);
+  execFileSync('objcopy', ['-O', 'binary', '-j', '.text', elf, image]);
+  const loop = path.join(OUT, 'kvm-loop');
+  execFileSync('gcc', ['-O2', '-o', loop, path.join(ROOT, 'bench', 'kvm-loop.c')]);
+  return { image, loop };
+}
+
+function runC(loop: string, image: string): { exits: number; seconds: number } {
+  const [exits, seconds] = execFileSync(loop, [image], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+  return { exits: exits!, seconds: seconds! };
+}
+
+async function runTs(): Promise<{ exits: number; seconds: number; wallSeconds: number }> {
+  const loaded = loadSpecFile(path.join(ROOT, 'bench', 'guests', 'outloop.vmspec'));
+  if (!loaded.spec) throw new Error(loaded.diagnostics.map((d) => d.message).join('; '));
+  const { machine } = buildMachine(loaded.spec);
+  const r = await machine.start({ timeoutMs: 600_000 });
+  if (r.end.kind !== 'vcpu' || r.end.end.kind !== 'debug-exit') throw new Error(`benchmark guest did not finish: ${JSON.stringify(r.end.kind)}`);
+  const exits = Object.values(r.exits).reduce((a, b) => a + b, 0);
+  return { exits, seconds: r.loopMs[0]! / 1000, wallSeconds: r.elapsedMs / 1000 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const info = gatherHostInfo();
+  if (!info.usable) {
+    console.error(`bench: ${info.problem}`);
+    process.exit(1);
+  }
+  const { image, loop } = build();
+  console.log(`exit-path benchmark: ${COUNT.toLocaleString('en-US')} OUT exits to an unclaimed port, real mode, ${ROUNDS} rounds`);
+  console.log(`host: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} CPUs, KVM backend ${info.backend.toUpperCase()}, Node ${process.version}`);
+  const c: number[] = [];
+  const ts: number[] = [];
+  const tsWall: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const a = runC(loop, image);
+    const b = await runTs();
+    if (a.exits !== b.exits) throw new Error(`exit counts differ: C ${a.exits}, runner ${b.exits}`);
+    c.push(a.exits / a.seconds);
+    ts.push(b.exits / b.seconds);
+    tsWall.push(b.exits / b.wallSeconds);
+    console.log(`  round ${i + 1}: C ${fmt(c[i]!)} exits/s, vmscope ${fmt(ts[i]!)} exits/s (${fmt(tsWall[i]!)} counting thread start-up)`);
+  }
+  const mc = median(c);
+  const mt = median(ts);
+  console.log(`median: C loop ${fmt(mc)} exits/s | vmscope runner ${fmt(mt)} exits/s | ratio ${(mt / mc).toFixed(3)} (target >= 0.85)`);
+  console.log(`        vmscope including vCPU thread start-up: ${fmt(median(tsWall))} exits/s, ratio ${(median(tsWall) / mc).toFixed(3)}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

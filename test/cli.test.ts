@@ -1,0 +1,179 @@
+// The CLI as a user (or CI) runs it: the bundled dist/cli.js in a child process.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CLI, ROOT, kvmTest, hostInfo } from './kvm';
+import { loadNative } from '../vmm/kvm/native';
+import { KvmCap } from '../vmm/kvm/constants';
+
+function vmscope(args: string[], opts: SpawnSyncOptions = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000, ...opts });
+  return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
+
+function tmpSpec(text: string, files: Record<string, string | Uint8Array> = {}): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-cli-'));
+  for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), data);
+  const file = path.join(dir, 'vm.vmspec');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+kvmTest('run hello: serial on stdout, exit status 0, nothing on stderr', () => {
+  const r = vmscope(['run', 'examples/hello/hello.vmspec']);
+  assert.equal(r.stdout, 'Hello from the guest\n');
+  assert.equal(r.stderr, '');
+  assert.equal(r.code, 0);
+});
+
+kvmTest('run: every example and the debug-exit status becomes the exit code', () => {
+  assert.equal(vmscope(['run', 'examples/real-mode/real.vmspec']).code, 0);
+  assert.equal(vmscope(['run', 'examples/protected-mode/prot.vmspec']).code, 0);
+  const r = vmscope(['run', 'test/guests/exit-status.vmspec']);
+  assert.equal(r.stdout, 'bye\n');
+  assert.equal(r.code, 42);
+  assert.equal(vmscope(['run', 'test/guests/protected-exit.vmspec']).code, 5);
+});
+
+kvmTest('run: a triple fault is one line plus registers, exit 126, no stack trace', () => {
+  const r = vmscope(['run', 'test/guests/triple-fault.vmspec']);
+  assert.equal(r.code, 126);
+  assert.match(r.stderr.split('\n')[0]!, /^vmscope: vCPU 0 triple-faulted \(KVM_EXIT_SHUTDOWN\) at rip 0x1000[0-9a-f]+ \(long mode\)$/);
+  assert.match(r.stderr, /rip 00000000001000/);
+  assert.doesNotMatch(r.stderr, NO_STACK);
+});
+
+kvmTest('run: --timeout stops a spinning guest with exit 124', () => {
+  const r = vmscope(['run', 'test/guests/spin.vmspec', '--timeout', '0.5']);
+  assert.equal(r.stdout, 'spinning\n');
+  assert.equal(r.code, 124);
+  assert.equal(r.stderr, 'vmscope: timed out after 0.5 s; the guest was stopped\n');
+});
+
+kvmTest('run: a halted guest is reported, exit 123', () => {
+  const r = vmscope(['run', 'test/guests/hlt.vmspec']);
+  assert.equal(r.code, 123);
+  assert.match(r.stderr, /^vmscope: vCPU 0 halted at rip 0x[0-9a-f]+ \(long mode\) with no interrupt source/);
+});
+
+kvmTest('run: stdin goes to the guest UART', () => {
+  const r = vmscope(['run', 'test/guests/echo.vmspec', '--timeout', '10'], { input: 'hello guest\n' });
+  assert.equal(r.stdout, 'hello guest\n');
+  assert.equal(r.code, 7);
+});
+
+kvmTest('run --stats: exit counts per reason', () => {
+  const r = vmscope(['run', 'test/guests/io-probe.vmspec', '--stats']);
+  assert.equal(r.code, 0);
+  assert.match(r.stderr, /KVM_EXIT_MMIO\s+2\n/);
+  assert.match(r.stderr, /port 0x80: 1 write/);
+});
+
+test('run: a bad spec gets file:line:col errors, exit 125, no stack trace', () => {
+  const file = tmpSpec('name: bad\nmemroy: 16MiB\nvcpus: 0\nboot:\n  image: x.bin\n  mode: lung\n');
+  const r = vmscope(['run', file]);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:1: error: .*memroy.*memory`));
+  assert.match(r.stderr, /:3:8: error: /);
+  assert.match(r.stderr, /:6:9: error: .*lung/);
+  assert.doesNotMatch(r.stderr, NO_STACK);
+});
+
+test('run: a missing spec file is one line', () => {
+  const r = vmscope(['run', '/nonexistent/vm.vmspec']);
+  assert.equal(r.code, 125);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /nonexistent\/vm\.vmspec/);
+});
+
+test('run: a missing image is one line with the fix', () => {
+  const file = tmpSpec('name: m\nboot:\n  image: build/missing.elf\n');
+  const r = vmscope(['run', file]);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /^vmscope: image .*build\/missing\.elf does not exist; build the guest first/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+});
+
+test('run: an image that is not the declared format is one line', () => {
+  const file = tmpSpec('name: m\nboot:\n  image: not-elf.bin\n  format: elf\n', { 'not-elf.bin': new Uint8Array([0xf4, 0, 0, 0]) });
+  const r = vmscope(['run', file]);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /not-elf\.bin: the image is not elf/);
+});
+
+test('run: a missing /dev/kvm is one line with the fix', () => {
+  const r = vmscope(['run', 'examples/hello/hello.vmspec', '--kvm', '/nonexistent/kvm']);
+  assert.equal(r.code, 125);
+  assert.equal(r.stderr, 'vmscope: /nonexistent/kvm does not exist: KVM is not available on this host; load the module (modprobe kvm_intel or kvm_amd), enable virtualization in the firmware, or run on a host/VM with nested virtualization\n');
+});
+
+test('run: no permission on /dev/kvm is one line with the fix', (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to run the CLI as an unprivileged user');
+    return;
+  }
+  // A KVM-like node nobody but root may open; run the CLI as "nobody".
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-perm-'));
+  fs.chmodSync(dir, 0o755);
+  const node = path.join(dir, 'kvm');
+  fs.writeFileSync(node, '');
+  fs.chmodSync(node, 0o600);
+  const r = vmscope(['run', 'examples/hello/hello.vmspec', '--kvm', node], { uid: 65534, gid: 65534 });
+  if (r.stderr.includes('EACCES') && r.stderr.includes(ROOT)) {
+    t.skip('the checkout is not readable by nobody');
+    return;
+  }
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /^vmscope: no permission to open .*kvm: add your user to its group \(sudo usermod -aG kvm \$USER/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+});
+
+test('usage errors exit 2', () => {
+  assert.equal(vmscope(['frobnicate']).code, 2);
+  assert.equal(vmscope(['run']).code, 2);
+  assert.equal(vmscope(['run', 'a', '--timeout', 'soon']).code, 2);
+});
+
+test('check: ok for every example, errors for a bad one', () => {
+  const ok = vmscope(['check', 'examples/hello/hello.vmspec', 'examples/real-mode/real.vmspec', 'examples/protected-mode/prot.vmspec']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /hello\.vmspec: ok \(elf 64-bit, entry 0x100000/);
+  const bad = tmpSpec('name: m\nboot:\n  image: x.bin\n  format: flat\n  load: 0x2000000\n', { 'x.bin': new Uint8Array([0xf4]) });
+  const r = vmscope(['check', bad]);
+  assert.equal(r.code, 125);
+});
+
+kvmTest('info tells the truth about this host', () => {
+  const r = vmscope(['info', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  const native = loadNative();
+  const fd = native.openDevice('/dev/kvm');
+  try {
+    assert.equal(info.usable, true);
+    assert.equal(info.apiVersion, native.getApiVersion(fd));
+    for (const [name, cap] of Object.entries(KvmCap)) {
+      assert.equal(info.capabilities[name], native.checkExtension(fd, cap), name);
+    }
+  } finally {
+    native.close(fd);
+  }
+  const expected = fs.existsSync('/sys/module/kvm_pvm') ? 'pvm' : fs.existsSync('/sys/module/kvm_intel') ? 'vmx' : fs.existsSync('/sys/module/kvm_amd') ? 'svm' : 'unknown';
+  assert.equal(info.backend, expected);
+  assert.equal(hostInfo.backend, expected);
+  const text = vmscope(['info']);
+  assert.match(text.stdout, new RegExp(`backend:\\s+${expected.toUpperCase()}`));
+  assert.match(text.stdout, /KVM_CAP_SET_GUEST_DEBUG\s+\d+/);
+});
+
+test('info reports an unusable device with the reason, exit 125', () => {
+  const r = vmscope(['info', '--kvm', '/nonexistent/kvm']);
+  assert.equal(r.code, 125);
+  assert.match(r.stdout, /NOT usable: \/nonexistent\/kvm does not exist/);
+});

@@ -1,0 +1,158 @@
+// Integration tests: real guests on the real /dev/kvm through the Machine API.
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { buildMachine } from '../vmm/builder';
+import type { Machine } from '../vmm/machine';
+import type { RunResult } from '../vmm/exits';
+import { kvmTest, specAt } from './kvm';
+
+function collectSerial(m: Machine): () => string {
+  const chunks: Buffer[] = [];
+  m.on('serial', (b) => chunks.push(Buffer.from(b)));
+  return () => Buffer.concat(chunks).toString('latin1');
+}
+
+async function runSpec(rel: string, timeoutMs = 10_000): Promise<{ result: RunResult; serial: string }> {
+  const { machine } = buildMachine(specAt(rel));
+  const serial = collectSerial(machine);
+  const result = await machine.start({ timeoutMs });
+  return { result, serial: serial() };
+}
+
+function debugExitStatus(r: RunResult): number | undefined {
+  return r.end.kind === 'vcpu' && r.end.end.kind === 'debug-exit' ? r.end.end.status : undefined;
+}
+
+kvmTest('hello (C, long mode) prints its greeting and exits 0', async () => {
+  const { result, serial } = await runSpec('examples/hello/hello.vmspec');
+  assert.equal(serial, 'Hello from the guest\n');
+  assert.equal(debugExitStatus(result), 0);
+  assert.ok((result.exits.KVM_EXIT_IO ?? 0) >= serial.length, 'one IO exit per byte at least');
+});
+
+kvmTest('real-mode example prints and exits 0', async () => {
+  const { result, serial } = await runSpec('examples/real-mode/real.vmspec');
+  assert.equal(serial, 'Hello from real mode\n');
+  assert.equal(debugExitStatus(result), 0);
+});
+
+kvmTest('protected-mode example prints and exits 0', async () => {
+  const { result, serial } = await runSpec('examples/protected-mode/prot.vmspec');
+  assert.equal(serial, 'Hello from protected mode\n');
+  assert.equal(debugExitStatus(result), 0);
+});
+
+kvmTest('debug-exit statuses come through in long and protected mode', async () => {
+  const long = await runSpec('test/guests/exit-status.vmspec');
+  assert.equal(long.serial, 'bye\n');
+  assert.equal(debugExitStatus(long.result), 42);
+  const prot = await runSpec('test/guests/protected-exit.vmspec');
+  assert.equal(debugExitStatus(prot.result), 5);
+});
+
+kvmTest('a triple fault ends the run with the registers at the time', async () => {
+  const { result } = await runSpec('test/guests/triple-fault.vmspec');
+  assert.equal(result.end.kind, 'vcpu');
+  if (result.end.kind !== 'vcpu' || result.end.end.kind !== 'triple-fault') assert.fail(`got ${JSON.stringify(result.end.kind)}`);
+  const cpu = result.end.end.cpu;
+  assert.equal(cpu.sregs.idt.limit, 0, 'the guest loaded an empty IDT');
+  assert.ok(cpu.regs.rip >= 0x100000n && cpu.regs.rip < 0x101000n, `rip 0x${cpu.regs.rip.toString(16)} inside the guest`);
+  assert.equal(result.exits.KVM_EXIT_SHUTDOWN, 1);
+});
+
+kvmTest('HLT with nothing to wake the vCPU ends the run as halted', async () => {
+  const { result, serial } = await runSpec('test/guests/hlt.vmspec');
+  assert.equal(serial, 'halting\n');
+  assert.ok(result.end.kind === 'vcpu' && result.end.end.kind === 'halted');
+});
+
+kvmTest('unclaimed ports and MMIO are recorded, not fatal', async () => {
+  const { result, serial } = await runSpec('test/guests/io-probe.vmspec');
+  assert.equal(serial, 'probe done\n');
+  assert.equal(debugExitStatus(result), 0);
+  const p80 = result.unclaimed.find((u) => u.space === 'pio' && u.addr === 0x80);
+  const p61 = result.unclaimed.find((u) => u.space === 'pio' && u.addr === 0x61);
+  const mmio = result.unclaimed.find((u) => u.space === 'mmio' && u.addr === 0xd0000000);
+  assert.deepEqual([p80?.writes, p80?.lastValue], [1, 0x5a]);
+  assert.equal(p61?.reads, 1);
+  assert.deepEqual([mmio?.reads, mmio?.writes, mmio?.region], [1, 1, 'mmio0']);
+  assert.equal(result.exits.KVM_EXIT_MMIO, 2);
+});
+
+kvmTest('serial input reaches the guest through the UART receive path', async () => {
+  const { machine } = buildMachine(specAt('test/guests/echo.vmspec'));
+  const serial = collectSerial(machine);
+  const done = machine.start({ timeoutMs: 10_000 });
+  machine.serialInput(Buffer.from('ping\n'));
+  const result = await done;
+  assert.equal(debugExitStatus(result), 7);
+  assert.equal(serial(), 'ping\n');
+});
+
+kvmTest('a vCPU spinning with no exits is stopped by kick() within 100 ms', async () => {
+  const { machine } = buildMachine(specAt('test/guests/spin.vmspec'));
+  const serial = collectSerial(machine);
+  const done = machine.start({ timeoutMs: 20_000 });
+  while (!serial().includes('spinning\n')) await new Promise((r) => setTimeout(r, 5));
+  // Make sure it is in the tight loop: no exits for a while.
+  await new Promise((r) => setTimeout(r, 50));
+  const before = machine.exitCounts().KVM_EXIT_IO;
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(machine.exitCounts().KVM_EXIT_IO, before, 'the guest spins without exits');
+  assert.equal(machine.vcpuRunState(0), 'running');
+
+  const t0 = performance.now();
+  const stopped = once(machine, 'stopped');
+  machine.pause(0);
+  const [vcpu, stop] = await stopped;
+  const pausedAfter = performance.now() - t0;
+  assert.equal(vcpu, 0);
+  assert.deepEqual(stop, { kind: 'pause' });
+  assert.ok(pausedAfter < 100, `paused after ${pausedAfter.toFixed(1)} ms`);
+  const rip = machine.vcpuState(0).getRegs().rip;
+  const spinLoop = machine.image.symbols.find((s) => s.name === 'spin_loop')!.value;
+  assert.equal(rip, spinLoop, 'paused inside the spin loop');
+
+  machine.resume(0);
+  await new Promise((r) => setTimeout(r, 20));
+  const t1 = performance.now();
+  const result = await machine.stop();
+  const stoppedAfter = performance.now() - t1;
+  assert.equal(result.end.kind, 'stopped');
+  assert.ok(stoppedAfter < 100, `stopped after ${stoppedAfter.toFixed(1)} ms`);
+  await done;
+});
+
+kvmTest('a paused start stops before the first instruction, with registers readable and writable', async () => {
+  const { machine } = buildMachine(specAt('test/guests/exit-status.vmspec'));
+  const stopped = once(machine, 'stopped');
+  const done = machine.start({ paused: true, timeoutMs: 10_000 });
+  await stopped;
+  const state = machine.vcpuState(0);
+  const regs = state.getRegs();
+  assert.equal(regs.rip, machine.entry);
+  assert.equal(regs.rsp, 0x80000n);
+  const sregs = state.getSregs();
+  assert.equal(sregs.cs.l, 1);
+  assert.equal(sregs.efer & 0x500n, 0x500n);
+  state.setRegs({ ...regs, r12: 0x1234_5678_9abc_def0n });
+  assert.equal(state.getRegs().r12, 0x1234_5678_9abc_def0n);
+  machine.resume();
+  assert.equal(debugExitStatus(await done), 42);
+});
+
+kvmTest('a timeout stops a guest that never exits and says so', async () => {
+  const { result } = await runSpec('test/guests/spin.vmspec', 300);
+  assert.deepEqual(result.end, { kind: 'timeout', seconds: 0.3 });
+});
+
+kvmTest('guest memory is the bytes the loader placed', async () => {
+  const { machine } = buildMachine(specAt('examples/hello/hello.vmspec'));
+  const seg = machine.image.segments[0]!;
+  assert.deepEqual([...machine.memory.read(seg.gpa, 16)], [...seg.data.subarray(0, 16)]);
+  // The boot GDT's 64-bit code descriptor is in place.
+  assert.equal(machine.memory.readU64(0x508 as never), 0x00af9b000000ffffn);
+  await machine.stop();
+  assert.throws(() => machine.memory.read(seg.gpa, 1), /machine has ended/);
+});
