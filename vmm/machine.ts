@@ -101,6 +101,14 @@ export class Machine extends EventEmitter<MachineEvents> {
     });
   }
 
+  /**
+   * The vCPU's KVM fd and kvm_run mmap size, for tools that drive a vCPU with
+   * their own loop instead of start() (the benchmark's thread-hop variant).
+   */
+  rawVcpu(index: number): { fd: number; mmapSize: number } {
+    return { fd: this.vcpus[index]!.fd, mmapSize: this.parts.sys.vcpuMmapSize };
+  }
+
   get vcpuCount(): number {
     return this.vcpus.length;
   }

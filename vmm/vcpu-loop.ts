@@ -76,6 +76,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
   const bus = new Bus((gpa) => cfg.mmioRegions.find((r) => gpa >= r.gpa && gpa < r.gpa + r.size)?.name);
   for (const d of cfg.devices) bus.add(createDevice(d.config, d.state, { emit }));
 
+  const useLock = cfg.useLock;
   const lock = (): void => {
     while (Atomics.compareExchange(lockWords, Ctl.LOCK, 0, 1) !== 0) Atomics.wait(lockWords, Ctl.LOCK, 1, 1);
   };
@@ -93,7 +94,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     const port = run.getUint16(offIoPort, true);
     const count = run.getUint32(offIoCount, true);
     let at = run.getUint32(offIoData, true); // data_offset is within the kvm_run mapping
-    if (cfg.useLock) lock();
+    if (useLock) lock();
     try {
       for (let i = 0; i < count; i++, at += size) {
         if (dir === KVM_EXIT_IO_OUT) {
@@ -107,7 +108,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
         }
       }
     } finally {
-      if (cfg.useLock) unlock();
+      if (useLock) unlock();
     }
   };
 
@@ -115,7 +116,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     const gpa = Number(run.getBigUint64(offMmioAddr, true));
     const len = run.getUint32(offMmioLen, true);
     const isWrite = run.getUint8(offMmioWrite) !== 0;
-    if (cfg.useLock) lock();
+    if (useLock) lock();
     try {
       if (isWrite) {
         let v = 0n;
@@ -126,7 +127,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
         for (let i = 0; i < len; i++, v >>= 8n) runBytes[offMmioData + i] = Number(v & 0xffn);
       }
     } finally {
-      if (cfg.useLock) unlock();
+      if (useLock) unlock();
     }
   };
 

@@ -92,7 +92,7 @@ export class Bus {
   }
 
   private record(space: 'pio' | 'mmio', addr: number, size: number, write: boolean, value: number): void {
-    const map = this.unclaimed[space];
+    const map = space === 'pio' ? this.unclaimed.pio : this.unclaimed.mmio;
     let u = map.get(addr);
     if (!u) {
       u = { space, addr, reads: 0, writes: 0, size, lastValue: value };
