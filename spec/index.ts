@@ -3,5 +3,5 @@
 export * from './types';
 export * from './schema';
 export * from './units';
-export { type ParseOptions, type SpecParseResult, SpecSourceMap, didYouMean, formatPath, parseSpec } from './parse';
+export { type ParseOptions, type SpecParseResult, SpecSourceMap, checkAgainstSchema, didYouMean, formatPath, parseSpec } from './parse';
 export { formatDiagnostic, loadSpecFile } from './load';

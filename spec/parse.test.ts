@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatDiagnostic, loadSpecFile } from './load';
-import { didYouMean, parseSpec } from './parse';
-import { type SchemaNode, schemaAt, vmSpecSchema } from './schema';
+import { checkAgainstSchema, didYouMean, parseSpec } from './parse';
+import { type ObjectSchema, type SchemaNode, schemaAt, vmSpecSchema } from './schema';
 import { DIAGNOSTIC_CODES, type SpecDiagnostic, type SpecDiagnosticCode, type VmSpec } from './types';
 import { parseSize } from './units';
 
@@ -115,6 +115,8 @@ test('64-bit entry addresses keep full precision in every spelling', () => {
 test('a non-numeric entry is an ELF symbol name', () => {
   assert.equal(parseOk(minimal('', '  entry: _start\n')).boot.entry, '_start');
   assert.equal(parseOk(minimal('', '  entry: kernel.main\n')).boot.entry, 'kernel.main');
+  const [d] = withCode(minimal('', '  entry: "kernel main"\n'), 'bad-address');
+  assert.match(d!.message, /neither an address nor a symbol name/);
 });
 
 test('relative image paths resolve against the spec directory, or options.dir', () => {
@@ -209,6 +211,7 @@ test('didYouMean: transpositions, case and separators, prefixes, and nothing for
   assert.equal(didYouMean('memroy', keys), 'memory');
   assert.equal(didYouMean('Memory', keys), 'memory');
   assert.equal(didYouMean('vcpu', keys), 'vcpus');
+  assert.equal(didYouMean('vcpsu', keys), 'vcpus', 'a transposition is one edit');
   assert.equal(didYouMean('mem', keys), 'memory');
   assert.equal(didYouMean('region', keys), 'regions');
   assert.equal(didYouMean('xyzzy', keys), undefined);
@@ -230,6 +233,12 @@ test('range checks on ports, memory, addresses and entry points', () => {
   assert.match(withCode(minimal('', '  mode: protected\n  entry: 0x100000000\n'), 'out-of-range')[0]!.message, /below 4 GiB/);
   assert.match(withCode(minimal('', '  entry: 0x0000800000000000\n'), 'out-of-range')[0]!.message, /not canonical/);
   assert.match(withCode(minimal('', '  entry: 0x10000000000000000\n'), 'out-of-range')[0]!.message, /64 bits/);
+  assert.match(withCode(minimal('', '  load: -1\n'), 'out-of-range')[0]!.message, /boot.load -0x1 does not fit/);
+  assert.match(
+    withCode(minimal('regions:\n  - { name: top, gpa: 0xffffffffff000, size: 8KiB, kind: mmio }\n'), 'out-of-range')[0]!.message,
+    /region "top" \[0xffffffffff000, 0x10000000001000\) ends beyond the 52-bit/,
+  );
+  assert.match(withCode('name: ""\nboot: { image: a }\n', 'out-of-range')[0]!.message, /name must not be empty/);
 });
 
 test('memory must be page-aligned, with the rounded-up size as the fix', () => {
@@ -310,9 +319,10 @@ test('loadSpecFile reads a file, resolves against its directory, and turns a mis
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vmspec-'));
   try {
     const file = path.join(dir, 'a.vmspec');
-    writeFileSync(file, '\ufeffname: a\nmemroy: 1\nboot: { image: img.bin }\n');
+    writeFileSync(file, '\ufeffnmae: a\nboot: { image: img.bin }\n');
     const r = loadSpecFile(file);
-    assert.equal(at(r.diagnostics[0]!), '2:1', 'the BOM does not shift columns');
+    assert.equal(r.diagnostics[0]?.code, 'unknown-key');
+    assert.equal(at(r.diagnostics[0]!), '1:1', 'the BOM does not shift columns');
     writeFileSync(file, EXAMPLE);
     const spec = loadSpecFile(file).spec;
     assert.equal(spec?.file, file);
@@ -364,4 +374,46 @@ test('the memory default in the schema is the documented 16MiB', () => {
   const parsed = parseSize('16MiB');
   assert.ok(parsed.ok);
   assert.equal(node.type === 'size' ? node.default : undefined, Number(parsed.value));
+});
+
+// Kinds of key the VM spec does not use yet (booleans, lists of scalars, toggles that default off), as later keys will.
+const FUTURE = {
+  type: 'object',
+  description: 'A schema exercising the walker beyond what vmSpecSchema uses today.',
+  properties: {
+    debug: {
+      type: 'object',
+      description: 'Debugger settings.',
+      properties: {
+        'break-on-exit': {
+          type: 'array',
+          description: 'Exit reasons to stop on.',
+          items: { type: 'enum', values: ['io', 'mmio', 'hlt'], description: 'An exit reason.' },
+        },
+        verbose: { type: 'boolean', default: false, description: 'Log every exit.' },
+      },
+    },
+    cpu: {
+      type: 'object',
+      toggle: { default: false },
+      description: 'CPU features, off unless asked for.',
+      properties: { nested: { type: 'boolean', default: true, description: 'Expose VMX to the guest.' } },
+    },
+  },
+} as const satisfies ObjectSchema;
+
+test('the walker handles lists of enums, booleans and toggles that default off', () => {
+  const good = checkAgainstSchema('debug:\n  break-on-exit: [io, hlt]\n  verbose: true\n', FUTURE, '/');
+  assert.deepEqual(good.diagnostics, []);
+  assert.deepEqual(good.value, { debug: { breakOnExit: ['io', 'hlt'], verbose: true }, cpu: null });
+  assert.deepEqual(checkAgainstSchema('cpu: true\n', FUTURE, '/').value, { debug: { breakOnExit: [], verbose: false }, cpu: { nested: true } });
+
+  const bad = checkAgainstSchema('debug:\n  break-on-exit: [io, hltt]\n  verbose: yes\nnested: true\n', FUTURE, '/');
+  assert.deepEqual(
+    bad.diagnostics.map((d) => [d.code, at(d)]),
+    [['unknown-value', '2:23'], ['wrong-type', '3:12'], ['unknown-key', '4:1']],
+  );
+  assert.match(bad.diagnostics[0]!.message, /unknown debug.break-on-exit\[1\] "hltt".*did you mean "hlt"/);
+  assert.match(bad.diagnostics[1]!.message, /debug.verbose must be true or false, not the string "yes"/);
+  assert.match(bad.diagnostics[2]!.message, /"nested" belongs under "cpu"/);
 });

@@ -112,10 +112,40 @@ export class SpecSourceMap {
 export function parseSpec(text: string, file: string, options: ParseOptions = {}): SpecParseResult {
   const absFile = file === '' ? '' : path.resolve(file);
   const dir = options.dir !== undefined ? path.resolve(options.dir) : absFile === '' ? process.cwd() : path.dirname(absFile);
+  const { value, walker } = walkText(text, vmSpecSchema, dir);
+
+  // The walker emits only schema-conforming values or undefined, so this is exactly what it can produce.
+  const loose = value as Loose<Parsed>;
+  if (loose) checkSemantics(loose, walker);
+
+  const diagnostics = sortByPosition(walker.diagnostics);
+  const result: SpecParseResult = { diagnostics, ranges: walker.map };
+  if (!diagnostics.some((d) => d.severity === 'error')) {
+    // No errors means every required key was present and every value valid, so the loose value is complete.
+    result.spec = { ...(value as Parsed), file: absFile, dir };
+  }
+  return result;
+}
+
+/**
+ * The generic half of parseSpec: YAML syntax and validation against any object schema, defaults applied, with no
+ * cross-key checks. `value` holds whatever is valid (absent or invalid parts are undefined). For tests of the
+ * walker and for tools that check other YAML described by a schema of the same kind.
+ */
+export function checkAgainstSchema(
+  text: string,
+  schema: ObjectSchema,
+  dir: string,
+): { value: unknown; diagnostics: SpecDiagnostic[]; ranges: SpecSourceMap } {
+  const { value, walker } = walkText(text, schema, dir);
+  return { value, diagnostics: sortByPosition(walker.diagnostics), ranges: walker.map };
+}
+
+function walkText(text: string, schema: ObjectSchema, dir: string): { value: unknown; walker: Walker } {
   const lineCounter = new LineCounter();
-  // intAsBigInt: a 64-bit entry such as 0xffffffff81000000 is not exact as a double; we narrow to number ourselves.
+  // Integers come back as bigint so a 64-bit address is exact; the walker narrows to number where the schema says so.
   const doc = parseDocument(text, { lineCounter, intAsBigInt: true, prettyErrors: false });
-  const walker = new Walker(doc, lineCounter, dir, text.split('\n').map((l) => l.replace(/\r$/, '').length));
+  const walker = new Walker(doc, lineCounter, dir, schema, text.split('\n').map((l) => l.replace(/\r$/, '').length));
 
   for (const e of doc.errors) {
     walker.report('error', e.code === 'DUPLICATE_KEY' ? 'duplicate-key' : 'yaml-syntax', yamlMessage(e.message), walker.offsets(e.pos[0], e.pos[1]));
@@ -124,31 +154,23 @@ export function parseSpec(text: string, file: string, options: ParseOptions = {}
     walker.report('warning', 'yaml-warning', yamlMessage(w.message), walker.offsets(w.pos[0], w.pos[1]));
   }
 
-  const rootRange = doc.contents?.range ? walker.offsets(doc.contents.range[0], doc.contents.range[1]) : zeroRange();
-  walker.map.add([], undefined, rootRange);
   const contents = doc.contents;
+  const rootRange = contents?.range ? walker.offsets(contents.range[0], contents.range[1]) : zeroRange();
+  walker.map.add([], undefined, rootRange);
   let value: unknown;
   if (contents === null || (isScalar(contents) && contents.value === null)) {
-    value = walker.object(vmSpecSchema, undefined, [], zeroRange());
+    value = walker.object(schema, undefined, [], zeroRange());
   } else if (isMap(contents)) {
-    value = walker.object(vmSpecSchema, contents, [], walker.map.firstLine(rootRange));
+    value = walker.object(schema, contents, [], walker.map.firstLine(rootRange));
   } else {
-    walker.report('error', 'wrong-type', `a .vmspec must be a mapping of keys such as name and boot, not ${describe(contents)}`, rootRange);
+    const keys = Object.keys(schema.properties).slice(0, 2).join(' and ');
+    walker.report('error', 'wrong-type', `the top level must be a mapping of keys such as ${keys}, not ${describe(contents)}`, rootRange);
   }
+  return { value, walker };
+}
 
-  // The walker emits only schema-conforming values or undefined, so this is exactly what it can produce.
-  const loose = value as Loose<Parsed>;
-  if (loose) checkSemantics(loose, walker);
-
-  const diagnostics = walker.diagnostics.sort(
-    (a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character,
-  );
-  const result: SpecParseResult = { diagnostics, ranges: walker.map };
-  if (!diagnostics.some((d) => d.severity === 'error')) {
-    // No errors means every required key was present and every value valid, so the loose value is complete.
-    result.spec = { ...(value as Parsed), file: absFile, dir };
-  }
-  return result;
+function sortByPosition(diagnostics: SpecDiagnostic[]): SpecDiagnostic[] {
+  return diagnostics.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
 }
 
 type Parsed = SchemaValue<typeof vmSpecSchema>;
@@ -177,6 +199,7 @@ class Walker {
     private readonly doc: Document,
     private readonly lines: LineCounter,
     private readonly dir: string,
+    private readonly root: ObjectSchema,
     lineLengths: readonly number[],
   ) {
     this.map = new SpecSourceMap(lineLengths);
@@ -311,6 +334,7 @@ class Walker {
           : this.property(schema.items, { node: itemNode, key: itemRange, value: itemRange }, itemPath, itemRange);
       out.push(v);
       if (schema.uniqueBy && v && typeof v === 'object') {
+        // uniqueBy names a key of the item objects, and object() returns a plain record of them.
         const id = (v as Record<string, unknown>)[propertyName(schema.uniqueBy)];
         if (typeof id !== 'string') return;
         const first = seen.get(id);
@@ -454,7 +478,7 @@ class Walker {
     if (guess !== undefined) {
       hint = ` (did you mean "${guess}"?)`;
     } else {
-      const home = findKeyElsewhere(key, vmSpecSchema, [])[0];
+      const home = findKeyElsewhere(key, this.root, [])[0];
       if (home !== undefined) hint = ` ("${key}" belongs under "${home}")`;
     }
     const where = p.length > 0 ? ` in ${label(p)}` : '';
@@ -510,6 +534,7 @@ function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
   interface Claim { key: string; start: number; end: number }
   const claims: Claim[] = [];
   for (const [key, schema] of Object.entries(vmSpecSchema.properties.devices.properties)) {
+    // Indexed by name from the schema's own keys, so every device object here has the port its schema declares.
     const dev = (v.devices as Record<string, { port?: number } | null | undefined> | undefined)?.[propertyName(key)];
     if (!dev || dev.port === undefined) continue;
     const claim = { key, start: dev.port, end: dev.port + schema.ioPorts };
@@ -566,7 +591,7 @@ function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
 
 function isCanonical(address: bigint): boolean {
   const top = address >> 47n;
-  return true;
+  return top === 0n || top === (1n << 17n) - 1n;
 }
 
 function portSpan(c: { start: number; end: number }): string {
@@ -583,8 +608,6 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
   const w = norm(word);
   if (w === '') return undefined;
-  const exact = candidates.find((c) => norm(c) === w);
-  if (exact !== undefined) return exact;
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {

@@ -285,7 +285,7 @@ export function schemaAt(path: readonly (string | number)[], root: SchemaNode = 
 
 /** YAML key to the property name in the parsed VmSpec: `debug-exit` → `debugExit`. */
 export function propertyName(key: string): string {
-  return key.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  return key.replace(/-(.)/g, (_, c: string) => c.toUpperCase());
 }
 
 // ---- The parsed value type, inferred from the schema so that a new key needs no edit elsewhere. ----
