@@ -119,7 +119,9 @@ async function main(): Promise<void> {
   }
   const mc = median(c);
   const mt = median(ts);
+  const perRound = ts.map((t, i) => t / c[i]!);
   console.log(`median: C loop ${fmt(mc)} exits/s | vmscope runner ${fmt(mt)} exits/s | ratio ${(mt / mc).toFixed(3)} (target >= 0.85)`);
+  console.log(`        per-round ratios ${perRound.map((r) => r.toFixed(2)).join(' ')}, median ${median(perRound).toFixed(3)}`);
   console.log(`        rejected design, one main-thread hop per exit: ${fmt(median(hop))} exits/s, ratio ${(median(hop) / mc).toFixed(3)}`);
   console.log(`        vmscope including vCPU thread start-up: ${fmt(median(tsWall))} exits/s, ratio ${(median(tsWall) / mc).toFixed(3)}`);
 }
