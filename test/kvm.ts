@@ -20,7 +20,8 @@ export function kvmTest(name: string, fn: (t: TestContext) => Promise<void> | vo
     test(name, { skip: `needs /dev/kvm: ${kvmProblem}` }, () => {});
     return;
   }
-  test(name, async (t) => {
+  // A guest that hangs must fail the test, not stall the suite.
+  test(name, { timeout: 60_000 }, async (t) => {
     if (kvmProblem) assert_fail(`VMSCOPE_REQUIRE_KVM=1 but ${kvmProblem}`);
     await fn(t);
   });
