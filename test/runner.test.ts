@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { buildMachine } from '../vmm/builder';
 import type { Machine } from '../vmm/machine';
 import type { RunResult } from '../vmm/exits';
-import { kvmTest, specAt } from './kvm';
+import { hostInfo, kvmTest, specAt } from './kvm';
 
 function collectSerial(m: Machine): () => string {
   const chunks: Buffer[] = [];
@@ -155,4 +155,30 @@ kvmTest('guest memory is the bytes the loader placed', async () => {
   assert.equal(machine.memory.readU64(0x508 as never), 0x00af9b000000ffffn);
   await machine.stop();
   assert.throws(() => machine.memory.read(seg.gpa, 1), /machine has ended/);
+});
+
+kvmTest('two vCPUs run at once on their own threads and share the UART', async () => {
+  const { result, serial } = await runSpec('test/guests/smp.vmspec');
+  assert.equal(serial, '[cpu1]\n[cpu0]\n');
+  assert.equal(debugExitStatus(result), 0);
+  assert.equal(result.loopMs.length, 2);
+});
+
+kvmTest('an instruction KVM cannot handle ends the run with a report, never a crash', async () => {
+  const { machine } = buildMachine(specAt('test/guests/int3.vmspec'));
+  const bp = machine.image.symbols.find((s) => s.name === 'breakpoint_here')!.value;
+  const result = await machine.start({ timeoutMs: 10_000 });
+  assert.equal(result.end.kind, 'vcpu');
+  if (result.end.kind !== 'vcpu') return;
+  const end = result.end.end;
+  if (hostInfo.backend === 'pvm') {
+    // PVM: KVM's emulator gives up on int3 (measured: suberror 1, rip past it).
+    assert.equal(end.kind, 'internal-error');
+    if (end.kind !== 'internal-error') return;
+    assert.equal(end.suberror, 1);
+    assert.ok(end.cpu.regs.rip === bp || end.cpu.regs.rip === bp + 1n);
+  } else {
+    // VMX/SVM: #BP with an empty IDT escalates to a triple fault.
+    assert.equal(end.kind, 'triple-fault');
+  }
 });

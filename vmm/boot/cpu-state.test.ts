@@ -1,18 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fakeMemory } from './fake-memory';
 import { encodeDescriptor, GDT_ENTRIES, initialState, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, CR4_PAE } from './cpu-state';
 import { BootArea, Selector } from './layout';
 import type { Segment, Sregs } from '../kvm/structs';
 
-function fakeMemory(size: number) {
-  const bytes = new Uint8Array(size);
-  const dv = new DataView(bytes.buffer);
-  return {
-    writeU64: (a: number, v: bigint) => dv.setBigUint64(a, v, true),
-    fill: (a: number, len: number, v: number) => bytes.fill(v, a, a + len),
-    readU64: (a: number) => dv.getBigUint64(a, true),
-  };
-}
 
 const seg = (): Segment => ({ base: 0xffff0000n, limit: 0xffff, selector: 0xf000, type: 0xb, present: 1, dpl: 0, db: 0, s: 1, l: 0, g: 0, avl: 0, unusable: 0 });
 const resetSregs = (): Sregs => ({

@@ -1,18 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fakeMemory } from './fake-memory';
 import { buildIdentityMap, walkIdentityMap, PTE_P, PTE_PS, PTE_RW } from './page-tables';
 import { BootArea } from './layout';
 
-function fakeMemory(size: number) {
-  const bytes = new Uint8Array(size);
-  const dv = new DataView(bytes.buffer);
-  return {
-    bytes,
-    writeU64: (a: number, v: bigint) => dv.setBigUint64(a, v, true),
-    fill: (a: number, len: number, v: number) => bytes.fill(v, a, a + len),
-    readU64: (a: number) => dv.getBigUint64(a, true),
-  };
-}
 
 test('identity map: CR3 points at the PML4 and PML4[0] at the PDPT', () => {
   const mem = fakeMemory(0x8000);
