@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { buildMachine } from '../vmm/builder';
+import { describeRunEnd } from '../vmm/exits';
 import { loadSpecFile } from '../spec/load';
 import { gatherHostInfo } from '../vmm/host-info';
 import { loadNative } from '../vmm/kvm/native';
@@ -45,7 +46,7 @@ async function runTs(): Promise<{ exits: number; seconds: number; wallSeconds: n
   if (!loaded.spec) throw new Error(loaded.diagnostics.map((d) => d.message).join('; '));
   const { machine } = buildMachine(loaded.spec);
   const r = await machine.start({ timeoutMs: 600_000 });
-  if (r.end.kind !== 'vcpu' || r.end.end.kind !== 'debug-exit') throw new Error(`benchmark guest did not finish: ${JSON.stringify(r.end.kind)}`);
+  if (r.end.kind !== 'vcpu' || r.end.end.kind !== 'debug-exit') throw new Error(`benchmark guest did not finish: ${describeRunEnd(r.end)}`);
   const exits = Object.values(r.exits).reduce((a, b) => a + b, 0);
   return { exits, seconds: r.loopMs[0]! / 1000, wallSeconds: r.elapsedMs / 1000 };
 }

@@ -68,6 +68,12 @@ async function main(argv: string[]): Promise<number> {
 declare const VMSCOPE_VERSION: string | undefined;
 const VERSION = typeof VMSCOPE_VERSION === 'string' ? VMSCOPE_VERSION : 'dev';
 
+// A closed stdout (`vmscope run … | head`) is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
