@@ -42,15 +42,6 @@ export function gpaAdd(base: Gpa, offset: number): Gpa {
   return gpa(base + offset);
 }
 
-export function gpaOffset(addr: Gpa, base: Gpa): number {
-  return addr - base;
-}
-
-/** Identity mapping, as set up by vmscope's boot page tables, makes a GVA equal to a GPA. */
-export function identityGpa(addr: Gva): Gpa {
-  return gpa(addr);
-}
-
 export function hex(value: number | bigint, width = 0): string {
   return '0x' + value.toString(16).padStart(width, '0');
 }

@@ -125,7 +125,6 @@ export class Machine extends EventEmitter<MachineEvents> {
         index: v.index,
         fd: v.fd,
         mmapSize: this.parts.sys.vcpuMmapSize,
-        regions: this.memory.descriptors(),
         mmioRegions: this.parts.mmioRegions,
         devices: this.parts.devices.map((config) => ({ config, state: this.deviceState.get(config.name)! })),
         control: v.controlBuf,

@@ -1,6 +1,6 @@
 // Guest-physical memory: the RAM and ROM regions backed by host mmap'd memory
-// and registered with KVM as memory slots. Both the main thread and the vCPU
-// threads see the same bytes through zero-copy views.
+// and registered with KVM as memory slots, seen from the main thread through
+// zero-copy views.
 
 import type { KvmNative } from './kvm/native';
 import type { Structs } from './kvm/structs';
@@ -9,7 +9,7 @@ import { gpa, hex, hva, type Gpa, type Hva } from './address';
 
 export type BackedKind = 'ram' | 'rom';
 
-/** What a thread needs to open its own view of a region (passed to workers). */
+/** A backed region: where it is in the guest and in the host. */
 export interface RegionDescriptor {
   name: string;
   kind: BackedKind;
@@ -33,17 +33,6 @@ export class GuestMemory {
 
   constructor(regions: MemoryRegion[]) {
     this.regions = [...regions].sort((a, b) => a.gpa - b.gpa);
-  }
-
-  /** Opens views of regions another thread mapped. */
-  static fromDescriptors(native: KvmNative, descs: readonly RegionDescriptor[]): GuestMemory {
-    return new GuestMemory(
-      descs.map((d) => ({ ...d, hva: hva(d.hva), bytes: new Uint8Array(native.externalBuffer(d.hva, d.size)) })),
-    );
-  }
-
-  descriptors(): RegionDescriptor[] {
-    return this.regions.map(({ bytes: _bytes, ...d }) => d);
   }
 
   /** The region that holds `addr`, if any. */

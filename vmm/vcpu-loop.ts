@@ -7,7 +7,6 @@ import type { KvmNative } from './kvm/native';
 import { EAGAIN, EINTR, KvmExit, KVM_EXIT_IO_OUT, MAX_EXIT_CODE } from './kvm/constants';
 import { Bus } from './devices/bus';
 import { createDevice, type DeviceConfig, type DeviceEvent } from './devices';
-import { GuestMemory, type RegionDescriptor } from './memory';
 import { VcpuState } from './vcpu-state';
 import type { CpuSnapshot, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 
@@ -31,7 +30,6 @@ export interface VcpuLoopConfig {
   index: number;
   fd: number;
   mmapSize: number;
-  regions: RegionDescriptor[];
   /** Declared mmio regions, to name unclaimed accesses. */
   mmioRegions: Array<{ name: string; gpa: number; size: number }>;
   devices: Array<{ config: DeviceConfig; state: SharedArrayBuffer }>;
@@ -53,8 +51,6 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
   const run = new DataView(runBuf);
   const runBytes = new Uint8Array(runBuf);
   const state = new VcpuState(native, cfg.fd);
-  // Referenced so the memory views stay open for devices that DMA (none yet).
-  void GuestMemory.fromDescriptors(native, cfg.regions);
 
   const offExit = L.exit_reason!;
   const offImm = L.immediate_exit!;
