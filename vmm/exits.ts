@@ -35,8 +35,21 @@ export type RunEnd =
   | { kind: 'timeout'; seconds: number }
   | { kind: 'stopped' };
 
-/** Why a vCPU paused (it can resume). */
-export type VcpuStop = { kind: 'pause' } | { kind: 'debug'; exception: number; pc: bigint; dr6: bigint; dr7: bigint };
+/** Why a vCPU paused (it can resume). Addresses are linear, as KVM reports them. */
+export type VcpuStop =
+  | { kind: 'pause' }
+  /** A step (ResumeHow other than continue) finished. */
+  | { kind: 'step' }
+  /** DR0-3 instruction breakpoint slots hit. */
+  | { kind: 'breakpoint'; slots: number[]; pc: bigint }
+  /** DR0-3 data watchpoint slots hit (after the accessing instruction). */
+  | { kind: 'watchpoint'; slots: number[]; pc: bigint }
+  /** An int3 vmscope planted (KVM_GUESTDBG_USE_SW_BP), at pc. */
+  | { kind: 'sw-breakpoint'; pc: bigint }
+  /** A #DB or #BP vmscope did not ask for. */
+  | { kind: 'debug'; exception: number; pc: bigint; dr6: bigint }
+  /** The guest failed (triple fault, entry failure, internal error); held so its state can be inspected. Resuming ends the vCPU. */
+  | { kind: 'failure'; end: VcpuEnd };
 
 export interface RunResult {
   end: RunEnd;

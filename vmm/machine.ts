@@ -5,11 +5,12 @@
 
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { VmSpec } from '../spec/types';
 import type { Gva } from './address';
 import { kvmExitName, MAX_EXIT_CODE } from './kvm/constants';
 import type { KvmSystem } from './kvm/system';
+import { probeSoftwareBreakpoints } from './kvm/probe';
 import type { LoadedImage } from './loaders';
 import { releaseGuestMemory, type GuestMemory } from './memory';
 import { deviceStateBytes, uartEnqueue, type DeviceConfig, type DeviceEvent } from './devices';
@@ -17,6 +18,7 @@ import type { UnclaimedAccess } from './devices/bus';
 import { Cmd, Ctl, State, type VcpuLoopConfig } from './vcpu-loop';
 import { VcpuState } from './vcpu-state';
 import type { RunEnd, RunResult, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
+import type { DebugConfig, ResumeHow, VcpuCommand } from './debug';
 
 export interface MachineParts {
   spec: VmSpec;
@@ -57,6 +59,9 @@ interface VcpuHandle {
   end?: VcpuEnd;
   unclaimed: UnclaimedAccess[];
   loopMs: number;
+  /** Our end of the vCPU's command port; the other end lives in its thread. */
+  commands: MessagePort;
+  workerCommands: MessagePort;
 }
 
 /** Where the vCPU worker script lives: next to this module, in out/vmm/ and in dist/. */
@@ -87,7 +92,10 @@ export class Machine extends EventEmitter<MachineEvents> {
     this.vcpus = parts.vcpuFds.map((fd, index) => {
       const controlBuf = new SharedArrayBuffer(Ctl.WORDS * 4);
       const countersBuf = new SharedArrayBuffer((MAX_EXIT_CODE + 1) * 8);
+      const channel = new MessageChannel();
       return {
+        commands: channel.port1,
+        workerCommands: channel.port2,
         index,
         fd,
         controlBuf,
@@ -109,12 +117,17 @@ export class Machine extends EventEmitter<MachineEvents> {
     return { fd: this.vcpus[index]!.fd, mmapSize: this.parts.sys.vcpuMmapSize };
   }
 
+  /** Whether int3 breakpoints work on this host (probed once per process). */
+  softwareBreakpointsWork(): boolean {
+    return probeSoftwareBreakpoints(this.parts.sys);
+  }
+
   get vcpuCount(): number {
     return this.vcpus.length;
   }
 
   /** Starts every vCPU. Resolves with the result when the machine ends. */
-  start(opts: { timeoutMs?: number | undefined; paused?: boolean } = {}): Promise<RunResult> {
+  start(opts: { timeoutMs?: number | undefined; paused?: boolean; holdFailures?: boolean } = {}): Promise<RunResult> {
     if (this.resultPromise) return this.resultPromise;
     this.startedAt = performance.now();
     // Paused start: each vCPU reports `stopped` (pause) before its first instruction.
@@ -131,8 +144,10 @@ export class Machine extends EventEmitter<MachineEvents> {
         lockBlock,
         useLock: this.vcpus.length > 1,
         counters: v.countersBuf,
+        commands: v.workerCommands,
+        holdFailures: opts.holdFailures ?? false,
       };
-      const worker = new Worker(workerScript(), { workerData: cfg });
+      const worker = new Worker(workerScript(), { workerData: cfg, transferList: [v.workerCommands] });
       v.worker = worker;
       worker.on('message', (m: WorkerMessage) => this.onMessage(v, m));
       v.exited = new Promise((resolve) => {
@@ -213,13 +228,32 @@ export class Machine extends EventEmitter<MachineEvents> {
     }
   }
 
-  resume(index?: number): void {
+  /**
+   * Resumes paused vCPUs: all of them (continue), or one with `how` (a step;
+   * the others stay paused).
+   */
+  resume(index?: number, how: ResumeHow = { kind: 'continue' }): void {
     for (const v of index === undefined ? this.vcpus : [this.vcpus[index]!]) {
       if (v.end) continue;
+      if (how.kind !== 'continue') this.send(v, { kind: 'resume', how });
       Atomics.store(v.control, Ctl.CMD, Cmd.RUN);
       Atomics.add(v.control, Ctl.RESUME, 1);
       Atomics.notify(v.control, Ctl.RESUME);
     }
+  }
+
+  /** Sets breakpoints and watchpoints on every vCPU; running ones pick it up at once. */
+  configureDebug(config: DebugConfig): void {
+    for (const v of this.vcpus) {
+      if (v.end) continue;
+      this.send(v, { kind: 'debug-config', config });
+      if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.parts.sys.native.kick(v.fd);
+    }
+  }
+
+  private send(v: VcpuHandle, command: VcpuCommand): void {
+    v.commands.postMessage(command);
+    Atomics.store(v.control, Ctl.PENDING, 1);
   }
 
   vcpuRunState(index: number): VcpuRunState {
@@ -296,6 +330,7 @@ export class Machine extends EventEmitter<MachineEvents> {
       for (const v of this.vcpus) {
         n.unmapRun(v.fd);
         n.close(v.fd);
+        v.commands.close();
       }
       n.close(this.parts.vmFd);
       releaseGuestMemory(n, this.memory);

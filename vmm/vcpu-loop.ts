@@ -2,13 +2,17 @@
 // (a worker_thread) so KVM_RUN never blocks the main event loop, and it
 // handles port and MMIO exits right there: an exit costs one ioctl return and
 // a few DataView reads, with no hop to another thread (see docs/performance.md).
+// Stepping also runs here, so a line step of many instructions costs no hop
+// per instruction.
 
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { KvmNative } from './kvm/native';
 import { EAGAIN, EINTR, KvmExit, KVM_EXIT_IO_OUT, MAX_EXIT_CODE } from './kvm/constants';
 import { Bus } from './devices/bus';
 import { createDevice, type DeviceConfig, type DeviceEvent } from './devices';
 import { VcpuState } from './vcpu-state';
 import type { CpuSnapshot, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
+import { decodeDr6, freeSlot, guestDebugFor, NO_DEBUG, type DebugConfig, type ResumeHow, type VcpuCommand } from './debug';
 
 /** Layout of the control words shared between the machine and one vCPU thread. */
 export const Ctl = {
@@ -20,7 +24,9 @@ export const Ctl = {
   RESUME: 2,
   /** VM-wide device lock (only in the first vCPU's control block). */
   LOCK: 3,
-  WORDS: 4,
+  /** Set by the machine when it posted commands on the command port. */
+  PENDING: 4,
+  WORDS: 5,
 } as const;
 
 export const Cmd = { RUN: 0, PAUSE: 1, STOP: 2 } as const;
@@ -40,6 +46,22 @@ export interface VcpuLoopConfig {
   useLock: boolean;
   /** Float64 exit counters indexed by KVM exit code, read live by the machine. */
   counters: SharedArrayBuffer;
+  /** Machine -> vCPU commands (VcpuCommand), read synchronously. */
+  commands: MessagePort;
+  /** Stop on guest failures (triple fault, ...) instead of ending, for inspection. */
+  holdFailures: boolean;
+}
+
+/** What one KVM_RUN produced that the loop must act on (I/O is handled inside). */
+type Event =
+  | { kind: 'kicked' }
+  | { kind: 'debug'; exception: number; pc: bigint; dr6: bigint }
+  | { kind: 'end'; end: VcpuEnd };
+
+class Finished extends Error {
+  constructor(readonly end: VcpuEnd) {
+    super('vCPU finished');
+  }
 }
 
 export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: WorkerMessage) => void): void {
@@ -140,7 +162,96 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     lastExitWasIo = false;
   };
 
-  const pause = (stop: VcpuStop): boolean => {
+  // ---- guest debug -------------------------------------------------------
+
+  let debugConfig: DebugConfig = NO_DEBUG;
+  let applied = '';
+  /** Sets KVM_SET_GUEST_DEBUG, skipping the ioctl when nothing changed. */
+  const applyDebug = (config: DebugConfig, singleStep: boolean, mask?: bigint): void => {
+    const { control, debugreg } = guestDebugFor(config, singleStep, mask);
+    const key = `${control}:${debugreg.join(',')}`;
+    if (key === applied) return;
+    state.setGuestDebug(control, debugreg);
+    applied = key;
+  };
+
+  let how: ResumeHow = { kind: 'continue' };
+  const drainCommands = (): void => {
+    Atomics.store(ctl, Ctl.PENDING, 0);
+    for (;;) {
+      const m = receiveMessageOnPort(cfg.commands);
+      if (!m) return;
+      const c = m.message as VcpuCommand;
+      switch (c.kind) {
+        case 'debug-config':
+          debugConfig = c.config;
+          break;
+        case 'resume':
+          how = c.how;
+          break;
+      }
+    }
+  };
+
+  /** One KVM_RUN; I/O and MMIO are handled here and yield undefined. */
+  const runOnce = (): Event | undefined => {
+    const r = native.run(cfg.fd);
+    if (r === -EINTR || r === -EAGAIN) {
+      runBytes[offImm] = 0;
+      return { kind: 'kicked' };
+    }
+    const reason = run.getUint32(offExit, true);
+    counters[reason > MAX_EXIT_CODE ? MAX_EXIT_CODE : reason]!++;
+    lastExitWasIo = false;
+    switch (reason) {
+      case KvmExit.IO:
+        lastExitWasIo = run.getUint8(offIoDir) !== KVM_EXIT_IO_OUT;
+        handleIo();
+        return pendingEnd ? { kind: 'end', end: pendingEnd } : undefined;
+      case KvmExit.MMIO:
+        lastExitWasIo = run.getUint8(offMmioWrite) === 0;
+        handleMmio();
+        return undefined;
+      case KvmExit.INTR:
+        return { kind: 'kicked' };
+      case KvmExit.DEBUG:
+        return {
+          kind: 'debug',
+          exception: run.getUint32(L.debug_exception!, true),
+          pc: run.getBigUint64(L.debug_pc!, true),
+          dr6: run.getBigUint64(L.debug_dr6!, true),
+        };
+      case KvmExit.HLT:
+        return { kind: 'end', end: { kind: 'halted', cpu: snapshot() } };
+      case KvmExit.SHUTDOWN:
+        return { kind: 'end', end: { kind: 'triple-fault', cpu: snapshot() } };
+      case KvmExit.FAIL_ENTRY:
+        return {
+          kind: 'end',
+          end: {
+            kind: 'entry-failure',
+            hardwareReason: run.getBigUint64(L.fail_entry_reason!, true),
+            hostCpu: run.getUint32(L.fail_entry_cpu!, true),
+            cpu: snapshot(),
+          },
+        };
+      case KvmExit.INTERNAL_ERROR: {
+        const n = Math.min(run.getUint32(L.internal_ndata!, true), 16);
+        const data = Array.from({ length: n }, (_, i) => run.getBigUint64(L.internal_data! + 8 * i, true));
+        return { kind: 'end', end: { kind: 'internal-error', suberror: run.getUint32(L.internal_suberror!, true), data, cpu: snapshot() } };
+      }
+      case KvmExit.SYSTEM_EVENT:
+        return { kind: 'end', end: { kind: 'system-event', type: run.getUint32(L.system_event_type!, true), cpu: snapshot() } };
+      default:
+        return { kind: 'end', end: { kind: 'unhandled-exit', code: reason, cpu: snapshot() } };
+    }
+  };
+
+  /**
+   * Publishes a stop and waits until the machine resumes this vCPU (true) or
+   * stops it (false). On resume, `how` and `debugConfig` hold the new orders.
+   */
+  const waitForResume = (stop: VcpuStop): boolean => {
     completePendingIo();
     const gen = Atomics.load(ctl, Ctl.RESUME);
     Atomics.store(ctl, Ctl.STATE, State.PAUSED);
@@ -152,8 +263,156 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
       Atomics.wait(ctl, Ctl.RESUME, gen, 1000);
     }
     runBytes[offImm] = 0;
+    how = { kind: 'continue' };
+    drainCommands();
     Atomics.store(ctl, Ctl.STATE, State.RUNNING);
     return true;
+  };
+
+  const isFailure = (end: VcpuEnd): boolean =>
+    end.kind === 'triple-fault' || end.kind === 'entry-failure' || end.kind === 'internal-error' || end.kind === 'unhandled-exit';
+
+  /**
+   * Runs until something needs the machine's attention: returns the stop to
+   * report. Ends (debug-exit, halt, failures not held) throw Finished. A
+   * kick returns undefined so the caller re-reads the command word.
+   */
+  const runUntilEvent = (singleStep: boolean, mask?: bigint): Exclude<Event, { kind: 'end' }> | undefined => {
+    applyDebug(debugConfig, singleStep, mask);
+    for (;;) {
+      if (Atomics.load(ctl, Ctl.PENDING)) {
+        drainCommands();
+        applyDebug(debugConfig, singleStep, mask);
+      }
+      if (Atomics.load(ctl, Ctl.CMD) !== Cmd.RUN) return { kind: 'kicked' };
+      const ev = runOnce();
+      if (!ev) continue;
+      // A kick only for new commands (PENDING) keeps the current orders.
+      if (ev.kind === 'kicked' && Atomics.load(ctl, Ctl.CMD) === Cmd.RUN) continue;
+      if (ev.kind === 'end') {
+        if (cfg.holdFailures && isFailure(ev.end)) {
+          waitForResume({ kind: 'failure', end: ev.end });
+        }
+        throw new Finished(ev.end);
+      }
+      return ev;
+    }
+  };
+
+  /** The stop a debug exit means when vmscope did not single-step. */
+  const stopFor = (ev: { exception: number; pc: bigint; dr6: bigint }): VcpuStop => {
+    if (ev.exception === 3 && debugConfig.softwareBreakpoints) return { kind: 'sw-breakpoint', pc: ev.pc };
+    const hit = decodeDr6(ev.dr6).slots.filter((i) => debugConfig.slots[i]);
+    const exec = hit.filter((i) => debugConfig.slots[i]!.kind === 'exec');
+    if (exec.length) return { kind: 'breakpoint', slots: exec, pc: ev.pc };
+    if (hit.length) return { kind: 'watchpoint', slots: hit, pc: ev.pc };
+    return { kind: 'debug', exception: ev.exception, pc: ev.pc, dr6: ev.dr6 };
+  };
+
+  /** pc of the vCPU now (linear: CS base + rip). */
+  const currentPc = (): bigint => {
+    const s = state.getSregs();
+    return s.cs.base + state.getRegs().rip;
+  };
+
+  /**
+   * Executes one instruction. If an instruction breakpoint sits at pc, it is
+   * masked for that one instruction so the vCPU can leave it. Returns a
+   * non-step stop (a watchpoint, another vCPU's request) or undefined after
+   * a clean single step.
+   */
+  const singleStep = (pc: bigint): VcpuStop | 'kicked' | { kind: 'stepped'; pc: bigint } => {
+    const ev = runUntilEvent(true, pc);
+    if (!ev || ev.kind === 'kicked') return 'kicked';
+    const { slots, singleStep: bs } = decodeDr6(ev.dr6);
+    const watch = slots.filter((i) => debugConfig.slots[i] && debugConfig.slots[i]!.kind !== 'exec');
+    if (watch.length) return { kind: 'watchpoint', slots: watch, pc: ev.pc };
+    if (bs) return { kind: 'stepped', pc: ev.pc };
+    return stopFor(ev);
+  };
+
+  /** Runs to `addr` with rsp above `aboveSp`, using a spare DR slot or single steps. */
+  const runTo = (addr: bigint, aboveSp: bigint): VcpuStop | 'kicked' | undefined => {
+    const slot = freeSlot(debugConfig.slots);
+    if (slot < 0) {
+      // No spare slot: single-step until there (slow but exact).
+      let pc = currentPc();
+      for (;;) {
+        const r = singleStep(pc);
+        if (r === 'kicked' || r.kind !== 'stepped') return r;
+        pc = r.pc;
+        if (pc === addr && state.getRegs().rsp > aboveSp) return undefined;
+      }
+    }
+    const user = debugConfig;
+    const slots = [...user.slots];
+    slots[slot] = { addr, kind: 'exec', len: 1 };
+    debugConfig = { ...user, slots };
+    try {
+      let pc = currentPc();
+      for (;;) {
+        // Leave a breakpoint at the current pc first.
+        if (user.slots.some((s) => s?.kind === 'exec' && s.addr === pc) || pc === addr) {
+          const r = singleStep(pc);
+          if (r === 'kicked' || r.kind !== 'stepped') return r;
+          pc = r.pc;
+          if (pc === addr && state.getRegs().rsp > aboveSp) return undefined;
+        }
+        const ev = runUntilEvent(false);
+        if (!ev || ev.kind === 'kicked') return 'kicked';
+        const stop = stopFor(ev);
+        if (stop.kind === 'breakpoint' && stop.slots.every((i) => i === slot)) {
+          pc = ev.pc;
+          if (state.getRegs().rsp > aboveSp) return undefined;
+          continue; // a recursive call reached the return address: keep going
+        }
+        if (stop.kind === 'breakpoint') stop.slots = stop.slots.filter((i) => i !== slot);
+        return stop;
+      }
+    } finally {
+      debugConfig = user;
+    }
+  };
+
+  /** Carries out `how` from a paused state; returns the stop to report. */
+  const carryOut = (h: ResumeHow): VcpuStop | 'kicked' => {
+    switch (h.kind) {
+      case 'continue': {
+        const pc = currentPc();
+        if (debugConfig.slots.some((s) => s?.kind === 'exec' && s.addr === pc)) {
+          const r = singleStep(pc);
+          if (r === 'kicked' || r.kind !== 'stepped') return r;
+        }
+        const ev = runUntilEvent(false);
+        if (!ev || ev.kind === 'kicked') return 'kicked';
+        return stopFor(ev);
+      }
+      case 'step-instruction': {
+        const r = singleStep(currentPc());
+        return r !== 'kicked' && r.kind === 'stepped' ? { kind: 'step' } : r;
+      }
+      case 'step-range': {
+        let pc = currentPc();
+        for (;;) {
+          const call = h.calls.find((c) => c.at === pc);
+          if (call) {
+            const r = runTo(call.ret, state.getRegs().rsp);
+            if (r) return r;
+            pc = currentPc();
+          } else {
+            const r = singleStep(pc);
+            if (r === 'kicked' || r.kind !== 'stepped') return r;
+            pc = r.pc;
+          }
+          if (pc < h.start || pc >= h.end) return { kind: 'step' };
+          if (debugConfig.slots.some((s) => s?.kind === 'exec' && s.addr === pc)) {
+            return { kind: 'breakpoint', slots: debugConfig.slots.flatMap((s, i) => (s?.kind === 'exec' && s.addr === pc ? [i] : [])), pc };
+          }
+        }
+      }
+      case 'run-to':
+        return runTo(h.addr, h.aboveSp) ?? { kind: 'step' };
+    }
   };
 
   const finish = (end: VcpuEnd): void => {
@@ -166,71 +425,27 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
   Atomics.store(ctl, Ctl.STATE, State.RUNNING);
   const loopStart = performance.now();
   try {
+    drainCommands();
+    // Each turn carries out the current orders (`how`) until a stop, then
+    // waits to be resumed. Plain running spends its time in runUntilEvent.
     for (;;) {
       const cmd = Atomics.load(ctl, Ctl.CMD);
-      if (cmd !== Cmd.RUN) {
-        if (cmd === Cmd.STOP || !pause({ kind: 'pause' })) {
-          completePendingIo();
-          return finish({ kind: 'stopped' });
-        }
+      if (cmd === Cmd.STOP) return finish({ kind: 'stopped' });
+      if (cmd === Cmd.PAUSE) {
+        if (!waitForResume({ kind: 'pause' })) return finish({ kind: 'stopped' });
         continue;
       }
-      const r = native.run(cfg.fd);
-      if (r === -EINTR || r === -EAGAIN) {
-        runBytes[offImm] = 0;
-        continue; // a kick: the command word says why
-      }
-      const reason = run.getUint32(offExit, true);
-      counters[reason > MAX_EXIT_CODE ? MAX_EXIT_CODE : reason]!++;
-      lastExitWasIo = false;
-      switch (reason) {
-        case KvmExit.IO:
-          lastExitWasIo = run.getUint8(offIoDir) !== KVM_EXIT_IO_OUT;
-          handleIo();
-          break;
-        case KvmExit.MMIO:
-          lastExitWasIo = run.getUint8(offMmioWrite) === 0;
-          handleMmio();
-          break;
-        case KvmExit.INTR:
-          break;
-        case KvmExit.HLT:
-          return finish({ kind: 'halted', cpu: snapshot() });
-        case KvmExit.SHUTDOWN:
-          return finish({ kind: 'triple-fault', cpu: snapshot() });
-        case KvmExit.FAIL_ENTRY:
-          return finish({
-            kind: 'entry-failure',
-            hardwareReason: run.getBigUint64(L.fail_entry_reason!, true),
-            hostCpu: run.getUint32(L.fail_entry_cpu!, true),
-            cpu: snapshot(),
-          });
-        case KvmExit.INTERNAL_ERROR: {
-          const n = Math.min(run.getUint32(L.internal_ndata!, true), 16);
-          const data = Array.from({ length: n }, (_, i) => run.getBigUint64(L.internal_data! + 8 * i, true));
-          return finish({ kind: 'internal-error', suberror: run.getUint32(L.internal_suberror!, true), data, cpu: snapshot() });
-        }
-        case KvmExit.SYSTEM_EVENT:
-          return finish({ kind: 'system-event', type: run.getUint32(L.system_event_type!, true), cpu: snapshot() });
-        case KvmExit.DEBUG:
-          if (
-            !pause({
-              kind: 'debug',
-              exception: run.getUint32(L.debug_exception!, true),
-              pc: run.getBigUint64(L.debug_pc!, true),
-              dr6: run.getBigUint64(L.debug_dr6!, true),
-              dr7: run.getBigUint64(L.debug_dr7!, true),
-            })
-          ) {
-            return finish({ kind: 'stopped' });
-          }
-          break;
-        default:
-          return finish({ kind: 'unhandled-exit', code: reason, cpu: snapshot() });
-      }
-      if (pendingEnd) return finish(pendingEnd);
+      const h = how;
+      how = { kind: 'continue' };
+      const stop = carryOut(h);
+      if (stop === 'kicked') continue;
+      if (!waitForResume(stop)) return finish({ kind: 'stopped' });
     }
   } catch (e) {
+    if (e instanceof Finished) {
+      finish(e.end);
+      return;
+    }
     finish({ kind: 'host-error', message: e instanceof Error ? e.message : String(e) });
   }
 }
