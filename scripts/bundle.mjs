@@ -1,7 +1,7 @@
 // Bundles vmscope's entry points into dist/ with esbuild. The native addon
 // stays outside the bundle (node-gyp-build finds it from the package root).
 import * as esbuild from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const common = {
@@ -14,6 +14,11 @@ const common = {
   define: { VMSCOPE_VERSION: JSON.stringify(pkg.version) },
   external: ['vscode'],
 };
+
+// iced-x86 loads its WebAssembly from next to the script that requires it:
+// in the bundle, that is dist/.
+mkdirSync('dist', { recursive: true });
+copyFileSync('node_modules/iced-x86/iced_x86_bg.wasm', 'dist/iced_x86_bg.wasm');
 
 await Promise.all([
   esbuild.build({ ...common, entryPoints: { cli: 'cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } }),
