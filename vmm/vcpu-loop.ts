@@ -396,7 +396,8 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
         for (;;) {
           const call = h.calls.find((c) => c.at === pc);
           if (call) {
-            const r = runTo(call.ret, state.getRegs().rsp);
+            // Back from the call when rsp is at least what it was before it.
+            const r = runTo(call.ret, state.getRegs().rsp - 1n);
             if (r) return r;
             pc = currentPc();
           } else {

@@ -43,4 +43,7 @@ msg1:	.asciz	"[cpu1]\n"
 
 	.data
 	.p2align 2
+	.globl	ap_done
+	.type	ap_done, @object
 ap_done:	.long 0
+	.size	ap_done, 4

@@ -1,0 +1,88 @@
+// `npm run bench` (second part): the round trip of one instruction step.
+// Side by side in one run, on the same guest bytes:
+// - raw: KVM_SET_GUEST_DEBUG(SINGLESTEP) + KVM_RUN to KVM_EXIT_DEBUG in a
+//   bare C loop (bench/kvm-step.c);
+// - machine: vmscope's Machine API, resume(step-instruction) -> `stopped`;
+// - DAP: a DAP client sends stepIn (granularity instruction) to the bundled
+//   adapter and waits for the `stopped` event.
+
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import * as path from 'node:path';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import { buildMachine } from '../vmm/builder';
+import { loadSpecFile } from '../spec/load';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const OUT = path.join(ROOT, '.bench');
+const SPEC = path.join(ROOT, 'bench', 'guests', 'outloop.vmspec');
+const STEPS = Number(process.env.BENCH_STEPS ?? 300);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
+
+function raw(): number {
+  const bin = path.join(OUT, 'kvm-step');
+  execFileSync('gcc', ['-O2', '-o', bin, path.join(ROOT, 'bench', 'kvm-step.c')]);
+  const [n, s] = execFileSync(bin, [path.join(OUT, 'outloop.bin'), String(STEPS * 20)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+  return (s! * 1000) / n!;
+}
+
+async function machineSteps(): Promise<number[]> {
+  const spec = loadSpecFile(SPEC).spec!;
+  const { machine } = buildMachine(spec);
+  const first = once(machine, 'stopped');
+  const done = machine.start({ paused: true });
+  await first;
+  const times: number[] = [];
+  for (let i = 0; i < STEPS; i++) {
+    const t0 = performance.now();
+    const stopped = once(machine, 'stopped');
+    machine.resume(0, { kind: 'step-instruction' });
+    await stopped;
+    times.push(performance.now() - t0);
+  }
+  await machine.stop();
+  await done;
+  return times;
+}
+
+async function dapSteps(): Promise<number[]> {
+  const dc = new DebugClient('node', path.join(ROOT, 'dist', 'debug-adapter.js'), 'vmscope');
+  await dc.start();
+  try {
+    await dc.initializeRequest();
+    const entry = dc.waitForEvent('stopped');
+    await dc.launch({ spec: SPEC, stopOnEntry: true });
+    await dc.configurationDoneRequest();
+    await entry;
+    const times: number[] = [];
+    for (let i = 0; i < STEPS; i++) {
+      const t0 = performance.now();
+      const stopped = dc.waitForEvent('stopped');
+      await dc.stepInRequest({ threadId: 0, granularity: 'instruction' });
+      await stopped;
+      times.push(performance.now() - t0);
+    }
+    return times;
+  } finally {
+    await dc.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`step round trip: ${STEPS} instruction steps each, real-mode guest (bench/guests/outloop.S)`);
+  const r = raw();
+  const m = median(await machineSteps());
+  const d = median(await dapSteps());
+  const r2 = raw();
+  const rawMs = (r + r2) / 2;
+  console.log(`  raw KVM single step (C):            ${us(rawMs)} per step (runs before and after: ${us(r)}, ${us(r2)})`);
+  console.log(`  vmscope Machine API step:           ${us(m)} median, ratio ${(m / rawMs).toFixed(1)}`);
+  console.log(`  DAP stepIn(instruction) -> stopped: ${us(d)} median, ratio ${(d / rawMs).toFixed(1)} (target <= 2.0)`);
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

@@ -1,0 +1,292 @@
+// Breakpoint bookkeeping for the debug adapter, independent of DAP: source,
+// function, instruction and data breakpoints, their conditions, hit
+// conditions and log messages, and how each is implemented: an int3 where the
+// host supports software breakpoints, otherwise one of the four hardware
+// slots (DR0-3), which data breakpoints always need.
+
+import { HW_SLOTS, type DebugConfig, type HwSlot, type WatchLength } from '../vmm/debug';
+
+export type BreakpointKind = 'source' | 'function' | 'instruction' | 'data';
+
+export interface BreakpointOptions {
+  condition?: string | undefined;
+  hitCondition?: string | undefined;
+  logMessage?: string | undefined;
+}
+
+export interface ManagedBreakpoint extends BreakpointOptions {
+  id: number;
+  kind: BreakpointKind;
+  /** Linear addresses where it triggers (code breakpoints). */
+  addresses: bigint[];
+  /** Data breakpoints: what is watched. */
+  watch?: { addr: bigint; len: WatchLength; access: 'write' | 'readWrite' };
+  verified: boolean;
+  message?: string;
+  hits: number;
+  /** Source breakpoints: the line asked for and the line it landed on. */
+  file?: string;
+  requestedLine?: number;
+  line?: number;
+  /** Function breakpoints: the name; instruction breakpoints: the reference. */
+  name?: string;
+  instructionReference?: string;
+  offset?: number;
+  dataId?: string;
+  /** How it is implemented: 'sw' (int3) or hardware slot numbers. */
+  impl: Array<{ addr: bigint; how: 'sw' } | { addr: bigint; how: 'hw'; slot: number }>;
+}
+
+export interface HitDecision {
+  stop: boolean;
+  /** Log lines to print (logpoints). */
+  logs: string[];
+  /** Breakpoints that counted this hit (for the stopped event's hitBreakpointIds). */
+  hitIds: number[];
+  /** Problems evaluating conditions (the breakpoint then stops, so nothing is missed silently). */
+  errors: string[];
+}
+
+/** `N` (>= N), `==N`, `>N`, `>=N`, `<N`, `<=N`, `%N` (every Nth). */
+export function parseHitCondition(text: string): (hits: number) => boolean {
+  const m = /^\s*(==|=|>=|<=|>|<|%)?\s*(\d+)\s*$/.exec(text);
+  if (!m) throw new Error(`hit condition "${text}" is not understood: use N, ==N, >N, >=N, <N, <=N or %N`);
+  const n = Number(m[2]);
+  switch (m[1]) {
+    case '==':
+    case '=':
+      return (h) => h === n;
+    case '>':
+      return (h) => h > n;
+    case '<':
+      return (h) => h < n;
+    case '<=':
+      return (h) => h <= n;
+    case '%':
+      if (n === 0) throw new Error('hit condition %0 never matches');
+      return (h) => h % n === 0;
+    default:
+      return (h) => h >= n;
+  }
+}
+
+/** Replaces `{expr}` in a log message with the expression's value; `{{` and `}}` escape braces. */
+export function interpolate(message: string, evaluate: (expr: string) => string): string {
+  return message.replace(/\{\{|\}\}|\{([^{}]+)\}/g, (whole, expr: string | undefined) => {
+    if (whole === '{{') return '{';
+    if (whole === '}}') return '}';
+    try {
+      return evaluate(expr!);
+    } catch (e) {
+      return `<${e instanceof Error ? e.message : String(e)}>`;
+    }
+  });
+}
+
+export class BreakpointManager {
+  private nextId = 1;
+  private readonly byGroup = new Map<string, ManagedBreakpoint[]>();
+
+  constructor(
+    /** int3 works on this host. */
+    private readonly softwareBreakpoints: boolean,
+    /** Why not, for breakpoint messages. */
+    private readonly softwareUnavailableReason = 'int3 breakpoints do not work on this KVM host',
+  ) {}
+
+  private replace(group: string, bps: ManagedBreakpoint[]): ManagedBreakpoint[] {
+    this.byGroup.set(group, bps);
+    this.assign();
+    return bps;
+  }
+
+  private create(kind: BreakpointKind, opts: BreakpointOptions, fields: Partial<ManagedBreakpoint>): ManagedBreakpoint {
+    return {
+      id: this.nextId++,
+      kind,
+      addresses: [],
+      verified: false,
+      hits: 0,
+      impl: [],
+      condition: opts.condition,
+      hitCondition: opts.hitCondition,
+      logMessage: opts.logMessage,
+      ...fields,
+    };
+  }
+
+  /** Replaces the breakpoints of one source file. `resolve` maps a line to code addresses. */
+  setSource(
+    file: string,
+    requests: ReadonlyArray<BreakpointOptions & { line: number }>,
+    resolve: (line: number) => { line: number; addresses: bigint[] } | undefined,
+  ): ManagedBreakpoint[] {
+    return this.replace(
+      `source:${file}`,
+      requests.map((r) => {
+        const at = resolve(r.line);
+        const bp = this.create('source', r, { file, requestedLine: r.line, line: at?.line ?? r.line, addresses: at?.addresses ?? [] });
+        if (!at) bp.message = `no code for line ${r.line} in the loaded symbols`;
+        return bp;
+      }),
+    );
+  }
+
+  setFunction(requests: ReadonlyArray<BreakpointOptions & { name: string }>, resolve: (name: string) => bigint | undefined): ManagedBreakpoint[] {
+    return this.replace(
+      'function',
+      requests.map((r) => {
+        const addr = resolve(r.name);
+        const bp = this.create('function', r, { name: r.name, addresses: addr === undefined ? [] : [addr] });
+        if (addr === undefined) bp.message = `no function "${r.name}" in the loaded symbols`;
+        return bp;
+      }),
+    );
+  }
+
+  setInstruction(requests: ReadonlyArray<BreakpointOptions & { instructionReference: string; offset?: number | undefined }>): ManagedBreakpoint[] {
+    return this.replace(
+      'instruction',
+      requests.map((r) => {
+        let addr: bigint | undefined;
+        try {
+          addr = BigInt.asUintN(64, BigInt(r.instructionReference) + BigInt(r.offset ?? 0));
+        } catch {
+          addr = undefined;
+        }
+        const bp = this.create('instruction', r, { instructionReference: r.instructionReference, offset: r.offset ?? 0, addresses: addr === undefined ? [] : [addr] });
+        if (addr === undefined) bp.message = `"${r.instructionReference}" is not an address`;
+        return bp;
+      }),
+    );
+  }
+
+  setData(requests: ReadonlyArray<BreakpointOptions & { dataId: string; access: 'write' | 'readWrite' }>, parse: (dataId: string) => { addr: bigint; len: WatchLength } | undefined): ManagedBreakpoint[] {
+    return this.replace(
+      'data',
+      requests.map((r) => {
+        const w = parse(r.dataId);
+        const bp = this.create('data', r, { dataId: r.dataId });
+        if (w) bp.watch = { ...w, access: r.access };
+        else bp.message = `"${r.dataId}" cannot be watched`;
+        return bp;
+      }),
+    );
+  }
+
+  all(): ManagedBreakpoint[] {
+    return [...this.byGroup.values()].flat();
+  }
+
+  /**
+   * Decides the implementation of every breakpoint: data breakpoints take
+   * hardware slots first (only DR0-3 can watch data), then code breakpoints
+   * use int3 if the host supports it, or the remaining slots.
+   */
+  private assign(): void {
+    let free = HW_SLOTS;
+    let slot = 0;
+    const all = this.all().sort((a, b) => a.id - b.id);
+    for (const bp of all) bp.impl = [];
+    for (const bp of all.filter((b) => b.kind === 'data' && b.watch)) {
+      if (free === 0) {
+        bp.verified = false;
+        bp.message = 'all four hardware debug registers (DR0-3) are in use';
+        continue;
+      }
+      const w = bp.watch!;
+      if (w.addr % BigInt(w.len) !== 0n) {
+        bp.verified = false;
+        bp.message = `a ${w.len}-byte watchpoint needs a ${w.len}-byte aligned address`;
+        continue;
+      }
+      bp.impl = [{ addr: w.addr, how: 'hw', slot: slot++ }];
+      free--;
+      bp.verified = true;
+      delete bp.message;
+    }
+    for (const bp of all.filter((b) => b.kind !== 'data')) {
+      if (bp.addresses.length === 0) {
+        bp.verified = false;
+        continue;
+      }
+      if (this.softwareBreakpoints) {
+        bp.impl = bp.addresses.map((addr) => ({ addr, how: 'sw' as const }));
+        bp.verified = true;
+        delete bp.message;
+        continue;
+      }
+      if (free < bp.addresses.length) {
+        bp.verified = false;
+        bp.message = `${this.softwareUnavailableReason}, and the hardware breakpoint slots (DR0-3) are all in use`;
+        continue;
+      }
+      bp.impl = bp.addresses.map((addr) => ({ addr, how: 'hw' as const, slot: slot++ }));
+      free -= bp.addresses.length;
+      bp.verified = true;
+      bp.message = `hardware breakpoint (DR${bp.impl.map((i) => (i.how === 'hw' ? i.slot : '')).join(',DR')}): ${this.softwareUnavailableReason}`;
+    }
+  }
+
+  debugConfig(): DebugConfig {
+    const slots: Array<HwSlot | null> = [null, null, null, null];
+    for (const bp of this.all()) {
+      for (const i of bp.impl) {
+        if (i.how !== 'hw') continue;
+        slots[i.slot] = bp.watch
+          ? { addr: bp.watch.addr, kind: bp.watch.access === 'write' ? 'write' : 'rw', len: bp.watch.len }
+          : { addr: i.addr, kind: 'exec', len: 1 };
+      }
+    }
+    return { slots, softwareBreakpoints: this.softwareBreakpoints && this.softwareAddresses().length > 0 };
+  }
+
+  softwareAddresses(): bigint[] {
+    return [...new Set(this.all().flatMap((b) => b.impl.filter((i) => i.how === 'sw').map((i) => i.addr)))];
+  }
+
+  /** Code breakpoints at `pc`. */
+  codeAt(pc: bigint): ManagedBreakpoint[] {
+    return this.all().filter((b) => b.kind !== 'data' && b.verified && b.addresses.includes(pc));
+  }
+
+  /** Data breakpoints in the given hardware slots. */
+  dataInSlots(slots: readonly number[]): ManagedBreakpoint[] {
+    return this.all().filter((b) => b.kind === 'data' && b.impl.some((i) => i.how === 'hw' && slots.includes(i.slot)));
+  }
+
+  /**
+   * Counts a hit on `bps` and decides whether to stop: a breakpoint whose
+   * condition is false does not count; a logpoint logs and does not stop.
+   */
+  onHit(bps: readonly ManagedBreakpoint[], evaluate: (expr: string) => bigint, format: (expr: string) => string): HitDecision {
+    const d: HitDecision = { stop: false, logs: [], hitIds: [], errors: [] };
+    for (const bp of bps) {
+      if (bp.condition && bp.condition.trim()) {
+        try {
+          if (evaluate(bp.condition) === 0n) continue;
+        } catch (e) {
+          d.errors.push(`breakpoint ${bp.id}: condition "${bp.condition}" failed: ${e instanceof Error ? e.message : String(e)}`);
+          d.stop = true;
+          d.hitIds.push(bp.id);
+          continue;
+        }
+      }
+      bp.hits++;
+      if (bp.hitCondition && bp.hitCondition.trim()) {
+        try {
+          if (!parseHitCondition(bp.hitCondition)(bp.hits)) continue;
+        } catch (e) {
+          d.errors.push(`breakpoint ${bp.id}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      if (bp.logMessage) {
+        d.logs.push(interpolate(bp.logMessage, format));
+        continue;
+      }
+      d.stop = true;
+      d.hitIds.push(bp.id);
+    }
+    return d;
+  }
+}
