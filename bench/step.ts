@@ -47,7 +47,7 @@ async function machineSteps(): Promise<number[]> {
   return times;
 }
 
-async function dapSteps(): Promise<number[]> {
+async function dapSteps(): Promise<{ steps: number[]; floor: number[] }> {
   const dc = new DebugClient('node', path.join(ROOT, 'dist', 'debug-adapter.js'), 'vmscope');
   await dc.start();
   try {
@@ -64,7 +64,14 @@ async function dapSteps(): Promise<number[]> {
       await stopped;
       times.push(performance.now() - t0);
     }
-    return times;
+    // The protocol's own floor: a request that does no VM work at all.
+    const floor: number[] = [];
+    for (let i = 0; i < STEPS; i++) {
+      const t0 = performance.now();
+      await dc.threadsRequest();
+      floor.push(performance.now() - t0);
+    }
+    return { steps: times, floor };
   } finally {
     await dc.stop();
   }
@@ -74,12 +81,15 @@ async function main(): Promise<void> {
   console.log(`step round trip: ${STEPS} instruction steps each, real-mode guest (bench/guests/outloop.S)`);
   const r = raw();
   const m = median(await machineSteps());
-  const d = median(await dapSteps());
+  const dap = await dapSteps();
+  const d = median(dap.steps);
+  const f = median(dap.floor);
   const r2 = raw();
   const rawMs = (r + r2) / 2;
   console.log(`  raw KVM single step (C):            ${us(rawMs)} per step (runs before and after: ${us(r)}, ${us(r2)})`);
   console.log(`  vmscope Machine API step:           ${us(m)} median, ratio ${(m / rawMs).toFixed(1)}`);
   console.log(`  DAP stepIn(instruction) -> stopped: ${us(d)} median, ratio ${(d / rawMs).toFixed(1)} (target <= 2.0)`);
+  console.log(`  DAP floor (threads request round trip, no VM work): ${us(f)} median`);
 }
 
 main().catch((e: unknown) => {

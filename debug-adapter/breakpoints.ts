@@ -33,8 +33,11 @@ export interface ManagedBreakpoint extends BreakpointOptions {
   instructionReference?: string;
   offset?: number;
   dataId?: string;
-  /** How it is implemented: 'sw' (int3) or hardware slot numbers. */
-  impl: Array<{ addr: bigint; how: 'sw' } | { addr: bigint; how: 'hw'; slot: number }>;
+  /**
+   * How it is implemented: 'sw' (int3), a hardware slot (DR0-3), or a
+   * software watchpoint ('soft', numbered after the hardware slots).
+   */
+  impl: Array<{ addr: bigint; how: 'sw' } | { addr: bigint; how: 'hw' | 'soft'; slot: number }>;
 }
 
 export interface HitDecision {
@@ -92,6 +95,8 @@ export class BreakpointManager {
     private readonly softwareBreakpoints: boolean,
     /** Why not, for breakpoint messages. */
     private readonly softwareUnavailableReason = 'int3 breakpoints do not work on this KVM host',
+    /** DR0-3 data watchpoints fire on this host; otherwise data breakpoints are software watchpoints. */
+    private readonly hardwareWatchpoints = true,
   ) {}
 
   private replace(group: string, bps: ManagedBreakpoint[]): ManagedBreakpoint[] {
@@ -188,7 +193,19 @@ export class BreakpointManager {
     let slot = 0;
     const all = this.all().sort((a, b) => a.id - b.id);
     for (const bp of all) bp.impl = [];
+    let soft = HW_SLOTS;
     for (const bp of all.filter((b) => b.kind === 'data' && b.watch)) {
+      if (!this.hardwareWatchpoints) {
+        if (bp.watch!.access !== 'write') {
+          bp.verified = false;
+          bp.message = 'this KVM host does not report data breakpoints (probed), and a software watchpoint can only see writes: use "Break on Value Change"';
+          continue;
+        }
+        bp.impl = [{ addr: bp.watch!.addr, how: 'soft', slot: soft++ }];
+        bp.verified = true;
+        bp.message = 'software watchpoint: this KVM host does not report DR0-3 data breakpoints (probed), so the vCPU runs one instruction at a time while it is set (much slower) and stops when the value changes';
+        continue;
+      }
       if (free === 0) {
         bp.verified = false;
         bp.message = 'all four hardware debug registers (DR0-3) are in use';
@@ -241,6 +258,11 @@ export class BreakpointManager {
     return { slots, softwareBreakpoints: this.softwareBreakpoints && this.softwareAddresses().length > 0 };
   }
 
+  /** Software watchpoints: slot, guest-virtual address and length. */
+  softWatches(): Array<{ slot: number; addr: bigint; len: WatchLength }> {
+    return this.all().flatMap((b) => b.impl.flatMap((i) => (i.how === 'soft' && b.watch ? [{ slot: i.slot, addr: b.watch.addr, len: b.watch.len }] : [])));
+  }
+
   softwareAddresses(): bigint[] {
     return [...new Set(this.all().flatMap((b) => b.impl.filter((i) => i.how === 'sw').map((i) => i.addr)))];
   }
@@ -252,7 +274,7 @@ export class BreakpointManager {
 
   /** Data breakpoints in the given hardware slots. */
   dataInSlots(slots: readonly number[]): ManagedBreakpoint[] {
-    return this.all().filter((b) => b.kind === 'data' && b.impl.some((i) => i.how === 'hw' && slots.includes(i.slot)));
+    return this.all().filter((b) => b.kind === 'data' && b.impl.some((i) => i.how !== 'sw' && slots.includes(i.slot)));
   }
 
   /**

@@ -69,6 +69,21 @@ export class ProgramInfo {
     return this.symbols.lookup(addr)?.symbol.value;
   }
 
+  /**
+   * Where a function breakpoint goes: past the prologue, at the start of the
+   * function's second source line (as gdb and lldb do), when line info says
+   * where that is; else the function's first byte.
+   */
+  afterPrologue(fn: ImageSymbol): bigint {
+    const first = this.lineRange(fn.value);
+    if (!first) return fn.value;
+    const end = fn.size > 0 ? fn.value + BigInt(fn.size) : undefined;
+    const next = first.end;
+    if (end !== undefined && next >= end) return fn.value;
+    const loc = this.location(next);
+    return loc && loc.address === next ? next : fn.value;
+  }
+
   symbol(name: string): ImageSymbol | undefined {
     return this.byName.get(name);
   }

@@ -192,7 +192,11 @@ export class VmscopeSession extends DebugSession {
     this.program = ProgramInfo.load([{ path: this.spec.boot.image }, ...symbolFiles]);
     for (const w of this.program.warnings) this.console(`warning: ${w}\n`);
     const sw = machine.softwareBreakpointsWork();
-    this.bps = new BreakpointManager(sw, sw ? undefined : 'int3 breakpoints do not work on this KVM host (probed: int3 ends in a KVM internal error, as on PVM)');
+    this.bps = new BreakpointManager(
+      sw,
+      sw ? undefined : 'int3 breakpoints do not work on this KVM host (probed: int3 ends in a KVM internal error, as on PVM)',
+      machine.dataWatchpointsWork(),
+    );
     this.access = new GuestAccess(machine, (physical, bytes) => this.hideSoftwareBreakpoints(physical, bytes));
     this.sendResponse(response);
     // Breakpoints arrive after `initialized`; the VM starts after configurationDone.
@@ -250,7 +254,7 @@ export class VmscopeSession extends DebugSession {
     this.reset();
     if (this.entryPending) {
       this.entryPending = false;
-      this.allStop(machine, vcpu, 'entry');
+      void this.allStop(machine, vcpu, 'entry');
       return;
     }
     const decision = this.decide(machine, vcpu, stop);
@@ -258,7 +262,7 @@ export class VmscopeSession extends DebugSession {
       machine.resume(vcpu, this.stepPlanHow(machine, vcpu) ?? { kind: 'continue' });
       return;
     }
-    this.allStop(machine, vcpu, decision.reason, decision.description, decision.text, decision.hitIds);
+    void this.allStop(machine, vcpu, decision.reason, decision.description, decision.text, decision.hitIds);
   }
 
   /** Turns a vCPU stop into a DAP stop (or a silent resume). */
@@ -317,10 +321,12 @@ export class VmscopeSession extends DebugSession {
     }
   }
 
-  private allStop(machine: Machine, vcpu: number, reason: StopReason, description?: string, text?: string, hitIds?: number[]): void {
+  private async allStop(machine: Machine, vcpu: number, reason: StopReason, description?: string, text?: string, hitIds?: number[]): Promise<void> {
     this.runState = 'stopped';
     this.focus = vcpu;
     machine.pause();
+    // The UI may ask any vCPU for its state as soon as it hears of the stop.
+    await machine.whenAllPaused();
     const ev = new StoppedEvent(reason, vcpu, text) as DebugProtocol.StoppedEvent;
     ev.body.allThreadsStopped = true;
     if (description) ev.body.description = description;
@@ -401,11 +407,12 @@ export class VmscopeSession extends DebugSession {
       this.sendErrorResponse(response, 2001, e instanceof Error ? e.message : String(e));
       return;
     }
-    this.sendResponse(response);
     this.reset();
     this.focus = vcpu;
     this.runState = 'running';
+    // Start the vCPU first: the response goes out while it runs.
     machine.resume(vcpu, how);
+    this.sendResponse(response);
   }
 
   private pcOf(machine: Machine, vcpu: number): { pc: bigint; rsp: bigint; rbp: bigint; bits: Bitness } {
@@ -427,8 +434,10 @@ export class VmscopeSession extends DebugSession {
 
   /** Works out how the vCPU must run for a DAP step. */
   private planStep(machine: Machine, vcpu: number, kind: 'in' | 'over' | 'out', granularity: DebugProtocol.SteppingGranularity): ResumeHow {
-    const { pc, rsp, bits } = this.pcOf(machine, vcpu);
     this.stepPlan = undefined;
+    // The hot case (the Disassembly view's step) needs no state at all.
+    if (kind === 'in' && granularity === 'instruction') return { kind: 'step-instruction' };
+    const { pc, rsp, bits } = this.pcOf(machine, vcpu);
     if (kind === 'out') {
       const frames = this.unwindVcpu(machine, vcpu);
       const caller = frames[1];
@@ -743,7 +752,15 @@ export class VmscopeSession extends DebugSession {
     const m = this.machine;
     if (!m) return;
     this.plantSoftwareBreakpoints();
-    m.configureDebug(this.bps.debugConfig());
+    const softWatch = this.bps.softWatches().flatMap((w) => {
+      const phys = this.access?.translate(this.focus, w.addr);
+      if (phys === undefined) {
+        this.console(`watchpoint at 0x${w.addr.toString(16)}: not mapped now, not watched\n`);
+        return [];
+      }
+      return [{ slot: w.slot, physical: Number(phys), len: w.len }];
+    });
+    m.configureDebug({ ...this.bps.debugConfig(), softWatch });
   }
 
   /** Guest-physical address -> original byte under an int3 vmscope planted. */
@@ -802,7 +819,7 @@ export class VmscopeSession extends DebugSession {
   protected override setFunctionBreakPointsRequest(response: DebugProtocol.SetFunctionBreakpointsResponse, args: DebugProtocol.SetFunctionBreakpointsArguments): void {
     const bps = this.bps.setFunction(args.breakpoints, (name) => {
       const s = this.program.symbol(name);
-      return s && s.kind === 'func' ? s.value : undefined;
+      return s && s.kind === 'func' ? this.program.afterPrologue(s) : undefined;
     });
     this.applyBreakpoints();
     response.body = { breakpoints: bps.map((b) => this.toDap(b)) };

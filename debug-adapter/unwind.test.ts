@@ -208,3 +208,36 @@ test('high-half 64-bit addresses stay exact and the walk stops rather than wrap 
   assert.deepEqual(pcs(unwind(input(top, { pc: K + 0x1000500n, sp: 0xffffffffffffff00n, fp: 0xfffffffffffffff8n }, { isCode: codeK }))), [K + 0x1000500n]);
   assert.ok(!top.reads.includes(0n));
 });
+
+test('a frameless leaf: the return address at [sp] is used when it follows a call to the leaf', async () => {
+  const { unwind } = await import('./unwind');
+  // leaf at 0x1000 (no push rbp), stopped at its nop; caller at 0x2000 calls it from 0x2010 (e8 rel32).
+  const mem = new Map<bigint, number>();
+  const put = (addr: bigint, bytes: number[]) => bytes.forEach((b, i) => mem.set(addr + BigInt(i), b));
+  put(0x1000n, [0xba, 0xfd, 0x03, 0x00, 0x00, 0x90, 0xc3]); // mov edx, 0x3fd; nop; ret
+  const callAt = 0x2010n;
+  const rel = Number((0x1000n - (callAt + 5n)) & 0xffffffffn);
+  put(callAt, [0xe8, rel & 0xff, (rel >> 8) & 0xff, (rel >> 16) & 0xff, (rel >>> 24) & 0xff]);
+  const word = (a: bigint, v: bigint) => put(a, Array.from({ length: 8 }, (_, i) => Number((v >> BigInt(8 * i)) & 0xffn)));
+  word(0x7ff0n, callAt + 5n); // [sp] = return address
+  word(0x8000n, 0n); // caller's frame record: saved fp 0 (outermost) ...
+  word(0x8008n, 0x3000n); // ... and its return address
+  put(0x3000n, [0x90]);
+  // Bytes that were never set read as 0, as long as the first byte exists.
+  const readWord = (a: bigint) => {
+    if (!mem.has(a)) return undefined;
+    let v = 0n;
+    for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(mem.get(a + BigInt(i)) ?? 0);
+    return v;
+  };
+  const input = {
+    pc: 0x1000n + 5n, sp: 0x7ff0n, fp: 0x8000n, wordSize: 8 as const, readWord,
+    isCode: (a: bigint) => (a >= 0x1000n && a < 0x1010n) || (a >= 0x2000n && a < 0x2020n) || a === 0x3000n,
+    functionStart: (a: bigint) => (a >= 0x1000n && a < 0x1010n ? 0x1000n : a >= 0x2000n && a < 0x2020n ? 0x2000n : undefined),
+  };
+  const frames = unwind(input);
+  assert.deepEqual(frames.map((f) => f.pc), [0x1005n, callAt + 5n, 0x3000n]);
+  // Without the call in front of [sp], the frame-pointer chain is used (the leaf's caller is skipped).
+  put(callAt, [0x90, 0x90, 0x90, 0x90, 0x90]);
+  assert.deepEqual(unwind(input).map((f) => f.pc), [0x1005n, 0x3000n]);
+});

@@ -136,11 +136,25 @@ function frame0Rule(pc: bigint, input: UnwindInput, read: (addr: bigint) => bigi
   // With -fcf-protection, `endbr64`/`endbr32` (4 bytes) comes before `push rbp`.
   const pushAt = head !== undefined && ((head & 0xffffffffn) === ENDBR64 || (head & 0xffffffffn) === ENDBR32) ? start + 4n : start;
   if (pc <= pushAt) return 'entry';
+  const op = pushAt === start ? head : read(pushAt);
   if (pc === pushAt + 1n) {
-    const op = pushAt === start ? head : read(pushAt);
     // Unreadable code: trust the convention. Readable and not `push rbp`: the function keeps no
     // frame of its own here, so rbp is still the caller's chain.
     if (op === undefined || (op & 0xffn) === PUSH_BP) return 'prologue';
   }
+  // A function that keeps no frame at all (a leaf built with -momit-leaf-frame-pointer, the default
+  // of many gcc builds): rbp is its caller's, and the return address is still at [sp] if nothing was
+  // pushed. Accept that only when [sp] holds an address right after a direct call to this function.
+  if (op !== undefined && (op & 0xffn) !== PUSH_BP && calledFrom(read(input.sp), start, input, read)) return 'entry';
   return 'frame-pointer';
+}
+
+/** True when `ret` follows a direct near call (e8 rel32) whose target is `target`. */
+function calledFrom(ret: bigint | undefined, target: bigint, input: UnwindInput, read: (addr: bigint) => bigint | undefined): boolean {
+  if (ret === undefined || ret < 5n || !input.isCode(ret - 5n)) return false;
+  const insn = read(ret - 5n);
+  if (insn === undefined || (insn & 0xffn) !== 0xe8n) return false;
+  const rel = BigInt.asIntN(32, (insn >> 8n) & 0xffffffffn);
+  const mask = input.wordSize === 8 ? (1n << 64n) - 1n : (1n << 32n) - 1n;
+  return ((ret + rel) & mask) === target;
 }

@@ -17,11 +17,25 @@ export interface HwSlot {
 
 export const HW_SLOTS = 4;
 
+/**
+ * A software watchpoint: where the host's KVM does not report DR0-3 data
+ * breakpoints (it emulates guest instructions, as PVM does), the vCPU
+ * single-steps while one is set and compares the watched bytes after every
+ * instruction, as gdb does. `slot` numbers them after the hardware slots.
+ */
+export interface SoftWatch {
+  slot: number;
+  /** Guest-physical address of the watched bytes (translated when set). */
+  physical: number;
+  len: WatchLength;
+}
+
 /** What the machine asks of every vCPU's guest-debug setup. */
 export interface DebugConfig {
   slots: ReadonlyArray<HwSlot | null>;
   /** Route int3 to vmscope (KVM_GUESTDBG_USE_SW_BP). */
   softwareBreakpoints: boolean;
+  softWatch?: ReadonlyArray<SoftWatch>;
 }
 
 export const NO_DEBUG: DebugConfig = { slots: [null, null, null, null], softwareBreakpoints: false };

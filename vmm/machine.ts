@@ -10,7 +10,7 @@ import type { VmSpec } from '../spec/types';
 import type { Gva } from './address';
 import { kvmExitName, MAX_EXIT_CODE } from './kvm/constants';
 import type { KvmSystem } from './kvm/system';
-import { probeSoftwareBreakpoints } from './kvm/probe';
+import { probeDataWatchpoints, probeSoftwareBreakpoints } from './kvm/probe';
 import type { LoadedImage } from './loaders';
 import { releaseGuestMemory, type GuestMemory } from './memory';
 import { deviceStateBytes, uartEnqueue, type DeviceConfig, type DeviceEvent } from './devices';
@@ -122,6 +122,11 @@ export class Machine extends EventEmitter<MachineEvents> {
     return probeSoftwareBreakpoints(this.parts.sys);
   }
 
+  /** Whether DR0-3 data watchpoints fire on this host (probed once per process). */
+  dataWatchpointsWork(): boolean {
+    return probeDataWatchpoints(this.parts.sys);
+  }
+
   get vcpuCount(): number {
     return this.vcpus.length;
   }
@@ -146,6 +151,7 @@ export class Machine extends EventEmitter<MachineEvents> {
         counters: v.countersBuf,
         commands: v.workerCommands,
         holdFailures: opts.holdFailures ?? false,
+        regions: this.memory.regions.map((r) => ({ gpa: r.gpa, size: r.size, hva: r.hva })),
       };
       const worker = new Worker(workerScript(), { workerData: cfg, transferList: [v.workerCommands] });
       v.worker = worker;
@@ -214,6 +220,13 @@ export class Machine extends EventEmitter<MachineEvents> {
     return this.resultPromise ?? Promise.resolve(this.release());
   }
 
+  /** Resolves once every vCPU that has not ended is paused. */
+  async whenAllPaused(timeoutMs = 2000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    const settled = () => this.vcpus.every((v) => v.end || Atomics.load(v.control, Ctl.STATE) === State.PAUSED || Atomics.load(v.control, Ctl.STATE) === State.FINISHED);
+    while (!settled() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  }
+
   /** Forces vCPU `index` out of guest mode now (it then pauses). */
   kick(index: number): void {
     this.parts.sys.native.kick(this.vcpus[index]!.fd);
@@ -224,7 +237,8 @@ export class Machine extends EventEmitter<MachineEvents> {
     for (const v of index === undefined ? this.vcpus : [this.vcpus[index]!]) {
       if (v.end) continue;
       Atomics.store(v.control, Ctl.CMD, Cmd.PAUSE);
-      this.parts.sys.native.kick(v.fd);
+      // A paused vCPU waits on its control words; only a running one needs the signal.
+      if (Atomics.load(v.control, Ctl.STATE) !== State.PAUSED) this.parts.sys.native.kick(v.fd);
     }
   }
 
@@ -276,7 +290,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     const v = this.vcpus[index];
     if (!v) throw new RangeError(`no vCPU ${index}`);
     if (this.released) throw new Error('the machine has ended');
-    return new VcpuState(this.parts.sys.native, v.fd);
+    return new VcpuState(this.parts.sys.native, v.fd, () => Atomics.add(v.control, Ctl.STATE_WRITES, 1));
   }
 
   /** Queues bytes for the guest to read from a serial device. Returns how many fit. */

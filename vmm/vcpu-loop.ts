@@ -26,7 +26,9 @@ export const Ctl = {
   LOCK: 3,
   /** Set by the machine when it posted commands on the command port. */
   PENDING: 4,
-  WORDS: 5,
+  /** Bumped by the machine whenever it writes the vCPU's registers. */
+  STATE_WRITES: 5,
+  WORDS: 6,
 } as const;
 
 export const Cmd = { RUN: 0, PAUSE: 1, STOP: 2 } as const;
@@ -50,6 +52,8 @@ export interface VcpuLoopConfig {
   commands: MessagePort;
   /** Stop on guest failures (triple fault, ...) instead of ending, for inspection. */
   holdFailures: boolean;
+  /** Guest RAM/ROM, for software watchpoints. */
+  regions: ReadonlyArray<{ gpa: number; size: number; hva: bigint }>;
 }
 
 /** What one KVM_RUN produced that the loop must act on (I/O is handled inside). */
@@ -101,6 +105,16 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
   const unlock = (): void => {
     Atomics.store(lockWords, Ctl.LOCK, 0);
     Atomics.notify(lockWords, Ctl.LOCK, 1);
+  };
+
+  // Views of guest memory, for software watchpoints (see SoftWatch).
+  const memory = cfg.regions.map((r) => ({ gpa: r.gpa, size: r.size, bytes: new Uint8Array(native.externalBuffer(r.hva, r.size)) }));
+  const readPhysical = (addr: number, len: number): bigint | undefined => {
+    const r = memory.find((m) => addr >= m.gpa && addr + len <= m.gpa + m.size);
+    if (!r) return undefined;
+    let v = 0n;
+    for (let i = len - 1; i >= 0; i--) v = (v << 8n) | BigInt(r.bytes[addr - r.gpa + i]!);
+    return v;
   };
 
   const snapshot = (): CpuSnapshot => ({ regs: state.getRegs(), sregs: state.getSregs() });
@@ -195,6 +209,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
 
   /** One KVM_RUN; I/O and MMIO are handled here and yield undefined. */
   const runOnce = (): Event | undefined => {
+    knownPc = undefined;
     const r = native.run(cfg.fd);
     if (r === -EINTR || r === -EAGAIN) {
       runBytes[offImm] = 0;
@@ -215,6 +230,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
       case KvmExit.INTR:
         return { kind: 'kicked' };
       case KvmExit.DEBUG:
+        notePc(run.getBigUint64(L.debug_pc!, true));
         return {
           kind: 'debug',
           exception: run.getUint32(L.debug_exception!, true),
@@ -309,10 +325,20 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     return { kind: 'debug', exception: ev.exception, pc: ev.pc, dr6: ev.dr6 };
   };
 
-  /** pc of the vCPU now (linear: CS base + rip). */
+  /**
+   * pc of the vCPU now (linear: CS base + rip). The pc of the last debug exit
+   * is reused while nobody wrote the registers since, which saves two ioctls
+   * per step.
+   */
+  let knownPc: { pc: bigint; writes: number } | undefined;
   const currentPc = (): bigint => {
+    const writes = Atomics.load(ctl, Ctl.STATE_WRITES);
+    if (knownPc && knownPc.writes === writes) return knownPc.pc;
     const s = state.getSregs();
     return s.cs.base + state.getRegs().rip;
+  };
+  const notePc = (pc: bigint): void => {
+    knownPc = { pc, writes: Atomics.load(ctl, Ctl.STATE_WRITES) };
   };
 
   /**
@@ -374,10 +400,30 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     }
   };
 
+  /**
+   * Continue with software watchpoints: one instruction at a time, comparing
+   * the watched bytes after each, and honouring instruction breakpoints
+   * (a single step masks the breakpoint at the pc it starts from).
+   */
+  const continueWatching = (watches: ReadonlyArray<{ slot: number; physical: number; len: number }>): VcpuStop | 'kicked' => {
+    const values = watches.map((w) => readPhysical(w.physical, w.len));
+    let pc = currentPc();
+    for (;;) {
+      const r = singleStep(pc);
+      if (r === 'kicked' || r.kind !== 'stepped') return r;
+      pc = r.pc;
+      const changed = watches.filter((w, i) => readPhysical(w.physical, w.len) !== values[i]);
+      if (changed.length) return { kind: 'watchpoint', slots: changed.map((w) => w.slot), pc };
+      const bp = debugConfig.slots.flatMap((s, i) => (s?.kind === 'exec' && s.addr === pc ? [i] : []));
+      if (bp.length) return { kind: 'breakpoint', slots: bp, pc };
+    }
+  };
+
   /** Carries out `how` from a paused state; returns the stop to report. */
   const carryOut = (h: ResumeHow): VcpuStop | 'kicked' => {
     switch (h.kind) {
       case 'continue': {
+        if (debugConfig.softWatch?.length) return continueWatching(debugConfig.softWatch);
         const pc = currentPc();
         if (debugConfig.slots.some((s) => s?.kind === 'exec' && s.addr === pc)) {
           const r = singleStep(pc);

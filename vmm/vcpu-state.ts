@@ -24,6 +24,8 @@ export class VcpuState {
   constructor(
     readonly native: KvmNative,
     readonly fd: number,
+    /** Called after every write of vCPU state (so the vCPU thread drops what it cached). */
+    private readonly onWrite: () => void = () => {},
   ) {
     this.structs = new Structs(native.layout);
     this.regsBuf = new ArrayBuffer(this.structs.size('kvm_regs'));
@@ -38,6 +40,7 @@ export class VcpuState {
   setRegs(regs: Regs): void {
     this.structs.encodeRegs(regs, this.regsBuf);
     this.native.setRegs(this.fd, this.regsBuf);
+    this.onWrite();
   }
 
   getSregs(): Sregs {
@@ -48,6 +51,7 @@ export class VcpuState {
   setSregs(sregs: Sregs): void {
     this.structs.encodeSregs(sregs, this.sregsBuf);
     this.native.setSregs(this.fd, this.sregsBuf);
+    this.onWrite();
   }
 
   /** Reads MSRs; those KVM refuses are left out of the result. */
