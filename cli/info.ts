@@ -20,6 +20,13 @@ export function infoCommand(opts: { json: boolean; kvmPath?: string | undefined 
       lines.push(`  ${('KVM_CAP_' + name).padEnd(30)} ${value}`);
     }
   }
+  if (info.probes) {
+    const yn = (b: boolean) => (b ? 'yes' : 'no');
+    lines.push('probed:');
+    lines.push(`  hardware instruction breakpoints   ${yn(info.probes.instructionBreakpoints)}`);
+    lines.push(`  int3 software breakpoints          ${yn(info.probes.softwareBreakpoints)}`);
+    lines.push(`  hardware data watchpoints          ${yn(info.probes.dataWatchpoints)}`);
+  }
   for (const n of info.notes) lines.push(`note: ${n}`);
   process.stdout.write(lines.join('\n') + '\n');
   return info.usable ? ExitCode.ok : ExitCode.vmscopeError;

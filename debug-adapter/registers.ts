@@ -221,7 +221,7 @@ export function x87ToString(b: Uint8Array): string {
   const sign = se & 0x8000 ? '-' : '';
   const exp = se & 0x7fff;
   if (exp === 0 && mant === 0n) return `${sign}0`;
-  if (exp === 0x7fff) return mant << 1n === 0n ? `${sign}inf` : 'nan';
+  if (exp === 0x7fff) return (mant & 0x7fff_ffff_ffff_ffffn) === 0n ? `${sign}inf` : 'nan';
   const value = Number(mant) * 2 ** (exp - 16383 - 63);
   return `${sign}${value}`;
 }

@@ -8,6 +8,7 @@ import { capabilities, detectBackend, explainOpenError, KVM_DEVICE, openKvm, typ
 import type { KvmCapName } from './kvm/constants';
 import { VmscopeError } from './errors';
 import type { KvmNative } from './kvm/native';
+import { probeDataWatchpoints, probeInstructionBreakpoints, probeSoftwareBreakpoints } from './kvm/probe';
 
 export interface HostInfo {
   device: string;
@@ -18,6 +19,8 @@ export interface HostInfo {
   backend: KvmBackend;
   backendEvidence: string;
   capabilities?: Record<KvmCapName, number>;
+  /** What a throwaway VM showed this KVM really does (capability bits do not tell). */
+  probes?: { instructionBreakpoints: boolean; softwareBreakpoints: boolean; dataWatchpoints: boolean };
   /** Consequences of the backend and capabilities that users hit. */
   notes: string[];
   host: { cpus: number; memoryBytes: number; kernel: string };
@@ -43,6 +46,11 @@ export function gatherHostInfo(device = KVM_DEVICE, native?: KvmNative): HostInf
       info.usable = true;
       info.apiVersion = sys.apiVersion;
       info.capabilities = capabilities(sys);
+      info.probes = {
+        instructionBreakpoints: probeInstructionBreakpoints(sys),
+        softwareBreakpoints: probeSoftwareBreakpoints(sys),
+        dataWatchpoints: probeDataWatchpoints(sys),
+      };
     } finally {
       sys.close();
     }
@@ -54,8 +62,10 @@ export function gatherHostInfo(device = KVM_DEVICE, native?: KvmNative): HostInf
   if (backend === 'pvm') {
     info.notes.push('PVM runs guest code through KVM\'s instruction emulator in every mode: expect roughly a million guest instructions per second');
     info.notes.push('PVM delivers guest exceptions as a shutdown (triple fault) instead of through the guest\'s IDT');
-    info.notes.push('PVM: software breakpoints (int3) end in an internal error; vmscope uses hardware breakpoints');
   }
+  const p = info.probes!;
+  if (!p.softwareBreakpoints) info.notes.push('int3 breakpoints do not reach the debugger here: code breakpoints use the 4 hardware slots (DR0-3)');
+  if (!p.dataWatchpoints) info.notes.push('DR0-3 data watchpoints do not fire here: data breakpoints fall back to single-stepping software watchpoints');
   if (!caps.IMMEDIATE_EXIT) info.notes.push('no KVM_CAP_IMMEDIATE_EXIT: pausing a vCPU relies on the signal alone');
   if (!caps.SET_GUEST_DEBUG) info.notes.push('no KVM_CAP_SET_GUEST_DEBUG: single-step and hardware breakpoints are unavailable');
   if (!caps.NESTED_STATE) info.notes.push('no KVM_CAP_NESTED_STATE: the vmcs12 view of a guest hypervisor is unavailable');
