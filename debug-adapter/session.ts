@@ -249,7 +249,7 @@ export class VmscopeSession extends DebugSession {
   }
 
   private onStopped(machine: Machine, vcpu: number, stop: VcpuStop): void {
-    if (machine !== this.machine) return;
+    if (machine !== this.machine || this.suppressStops.has(vcpu)) return;
     if (this.runState === 'stopped') return; // another vCPU joining an all-stop
     this.reset();
     if (this.entryPending) {
@@ -280,7 +280,12 @@ export class VmscopeSession extends DebugSession {
       case 'breakpoint':
       case 'sw-breakpoint': {
         const bps = this.bps.codeAt(stop.pc);
-        if (bps.length === 0) return { reason: 'breakpoint', description: `stopped at ${this.describeAddress(stop.pc)}` };
+        if (bps.length === 0) {
+          this.stepPlan = undefined;
+          return stop.kind === 'sw-breakpoint'
+            ? { reason: 'exception', description: `the guest executed an int3 of its own at ${this.describeAddress(stop.pc)}` }
+            : { reason: 'breakpoint', description: `stopped at ${this.describeAddress(stop.pc)}` };
+        }
         const d = this.bps.onHit(
           bps,
           (e) => this.evaluateOn(vcpu, e),
@@ -372,10 +377,11 @@ export class VmscopeSession extends DebugSession {
     this.sendResponse(response);
   }
 
-  protected override continueRequest(response: DebugProtocol.ContinueResponse): void {
-    this.resumeAll();
+  protected override async continueRequest(response: DebugProtocol.ContinueResponse): Promise<void> {
     response.body = { allThreadsContinued: true };
     this.sendResponse(response);
+    await this.stepOffSoftwareBreakpoints();
+    this.resumeAll();
   }
 
   private resumeAll(): void {
@@ -384,6 +390,40 @@ export class VmscopeSession extends DebugSession {
     this.runState = 'running';
     this.machine?.resume();
   }
+
+  /**
+   * A vCPU stopped on an int3 vmscope planted would hit it again at once:
+   * put the original byte back, step that one instruction, plant it again
+   * (what gdb does). Hardware breakpoints need none of this: the vCPU thread
+   * masks the slot at pc for one instruction.
+   */
+  private async stepOffSoftwareBreakpoints(): Promise<void> {
+    const m = this.machine;
+    if (!m || this.planted.size === 0) return;
+    for (let vcpu = 0; vcpu < m.vcpuCount; vcpu++) {
+      if (m.vcpuRunState(vcpu) !== 'paused') continue;
+      const phys = this.access?.translate(vcpu, this.pcOf(m, vcpu).pc);
+      const orig = phys === undefined ? undefined : this.planted.get(phys);
+      if (phys === undefined || orig === undefined) continue;
+      m.memory.write(Number(phys) as never, Uint8Array.of(orig));
+      const stepped = new Promise<void>((resolve) => {
+        const on = (v: number) => {
+          if (v !== vcpu) return;
+          m.off('stopped', on);
+          resolve();
+        };
+        m.on('stopped', on);
+      });
+      this.suppressStops.add(vcpu);
+      m.resume(vcpu, { kind: 'step-instruction' });
+      await stepped;
+      this.suppressStops.delete(vcpu);
+      m.memory.write(Number(phys) as never, Uint8Array.of(0xcc));
+    }
+  }
+
+  /** vCPUs whose next stop is internal (stepping off an int3), not for the UI. */
+  private readonly suppressStops = new Set<number>();
 
   protected override nextRequest(response: DebugProtocol.NextResponse, args: DebugProtocol.NextArguments): void {
     this.step(response, args.threadId, 'over', args.granularity);
@@ -410,6 +450,16 @@ export class VmscopeSession extends DebugSession {
     this.reset();
     this.focus = vcpu;
     this.runState = 'running';
+    if (this.planted.size > 0) {
+      // An int3 under pc: put the original byte back for this step (it is planted again after).
+      const phys = this.access?.translate(vcpu, this.pcOf(machine, vcpu).pc);
+      const orig = phys === undefined ? undefined : this.planted.get(phys);
+      if (phys !== undefined && orig !== undefined) {
+        machine.memory.write(Number(phys) as never, Uint8Array.of(orig));
+        this.planted.delete(phys);
+        machine.once('stopped', () => this.plantSoftwareBreakpoints());
+      }
+    }
     // Start the vCPU first: the response goes out while it runs.
     machine.resume(vcpu, how);
     this.sendResponse(response);

@@ -355,3 +355,27 @@ kvmTest('DAP: serialInput reaches the guest and restart builds a fresh VM', asyn
     assert.equal(output(), 'hi\n');
   });
 });
+
+kvmTest('DAP: launch overrides memory and loads symbols from an extra ELF for a flat image', async () => {
+  const realSpec = path.join(ROOT, 'examples/real-mode/real.vmspec');
+  await session(
+    realSpec,
+    async ({ dc }, first) => {
+      assert.equal(first.body.reason, 'entry');
+      // real.bin is flat (no symbols); build/real.elf supplies them.
+      const frame = await topFrame(dc);
+      assert.equal(frame.instructionPointerReference, '0x7c00');
+      assert.match(frame.name, /^[A-Za-z_]\w*$/, 'symbolized from the extra ELF');
+      assert.match(frame.source?.path ?? '', /real\.S$/);
+      // 32 MiB instead of the spec's: the byte below 32 MiB is RAM.
+      const mem = await dc.customRequest('readMemory', { memoryReference: 'gpa:0x1fffff0', count: 32 });
+      assert.equal(Buffer.from(mem.body.data, 'base64').length, 16);
+      assert.equal(mem.body.unreadableBytes, 16);
+      // 16-bit code is decoded as 16-bit: `ea 06 7c 00 00` is a 5-byte far jump (it would be 7 bytes in 32-bit code).
+      const dis = await dc.disassembleRequest({ memoryReference: '0x7c00', instructionCount: 2 });
+      assert.equal(dis.body!.instructions[1]!.instructionBytes, 'ea 06 7c 00 00');
+      assert.equal(dis.body!.instructions[0]!.symbol, '_start');
+    },
+    { launch: { memory: '32MiB', symbols: ['build/real.elf'] } },
+  );
+});
