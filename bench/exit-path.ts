@@ -6,43 +6,26 @@
 // drift on a noisy machine hits both. Reported: median exits/s of each, and
 // the ratio runner / C.
 
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { buildMachine } from '../vmm/builder';
+import { buildBench, runBare, SPEC } from './build';
 import { describeRunEnd } from '../vmm/exits';
 import { loadSpecFile } from '../spec/load';
 import { gatherHostInfo } from '../vmm/host-info';
 import { loadNative } from '../vmm/kvm/native';
 import { Worker } from 'node:worker_threads';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const OUT = path.join(ROOT, '.bench');
 const COUNT = Number(process.env.BENCH_EXITS ?? 300_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
-function build(): { image: string; loop: string } {
-  fs.mkdirSync(OUT, { recursive: true });
-  const src = path.join(ROOT, 'bench', 'guests', 'outloop.S');
-  const obj = path.join(OUT, 'outloop.o');
-  const elf = path.join(OUT, 'outloop.elf');
-  const image = path.join(OUT, 'outloop.bin');
-  execFileSync('as', ['--32', `--defsym`, `COUNT=${COUNT}`, '-o', obj, src]);
-  execFileSync('ld', ['-m', 'elf_i386', '-Ttext=0x7c00', '-e', '_start', '-o', elf, obj]);
-  execFileSync('objcopy', ['-O', 'binary', '-j', '.text', elf, image]);
-  const loop = path.join(OUT, 'kvm-loop');
-  execFileSync('gcc', ['-O2', '-o', loop, path.join(ROOT, 'bench', 'kvm-loop.c')]);
-  return { image, loop };
-}
-
 function runC(loop: string, image: string): { exits: number; seconds: number } {
-  const [exits, seconds] = execFileSync(loop, [image], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
-  return { exits: exits!, seconds: seconds! };
+  const r = runBare(loop, ['loop', image]);
+  return { exits: r.count, seconds: r.seconds };
 }
 
 async function runTs(): Promise<{ exits: number; seconds: number; wallSeconds: number }> {
-  const loaded = loadSpecFile(path.join(ROOT, 'bench', 'guests', 'outloop.vmspec'));
+  const loaded = loadSpecFile(SPEC);
   if (!loaded.spec) throw new Error(loaded.diagnostics.map((d) => d.message).join('; '));
   const { machine } = buildMachine(loaded.spec);
   const r = await machine.start({ timeoutMs: 600_000 });
@@ -53,7 +36,7 @@ async function runTs(): Promise<{ exits: number; seconds: number; wallSeconds: n
 
 /** The rejected design: every exit hops to the main thread and back. */
 async function runHop(): Promise<{ exits: number; seconds: number }> {
-  const loaded = loadSpecFile(path.join(ROOT, 'bench', 'guests', 'outloop.vmspec'));
+  const loaded = loadSpecFile(SPEC);
   if (!loaded.spec) throw new Error(loaded.diagnostics.map((d) => d.message).join('; '));
   const { machine } = buildMachine(loaded.spec);
   const raw = machine.rawVcpu(0);
@@ -92,7 +75,7 @@ async function main(): Promise<void> {
     console.error(`bench: ${info.problem}`);
     process.exit(1);
   }
-  const { image, loop } = build();
+  const { image, bare: loop } = buildBench(COUNT);
   console.log(`exit-path benchmark: ${COUNT.toLocaleString('en-US')} OUT exits to an unclaimed port, real mode, ${ROUNDS} rounds`);
   console.log(`host: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} CPUs, KVM backend ${info.backend.toUpperCase()}, Node ${process.version}`);
   const c: number[] = [];

@@ -1,31 +1,26 @@
 // `npm run bench` (second part): the round trip of one instruction step.
 // Side by side in one run, on the same guest bytes:
 // - raw: KVM_SET_GUEST_DEBUG(SINGLESTEP) + KVM_RUN to KVM_EXIT_DEBUG in a
-//   bare C loop (bench/kvm-step.c);
+//   bare C loop (bench/kvm-bare.c step);
 // - machine: vmscope's Machine API, resume(step-instruction) -> `stopped`;
 // - DAP: a DAP client sends stepIn (granularity instruction) to the bundled
 //   adapter and waits for the `stopped` event.
 
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { buildMachine } from '../vmm/builder';
 import { loadSpecFile } from '../spec/load';
+import { buildBench, ROOT, runBare, SPEC } from './build';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const OUT = path.join(ROOT, '.bench');
-const SPEC = path.join(ROOT, 'bench', 'guests', 'outloop.vmspec');
 const STEPS = Number(process.env.BENCH_STEPS ?? 300);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
 
-function raw(): number {
-  const bin = path.join(OUT, 'kvm-step');
-  execFileSync('gcc', ['-O2', '-o', bin, path.join(ROOT, 'bench', 'kvm-step.c')]);
-  const [n, s] = execFileSync(bin, [path.join(OUT, 'outloop.bin'), String(STEPS * 20)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
-  return (s! * 1000) / n!;
+function raw(bare: string, image: string): number {
+  const r = runBare(bare, ['step', image, String(STEPS * 20)]);
+  return (r.seconds * 1000) / r.count;
 }
 
 async function machineSteps(): Promise<number[]> {
@@ -79,12 +74,14 @@ async function dapSteps(): Promise<{ steps: number[]; floor: number[] }> {
 
 async function main(): Promise<void> {
   console.log(`step round trip: ${STEPS} instruction steps each, real-mode guest (bench/guests/outloop.S)`);
-  const r = raw();
+  // The guest must not finish within the steps: 300,000 outs is plenty.
+  const { image, bare } = buildBench(300_000);
+  const r = raw(bare, image);
   const m = median(await machineSteps());
   const dap = await dapSteps();
   const d = median(dap.steps);
   const f = median(dap.floor);
-  const r2 = raw();
+  const r2 = raw(bare, image);
   const rawMs = (r + r2) / 2;
   console.log(`  raw KVM single step (C):            ${us(rawMs)} per step (runs before and after: ${us(r)}, ${us(r2)})`);
   console.log(`  vmscope Machine API step:           ${us(m)} median, ratio ${(m / rawMs).toFixed(1)}`);

@@ -38,7 +38,7 @@ import { describeVcpuEnd, formatCpu, type RunResult, type VcpuStop } from '../vm
 import { GPR_NAMES, SEGMENT_NAMES } from '../vmm/kvm/structs';
 import { VmscopeError } from '../vmm/errors';
 import type { ResumeHow, WatchLength } from '../vmm/debug';
-import { BreakpointManager, type ManagedBreakpoint } from './breakpoints';
+import { BreakpointManager, type HitDecision, type ManagedBreakpoint } from './breakpoints';
 import { ProgramInfo } from './program';
 import { GuestAccess, formatMemoryReference, parseMemoryReference, type MemRef } from './guest-memory';
 import {
@@ -286,13 +286,7 @@ export class VmscopeSession extends DebugSession {
             ? { reason: 'exception', description: `the guest executed an int3 of its own at ${this.describeAddress(stop.pc)}` }
             : { reason: 'breakpoint', description: `stopped at ${this.describeAddress(stop.pc)}` };
         }
-        const d = this.bps.onHit(
-          bps,
-          (e) => this.evaluateOn(vcpu, e),
-          (e) => formatNumber(this.evaluateOn(vcpu, e), undefined, true),
-        );
-        for (const l of d.logs) this.sendEvent(new OutputEvent(l + '\n', 'console'));
-        for (const err of d.errors) this.console(err + '\n');
+        const d = this.countHit(vcpu, bps);
         if (!d.stop) return 'resume';
         this.stepPlan = undefined;
         const first = bps.find((b) => d.hitIds.includes(b.id))!;
@@ -301,13 +295,7 @@ export class VmscopeSession extends DebugSession {
       }
       case 'watchpoint': {
         const bps = this.bps.dataInSlots(stop.slots);
-        const d = this.bps.onHit(
-          bps,
-          (e) => this.evaluateOn(vcpu, e),
-          (e) => formatNumber(this.evaluateOn(vcpu, e), undefined, true),
-        );
-        for (const l of d.logs) this.sendEvent(new OutputEvent(l + '\n', 'console'));
-        for (const err of d.errors) this.console(err + '\n');
+        const d = this.countHit(vcpu, bps);
         if (!d.stop && bps.length > 0) return 'resume';
         this.stepPlan = undefined;
         const w = bps[0]?.watch;
@@ -324,6 +312,18 @@ export class VmscopeSession extends DebugSession {
         return { reason: 'exception', description, text: cpu ? `${description}\n${formatCpu(cpu)}` : description };
       }
     }
+  }
+
+  /** Counts a hit with conditions evaluated on `vcpu`; prints logpoints and condition errors. */
+  private countHit(vcpu: number, bps: readonly ManagedBreakpoint[]): HitDecision {
+    const d = this.bps.onHit(
+      bps,
+      (e) => this.evaluateOn(vcpu, e),
+      (e) => formatNumber(this.evaluateOn(vcpu, e), undefined, true),
+    );
+    for (const l of d.logs) this.sendEvent(new OutputEvent(l + '\n', 'console'));
+    for (const err of d.errors) this.console(err + '\n');
+    return d;
   }
 
   private async allStop(machine: Machine, vcpu: number, reason: StopReason, description?: string, text?: string, hitIds?: number[]): Promise<void> {
