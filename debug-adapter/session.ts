@@ -249,6 +249,16 @@ export class VmscopeSession extends DebugSession {
   }
 
   private onStopped(machine: Machine, vcpu: number, stop: VcpuStop): void {
+    try {
+      this.handleStop(machine, vcpu, stop);
+    } catch (e) {
+      // Never lose a stop: show it, with what went wrong.
+      this.console(`vmscope: while handling a stop of vCPU ${vcpu}: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (this.runState !== 'stopped') void this.allStop(machine, vcpu, 'pause');
+    }
+  }
+
+  private handleStop(machine: Machine, vcpu: number, stop: VcpuStop): void {
     if (machine !== this.machine || this.suppressStops.has(vcpu)) return;
     if (this.runState === 'stopped') return; // another vCPU joining an all-stop
     this.reset();
@@ -331,7 +341,7 @@ export class VmscopeSession extends DebugSession {
     this.focus = vcpu;
     machine.pause();
     // The UI may ask any vCPU for its state as soon as it hears of the stop.
-    await machine.whenAllPaused();
+    await machine.whenAllPaused().catch(() => undefined);
     const ev = new StoppedEvent(reason, vcpu, text) as DebugProtocol.StoppedEvent;
     ev.body.allThreadsStopped = true;
     if (description) ev.body.description = description;
