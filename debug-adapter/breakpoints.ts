@@ -4,6 +4,8 @@
 // host supports software breakpoints, otherwise one of the four hardware
 // slots (DR0-3), which data breakpoints always need.
 
+import { interpolate } from '../vmm/expr/interpolate';
+import { parseHitCondition } from '../vmm/expr/hit-condition';
 import { HW_SLOTS, type DebugConfig, type HwSlot, type WatchLength } from '../vmm/debug';
 
 export type BreakpointKind = 'source' | 'function' | 'instruction' | 'data';
@@ -50,41 +52,7 @@ export interface HitDecision {
   errors: string[];
 }
 
-/** `N` (>= N), `==N`, `>N`, `>=N`, `<N`, `<=N`, `%N` (every Nth). */
-export function parseHitCondition(text: string): (hits: number) => boolean {
-  const m = /^\s*(==|=|>=|<=|>|<|%)?\s*(\d+)\s*$/.exec(text);
-  if (!m) throw new Error(`hit condition "${text}" is not understood: use N, ==N, >N, >=N, <N, <=N or %N`);
-  const n = Number(m[2]);
-  switch (m[1]) {
-    case '==':
-    case '=':
-      return (h) => h === n;
-    case '>':
-      return (h) => h > n;
-    case '<':
-      return (h) => h < n;
-    case '<=':
-      return (h) => h <= n;
-    case '%':
-      if (n === 0) throw new Error('hit condition %0 never matches');
-      return (h) => h % n === 0;
-    default:
-      return (h) => h >= n;
-  }
-}
-
-/** Replaces `{expr}` in a log message with the expression's value; `{{` and `}}` escape braces. */
-export function interpolate(message: string, evaluate: (expr: string) => string): string {
-  return message.replace(/\{\{|\}\}|\{([^{}]+)\}/g, (whole, expr: string | undefined) => {
-    if (whole === '{{') return '{';
-    if (whole === '}}') return '}';
-    try {
-      return evaluate(expr!);
-    } catch (e) {
-      return `<${e instanceof Error ? e.message : String(e)}>`;
-    }
-  });
-}
+export { interpolate, parseHitCondition };
 
 export class BreakpointManager {
   private nextId = 1;

@@ -26,6 +26,7 @@ import {
   TerminatedEvent,
   Thread,
   BreakpointEvent,
+  CapabilitiesEvent,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as path from 'node:path';
@@ -39,6 +40,9 @@ import { GPR_NAMES, SEGMENT_NAMES } from '../vmm/kvm/structs';
 import { VmscopeError } from '../vmm/errors';
 import type { ResumeHow, WatchLength } from '../vmm/debug';
 import { BreakpointManager, type HitDecision, type ManagedBreakpoint } from './breakpoints';
+import { describeExitInfo, EXIT_CODES, splitCondition, toTraceEvents, type ExitFilterSpec } from '../vmm/exit-trace';
+import { parseHitCondition } from '../vmm/expr/hit-condition';
+import { EXIT_FILTERS, describeExitStop, type ExitFilterName } from './exit-filters';
 import { ProgramInfo } from './program';
 import { GuestAccess, formatMemoryReference, parseMemoryReference, type MemRef } from './guest-memory';
 import {
@@ -50,7 +54,7 @@ import {
   segmentRegisters,
   type VarNode,
 } from './registers';
-import { compile, completionPrefix, EvalError, SUBREGISTERS, type EvalContext, type Width } from './expr/evaluate';
+import { compile, completionPrefix, EvalError, SUBREGISTERS, type EvalContext, type Width } from '../vmm/expr/evaluate';
 import { bitnessOf, decode, type Bitness, type DecodedInstruction } from './disasm';
 import { unwind, type Frame } from './unwind';
 
@@ -85,6 +89,8 @@ type StopReason = 'entry' | 'step' | 'breakpoint' | 'function breakpoint' | 'ins
 type VarContainer = { kind: 'nodes'; nodes: () => VarNode[] };
 
 const FRAME_STRIDE = 10_000;
+/** How many recent exits the Exits scope lists. */
+const EXITS_SHOWN = 32;
 
 export class VmscopeSession extends DebugSession {
   private machine: Machine | undefined;
@@ -133,7 +139,59 @@ export class VmscopeSession extends DebugSession {
       supportsCompletionsRequest: true,
       supportsValueFormattingOptions: true,
       completionTriggerCharacters: ['$'],
+      exceptionBreakpointFilters: this.exitFilters(),
+      supportsExceptionFilterOptions: true,
+      breakpointModes: [
+        { mode: 'break', label: 'Break', appliesTo: ['exception'] },
+        { mode: 'log', label: 'Log', description: 'Log each matching exit in the Debug Console without stopping', appliesTo: ['exception'] },
+      ],
     };
+    this.sendResponse(response);
+  }
+
+  /** One exception filter per VM exit reason user space sees. */
+  private exitFilters(): DebugProtocol.ExceptionBreakpointsFilter[] {
+    const defaults = new Set<string>(this.defaultExitFilters);
+    return EXIT_FILTERS.map((f) => ({
+      filter: f.id,
+      label: f.label,
+      description: f.description,
+      default: defaults.has(f.id),
+      supportsCondition: true,
+      conditionDescription: f.conditionHelp,
+    }));
+  }
+
+  /** Filters the spec asks for (debug.break-on-exit); set before initialize answers. */
+  private defaultExitFilters: readonly string[] = [];
+  private exitSpecs: ExitFilterSpec[] = [];
+
+  protected override setExceptionBreakPointsRequest(response: DebugProtocol.SetExceptionBreakpointsResponse, args: DebugProtocol.SetExceptionBreakpointsArguments): void {
+    const options: DebugProtocol.ExceptionFilterOptions[] = [...(args.filterOptions ?? []), ...args.filters.map((filterId) => ({ filterId }))];
+    const specs: ExitFilterSpec[] = [];
+    const results: DebugProtocol.Breakpoint[] = [];
+    for (const o of options) {
+      const f = EXIT_FILTERS.find((x) => x.id === o.filterId);
+      if (!f) {
+        results.push({ verified: false, message: `unknown exit filter "${o.filterId}"` });
+        continue;
+      }
+      if (o.condition) {
+        try {
+          const { expr, hit } = splitCondition(o.condition);
+          if (expr) compile(expr);
+          if (hit) parseHitCondition(hit);
+        } catch (e) {
+          results.push({ verified: false, message: e instanceof Error ? e.message : String(e) });
+          continue;
+        }
+      }
+      specs.push({ id: f.id, codes: [EXIT_CODES[f.id]], condition: o.condition, logMessage: o.mode === 'log' ? '' : undefined });
+      results.push({ verified: true });
+    }
+    this.exitSpecs = specs;
+    this.machine?.configureExits(specs, true);
+    response.body = { breakpoints: results };
     this.sendResponse(response);
   }
 
@@ -166,6 +224,7 @@ export class VmscopeSession extends DebugSession {
     machine.on('serial', (bytes) => this.sendEvent(new OutputEvent(Buffer.from(bytes).toString('latin1'), 'stdout')));
     machine.on('stopped', (vcpu, stop) => this.onStopped(machine, vcpu, stop));
     machine.on('end', (result) => this.onEnd(machine, result));
+    machine.on('exit-log', (vcpu, filter, text) => this.console(`[vCPU ${vcpu}] ${filter}: ${text}\n`));
     return machine;
   }
 
@@ -198,7 +257,11 @@ export class VmscopeSession extends DebugSession {
       machine.dataWatchpointsWork(),
     );
     this.access = new GuestAccess(machine, (physical, bytes) => this.hideSoftwareBreakpoints(physical, bytes));
+    // The spec's debug.break-on-exit filters are on from the start, and shown ticked.
+    this.defaultExitFilters = this.spec.debug.breakOnExit ?? [];
+    this.exitSpecs = this.defaultExitFilters.map((id) => ({ id, codes: [EXIT_CODES[id as ExitFilterName]] }));
     this.sendResponse(response);
+    if (this.defaultExitFilters.length) this.sendEvent(new CapabilitiesEvent({ exceptionBreakpointFilters: this.exitFilters() }));
     // Breakpoints arrive after `initialized`; the VM starts after configurationDone.
     this.sendEvent(new InitializedEvent());
     await this.configurationDone;
@@ -210,6 +273,7 @@ export class VmscopeSession extends DebugSession {
     this.entryPending = stopOnEntry;
     this.runState = 'running';
     this.applyBreakpoints();
+    machine.configureExits(this.exitSpecs, true);
     void machine.start({ paused: stopOnEntry, holdFailures: true, timeoutMs: this.args?.timeout ? this.args.timeout * 1000 : undefined });
   }
 
@@ -315,6 +379,11 @@ export class VmscopeSession extends DebugSession {
       case 'debug':
         this.stepPlan = undefined;
         return { reason: 'exception', description: `debug exception (vector ${stop.exception}) at ${this.describeAddress(stop.pc)}, DR6 ${'0x' + stop.dr6.toString(16)}` };
+      case 'exit': {
+        this.stepPlan = undefined;
+        const description = describeExitStop(stop.code, stop.exit);
+        return { reason: 'exception', description, text: `${description} (filter ${stop.filter}, hit ${stop.hits})` };
+      }
       case 'failure': {
         this.stepPlan = undefined;
         const description = describeVcpuEnd(vcpu, stop.end);
@@ -642,8 +711,32 @@ export class VmscopeSession extends DebugSession {
       }
     }
     scopes.push(scope('Globals', () => this.globals(vcpu), true));
+    scopes.push(scope('Exits', () => this.exitsView(m, vcpu), true));
     response.body = { scopes };
     this.sendResponse(response);
+  }
+
+  /** Exit counts per reason since launch, and this vCPU's last exits. */
+  private exitsView(m: Machine, vcpu: number): VarNode[] {
+    const counts = Object.entries(m.exitCounts()).sort((a, b) => b[1] - a[1]);
+    const recent = m.exitTrace().filter((e) => e.vcpu === vcpu).slice(-EXITS_SHOWN).reverse();
+    return [
+      {
+        name: 'counts',
+        value: `${counts.reduce((a, [, n]) => a + n, 0)} exits`,
+        children: () => counts.map(([name, n]): VarNode => ({ name, value: String(n) })),
+      },
+      {
+        name: 'last exits',
+        value: `${recent.length} (newest first)`,
+        children: () =>
+          recent.map((e, i): VarNode => ({
+            name: `[${i}] ${e.exit.reason}`,
+            value: `${describeExitInfo(e.exit)}${e.rip !== undefined ? ` at rip 0x${e.rip.toString(16)}` : ''} (+${e.time.toFixed(3)} ms)`,
+            ...(e.rip !== undefined ? { memoryReference: '0x' + e.rip.toString(16) } : {}),
+          })),
+      },
+    ];
   }
 
   /** Object symbols of up to 8 bytes with their current values. */
@@ -1072,6 +1165,28 @@ export class VmscopeSession extends DebugSession {
   // ------------------------------------------------------------- custom
 
   protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
+    if (command === 'exitTrace' || command === 'exportExitTrace') {
+      const m = this.machine;
+      const max = Math.min(Number((args as { max?: number } | undefined)?.max ?? 4096), 65536);
+      const entries = m ? m.exitTrace(max) : [];
+      if (command === 'exitTrace') {
+        response.body = {
+          counts: m?.exitCounts() ?? {},
+          exits: entries.map((e) => ({
+            time: e.time,
+            vcpu: e.vcpu,
+            reason: e.exit.reason,
+            kvmExit: e.code,
+            rip: e.rip !== undefined ? '0x' + e.rip.toString(16) : undefined,
+            detail: describeExitInfo(e.exit),
+          })),
+        };
+      } else {
+        response.body = { traceEvents: toTraceEvents(entries, this.spec?.name ?? 'vmscope') };
+      }
+      this.sendResponse(response);
+      return;
+    }
     if (command !== 'serialInput') {
       this.sendErrorResponse(response, 7001, `unknown request "${command}"`);
       return;

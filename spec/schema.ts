@@ -95,6 +95,9 @@ export type SchemaNode =
 
 export type SchemaType = SchemaNode['type'];
 
+/** Exit reasons a debug session can break on (names shared with the debug adapter's filters). */
+export const EXIT_FILTER_NAMES = ['io', 'mmio', 'hlt', 'shutdown', 'fail-entry', 'internal-error', 'debug', 'system-event'] as const;
+
 /** Where flat images go when `boot.load` is omitted; also used for hover text. */
 export const DEFAULT_LOAD_ADDRESS = { real: 0x7c00, protected: 0x100000, long: 0x100000 } as const;
 
@@ -261,6 +264,33 @@ export const vmSpecSchema = {
             'An exit port like QEMU\'s `isa-debug-exit`: a guest `out` to it stops the VM and reports the value written. ' +
             'Present by default at `0xf4`; `debug-exit: false` removes it.',
           properties: { port: portSchema(0xf4, 'exit port') },
+        },
+      },
+    },
+    debug: {
+      type: 'object',
+      description: 'Defaults for debugging this VM in vmscope\'s debugger.',
+      properties: {
+        'break-on-exit': {
+          type: 'array',
+          description:
+            'VM exits to break on from the start of a debug session, as if ticked in the Breakpoints view: ' +
+            '`io`, `mmio`, `hlt`, `shutdown` (triple fault), `fail-entry`, `internal-error`, `debug`, `system-event`.',
+          items: {
+            type: 'enum',
+            description: 'A VM exit reason.',
+            values: EXIT_FILTER_NAMES,
+            valueDescriptions: {
+              io: 'Port I/O (`in`/`out`): KVM_EXIT_IO, VMX exit 30 (I/O instruction).',
+              mmio: 'An access to guest-physical memory that no RAM backs: KVM_EXIT_MMIO, VMX exit 48 (EPT violation).',
+              hlt: 'HLT with no interrupt controller in the kernel: KVM_EXIT_HLT, VMX exit 12.',
+              shutdown: 'Triple fault: KVM_EXIT_SHUTDOWN, VMX exit 2.',
+              'fail-entry': 'VM entry failed (invalid guest state): KVM_EXIT_FAIL_ENTRY, VMX exits 33/34 with bit 31 set.',
+              'internal-error': 'KVM could not emulate or deliver something: KVM_EXIT_INTERNAL_ERROR (no single VMX exit).',
+              debug: 'A #DB or #BP routed to the debugger: KVM_EXIT_DEBUG, VMX exit 0 (exception or NMI).',
+              'system-event': 'Reset, shutdown or crash request: KVM_EXIT_SYSTEM_EVENT (no single VMX exit).',
+            },
+          },
         },
       },
     },

@@ -4,6 +4,7 @@
 // DR7/DR6 encodings (Intel SDM Vol. 3, 18.2).
 
 import { KvmGuestDebug } from './kvm/constants';
+import type { ExitFilterSpec } from './exit-trace';
 
 export type WatchKind = 'exec' | 'write' | 'rw';
 export type WatchLength = 1 | 2 | 4 | 8;
@@ -55,7 +56,11 @@ export type ResumeHow =
   | { kind: 'run-to'; addr: bigint; aboveSp: bigint };
 
 /** vCPU thread <- machine. */
-export type VcpuCommand = { kind: 'debug-config'; config: DebugConfig } | { kind: 'resume'; how: ResumeHow };
+export type VcpuCommand =
+  | { kind: 'debug-config'; config: DebugConfig }
+  | { kind: 'resume'; how: ResumeHow }
+  /** Exit breakpoints/logpoints, and whether to record the exit trace. */
+  | { kind: 'exit-config'; filters: ExitFilterSpec[]; trace: boolean };
 
 const RW_BITS: Record<WatchKind, bigint> = { exec: 0n, write: 1n, rw: 3n };
 const LEN_BITS: Record<WatchLength, bigint> = { 1: 0n, 2: 1n, 8: 2n, 4: 3n };

@@ -6,6 +6,7 @@ import type { Regs, Sregs } from './kvm/structs';
 import type { UnclaimedAccess } from './devices/bus';
 import type { DeviceEvent } from './devices/types';
 import { hex } from './address';
+import type { ExitInfo } from './exit-trace';
 
 export function assertNever(x: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(x)}`);
@@ -49,7 +50,9 @@ export type VcpuStop =
   /** A #DB or #BP vmscope did not ask for. */
   | { kind: 'debug'; exception: number; pc: bigint; dr6: bigint }
   /** The guest failed (triple fault, entry failure, internal error); held so its state can be inspected. Resuming ends the vCPU. */
-  | { kind: 'failure'; end: VcpuEnd };
+  | { kind: 'failure'; end: VcpuEnd }
+  /** An exit filter matched; the exit completes when the vCPU resumes. */
+  | { kind: 'exit'; filter: string; code: number; exit: ExitInfo; hits: number };
 
 export interface RunResult {
   end: RunEnd;
@@ -66,6 +69,7 @@ export interface RunResult {
 export type WorkerMessage =
   | { t: 'device'; event: DeviceEvent }
   | { t: 'stopped'; stop: VcpuStop }
+  | { t: 'exit-log'; filter: string; text: string }
   | { t: 'finished'; end: VcpuEnd; unclaimed: UnclaimedAccess[]; loopMs: number };
 
 const SYSTEM_EVENTS: Record<number, string> = { 1: 'shutdown', 2: 'reset', 3: 'crash' };

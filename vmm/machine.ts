@@ -19,6 +19,7 @@ import { Cmd, Ctl, State, type VcpuLoopConfig } from './vcpu-loop';
 import { VcpuState } from './vcpu-state';
 import type { RunEnd, RunResult, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 import type { DebugConfig, ResumeHow, VcpuCommand } from './debug';
+import { TraceRing, traceBytes, type ExitFilterSpec, type TraceEntry } from './exit-trace';
 
 export interface MachineParts {
   spec: VmSpec;
@@ -39,6 +40,8 @@ export interface MachineEvents {
   device: [event: DeviceEvent];
   /** A vCPU paused (it can be resumed). */
   stopped: [vcpu: number, stop: VcpuStop];
+  /** An exit logpoint matched (or an exit condition failed to evaluate). */
+  'exit-log': [vcpu: number, filter: string, text: string];
   /** A vCPU finished for good. */
   'vcpu-end': [vcpu: number, end: VcpuEnd];
   /** The machine ended and released its resources. */
@@ -61,6 +64,7 @@ interface VcpuHandle {
   loopMs: number;
   /** Our end of the vCPU's command port; the other end lives in its thread. */
   commands: MessagePort;
+  trace: TraceRing;
   workerCommands: MessagePort;
 }
 
@@ -78,6 +82,7 @@ export class Machine extends EventEmitter<MachineEvents> {
   private readonly deviceState = new Map<string, SharedArrayBuffer>();
   private ending: RunEnd | undefined;
   private startedAt = 0;
+  private startedEpoch = 0;
   private timer: NodeJS.Timeout | undefined;
   private resultPromise: Promise<RunResult> | undefined;
   private released = false;
@@ -94,6 +99,7 @@ export class Machine extends EventEmitter<MachineEvents> {
       const countersBuf = new SharedArrayBuffer((MAX_EXIT_CODE + 1) * 8);
       const channel = new MessageChannel();
       return {
+        trace: new TraceRing(new SharedArrayBuffer(traceBytes())),
         commands: channel.port1,
         workerCommands: channel.port2,
         index,
@@ -135,6 +141,7 @@ export class Machine extends EventEmitter<MachineEvents> {
   start(opts: { timeoutMs?: number | undefined; paused?: boolean; holdFailures?: boolean } = {}): Promise<RunResult> {
     if (this.resultPromise) return this.resultPromise;
     this.startedAt = performance.now();
+    this.startedEpoch = performance.timeOrigin + this.startedAt;
     // Paused start: each vCPU reports `stopped` (pause) before its first instruction.
     if (opts.paused) for (const v of this.vcpus) Atomics.store(v.control, Ctl.CMD, Cmd.PAUSE);
     const lockBlock = this.vcpus[0]!.controlBuf;
@@ -152,6 +159,8 @@ export class Machine extends EventEmitter<MachineEvents> {
         commands: v.workerCommands,
         holdFailures: opts.holdFailures ?? false,
         regions: this.memory.regions.map((r) => ({ gpa: r.gpa, size: r.size, hva: r.hva })),
+        trace: v.trace.buffer,
+        startedAt: this.startedEpoch,
       };
       const worker = new Worker(workerScript(), { workerData: cfg, transferList: [v.workerCommands] });
       v.worker = worker;
@@ -183,6 +192,9 @@ export class Machine extends EventEmitter<MachineEvents> {
         return;
       case 'stopped':
         this.emit('stopped', v.index, m.stop);
+        return;
+      case 'exit-log':
+        this.emit('exit-log', v.index, m.filter, m.text);
         return;
       case 'finished':
         v.loopMs = m.loopMs;
@@ -254,6 +266,23 @@ export class Machine extends EventEmitter<MachineEvents> {
       Atomics.add(v.control, Ctl.RESUME, 1);
       Atomics.notify(v.control, Ctl.RESUME);
     }
+  }
+
+  /** Sets exit breakpoints/logpoints and exit tracing on every vCPU; running ones pick it up at once. */
+  configureExits(filters: ExitFilterSpec[], trace: boolean): void {
+    for (const v of this.vcpus) {
+      if (v.end) continue;
+      this.send(v, { kind: 'exit-config', filters, trace });
+      if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.parts.sys.native.kick(v.fd);
+    }
+  }
+
+  /** The recorded exits of every vCPU (tracing must be on), oldest first. */
+  exitTrace(max = 4096): TraceEntry[] {
+    return this.vcpus
+      .flatMap((v) => v.trace.read(v.index, max))
+      .sort((a, b) => a.time - b.time)
+      .slice(-max);
   }
 
   /** Sets breakpoints and watchpoints on every vCPU; running ones pick it up at once. */

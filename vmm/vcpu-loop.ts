@@ -13,6 +13,9 @@ import { createDevice, type DeviceConfig, type DeviceEvent } from './devices';
 import { VcpuState } from './vcpu-state';
 import type { CpuSnapshot, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 import { decodeDr6, freeSlot, guestDebugFor, NO_DEBUG, type DebugConfig, type ResumeHow, type VcpuCommand } from './debug';
+import { decodeExit, describeExitInfo, exitContext, exitVariables, prepareFilters, TraceRing, type ExitFilter, type ExitInfo } from './exit-trace';
+import { interpolate } from './expr/interpolate';
+import { compile } from './expr/evaluate';
 
 /** Layout of the control words shared between the machine and one vCPU thread. */
 export const Ctl = {
@@ -54,12 +57,18 @@ export interface VcpuLoopConfig {
   holdFailures: boolean;
   /** Guest RAM/ROM, for software watchpoints. */
   regions: ReadonlyArray<{ gpa: number; size: number; hva: bigint }>;
+  /** This vCPU's exit trace ring (TraceRing). */
+  trace: SharedArrayBuffer;
+  /** Epoch ms the machine started: trace times are ms since then, on every thread. */
+  startedAt: number;
 }
 
 /** What one KVM_RUN produced that the loop must act on (I/O is handled inside). */
 type Event =
   | { kind: 'kicked' }
   | { kind: 'debug'; exception: number; pc: bigint; dr6: bigint }
+  /** An exit filter matched: stop before the exit is handled. */
+  | { kind: 'exit-break'; filter: string; code: number; exit: ExitInfo; hits: number }
   | { kind: 'end'; end: VcpuEnd };
 
 class Finished extends Error {
@@ -189,6 +198,65 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     applied = key;
   };
 
+  // ---- exit filters and the exit trace ------------------------------------
+
+  const ring = new TraceRing(cfg.trace);
+  const clockOffset = performance.timeOrigin - cfg.startedAt;
+  let tracing = false;
+  let filtersByCode: Array<ExitFilter[] | undefined> = [];
+  /** Anything to do per exit besides handling it (keeps the hot path to one check). */
+  let hooks = false;
+  /** An exit a filter stopped on, handled when the vCPU resumes. */
+  let pendingExit: number | undefined;
+  const offValidRegs = L.kvm_valid_regs!;
+  const offSyncRip = L.sync_rip!;
+  const syncRegsFlag = BigInt(native.constants.KVM_SYNC_X86_REGS ?? 1);
+
+  const registerOf = (name: string): bigint | undefined => {
+    const regs = tracing ? undefined : state.getRegs();
+    if (tracing) {
+      // With sync regs on, kvm_run holds the registers at the exit: no ioctl.
+      const names = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags'];
+      const i = names.indexOf(name);
+      return i < 0 ? undefined : run.getBigUint64(L.sync_regs! + 8 * i, true);
+    }
+    return (regs as Record<string, bigint> | undefined)?.[name];
+  };
+
+  /** Records the exit and runs the filters; returns a break if one matched. */
+  const exitHooks = (code: number): Event | undefined => {
+    const exit = decodeExit(run, L, code);
+    if (tracing) ring.push(performance.now() + clockOffset, code, run.getBigUint64(offSyncRip, true), exit);
+    const filters = filtersByCode[code];
+    if (!filters) return undefined;
+    const vars = exitVariables(exit);
+    let hit: Event | undefined;
+    for (const f of filters) {
+      let match = true;
+      if (f.compiled) {
+        try {
+          match = f.compiled.evaluate(exitContext(vars, registerOf)) !== 0n;
+        } catch (e) {
+          post({ t: 'exit-log', filter: f.id, text: `condition "${f.condition}" failed: ${e instanceof Error ? e.message : String(e)}` });
+        }
+      }
+      if (!match) continue;
+      const hits = ++f.hits;
+      if (f.hitTest && !f.hitTest(hits)) continue;
+      if (f.logMessage !== undefined) {
+        // An empty message logs the exit itself: `out 0x3f8, 1 byte, value 0x48 at rip 0x10008a`.
+        const rip = registerOf('rip');
+        const text = f.logMessage
+          ? interpolate(f.logMessage, (expr) => '0x' + compile(expr).evaluate(exitContext(vars, registerOf)).toString(16))
+          : `${exit.reason} ${describeExitInfo(exit)}${rip !== undefined ? ` at rip 0x${rip.toString(16)}` : ''}`;
+        post({ t: 'exit-log', filter: f.id, text });
+        continue;
+      }
+      hit ??= { kind: 'exit-break', filter: f.id, code, exit, hits };
+    }
+    return hit;
+  };
+
   let how: ResumeHow = { kind: 'continue' };
   const drainCommands = (): void => {
     Atomics.store(ctl, Ctl.PENDING, 0);
@@ -203,6 +271,15 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
         case 'resume':
           how = c.how;
           break;
+        case 'exit-config': {
+          const prepared = prepareFilters(c.filters);
+          for (const err of prepared.errors) post({ t: 'exit-log', filter: 'config', text: err });
+          filtersByCode = prepared.byCode;
+          tracing = c.trace;
+          run.setBigUint64(offValidRegs, tracing ? syncRegsFlag : 0n, true);
+          hooks = tracing || filtersByCode.some((f) => f !== undefined);
+          break;
+        }
       }
     }
   };
@@ -218,6 +295,18 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     const reason = run.getUint32(offExit, true);
     counters[reason > MAX_EXIT_CODE ? MAX_EXIT_CODE : reason]!++;
     lastExitWasIo = false;
+    if (hooks) {
+      const stop = exitHooks(reason);
+      if (stop) {
+        pendingExit = reason;
+        return stop;
+      }
+    }
+    return handleExit(reason);
+  };
+
+  /** What an exit does: device accesses, ends, debug events. */
+  const handleExit = (reason: number): Event | undefined => {
     switch (reason) {
       case KvmExit.IO:
         lastExitWasIo = run.getUint8(offIoDir) !== KVM_EXIT_IO_OUT;
@@ -295,6 +384,17 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
    */
   const runUntilEvent = (singleStep: boolean, mask?: bigint): Exclude<Event, { kind: 'end' }> | undefined => {
     applyDebug(debugConfig, singleStep, mask);
+    if (pendingExit !== undefined) {
+      // Resuming from an exit breakpoint: the exit now completes as if no breakpoint had been there.
+      const code = pendingExit;
+      pendingExit = undefined;
+      const ev = handleExit(code);
+      if (ev?.kind === 'end') {
+        if (cfg.holdFailures && isFailure(ev.end)) waitForResume({ kind: 'failure', end: ev.end });
+        throw new Finished(ev.end);
+      }
+      if (ev && ev.kind !== 'kicked') return ev;
+    }
     for (;;) {
       if (Atomics.load(ctl, Ctl.PENDING)) {
         drainCommands();
@@ -315,8 +415,9 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     }
   };
 
-  /** The stop a debug exit means when vmscope did not single-step. */
-  const stopFor = (ev: { exception: number; pc: bigint; dr6: bigint }): VcpuStop => {
+  /** The stop a debug exit (or an exit breakpoint) means when vmscope did not single-step. */
+  const stopFor = (ev: Exclude<Event, { kind: 'end' } | { kind: 'kicked' }>): VcpuStop => {
+    if (ev.kind === 'exit-break') return { kind: 'exit', filter: ev.filter, code: ev.code, exit: ev.exit, hits: ev.hits };
     if (ev.exception === 3 && debugConfig.softwareBreakpoints) return { kind: 'sw-breakpoint', pc: ev.pc };
     const hit = decodeDr6(ev.dr6).slots.filter((i) => debugConfig.slots[i]);
     const exec = hit.filter((i) => debugConfig.slots[i]!.kind === 'exec');
@@ -350,6 +451,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
   const singleStep = (pc: bigint): VcpuStop | 'kicked' | { kind: 'stepped'; pc: bigint } => {
     const ev = runUntilEvent(true, pc);
     if (!ev || ev.kind === 'kicked') return 'kicked';
+    if (ev.kind === 'exit-break') return stopFor(ev);
     const { slots, singleStep: bs } = decodeDr6(ev.dr6);
     const watch = slots.filter((i) => debugConfig.slots[i] && debugConfig.slots[i]!.kind !== 'exec');
     if (watch.length) return { kind: 'watchpoint', slots: watch, pc: ev.pc };
@@ -388,7 +490,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
         if (!ev || ev.kind === 'kicked') return 'kicked';
         const stop = stopFor(ev);
         if (stop.kind === 'breakpoint' && stop.slots.every((i) => i === slot)) {
-          pc = ev.pc;
+          pc = stop.pc;
           if (state.getRegs().rsp > aboveSp) return undefined;
           continue; // a recursive call reached the return address: keep going
         }

@@ -546,6 +546,10 @@ static napi_value build_layout(napi_env env) {
   set_num(env, run, "msr_reason", offsetof(struct kvm_run, msr.reason));
   set_num(env, run, "msr_index", offsetof(struct kvm_run, msr.index));
   set_num(env, run, "msr_data", offsetof(struct kvm_run, msr.data));
+  set_num(env, run, "kvm_valid_regs", offsetof(struct kvm_run, kvm_valid_regs));
+  set_num(env, run, "kvm_dirty_regs", offsetof(struct kvm_run, kvm_dirty_regs));
+  set_num(env, run, "sync_regs", offsetof(struct kvm_run, s.regs.regs));
+  set_num(env, run, "sync_rip", offsetof(struct kvm_run, s.regs.regs.rip));
   napi_set_named_property(env, layout, "kvm_run", run);
 
   napi_value sregs, seg, dt, fpu, dbg, tr, cpuid, ev, gd;
@@ -651,6 +655,7 @@ static napi_value build_constants(napi_env env) {
   K(KVM_GUESTDBG_ENABLE); K(KVM_GUESTDBG_SINGLESTEP); K(KVM_GUESTDBG_USE_SW_BP);
   K(KVM_GUESTDBG_USE_HW_BP); K(KVM_GUESTDBG_INJECT_DB); K(KVM_GUESTDBG_INJECT_BP);
   K(KVM_MEM_READONLY); K(KVM_MEM_LOG_DIRTY_PAGES);
+  K(KVM_SYNC_X86_REGS); K(KVM_SYNC_X86_SREGS); K(KVM_SYNC_X86_EVENTS);
   K(KVM_MP_STATE_RUNNABLE); K(KVM_MP_STATE_UNINITIALIZED); K(KVM_MP_STATE_HALTED);
   K(KVM_CAP_IRQCHIP); K(KVM_CAP_HLT); K(KVM_CAP_USER_MEMORY); K(KVM_CAP_SET_TSS_ADDR);
   K(KVM_CAP_EXT_CPUID); K(KVM_CAP_NR_VCPUS); K(KVM_CAP_NR_MEMSLOTS); K(KVM_CAP_MAX_VCPUS);

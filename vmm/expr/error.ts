@@ -1,7 +1,7 @@
 // The one error type of the expression evaluator: syntax errors from compile() and evaluation
 // errors from evaluate(), both worded for users (the adapter shows `message` as is).
 
-import { VmscopeError } from '../../vmm/errors';
+import { VmscopeError } from '../errors';
 
 export interface EvalErrorOptions {
   /** 0-based offset into the expression text of what the error is about. */

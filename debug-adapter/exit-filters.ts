@@ -1,0 +1,51 @@
+// The exception-breakpoint filters of a vmscope session: one per VM exit
+// reason user space sees, with what a condition on it can name. The names are
+// the spec's `debug.break-on-exit` values.
+
+import { EXIT_FILTER_NAMES } from '../spec/schema';
+import { kvmExitName } from '../vmm/kvm/constants';
+import { describeExitInfo, EXIT_CODES, type ExitInfo } from '../vmm/exit-trace';
+
+export type ExitFilterName = (typeof EXIT_FILTER_NAMES)[number];
+
+export interface ExitFilterDef {
+  id: ExitFilterName;
+  label: string;
+  description: string;
+  conditionHelp: string;
+}
+
+const COMMON = 'registers (rax, rip, ...). Add "; N" (or ==N, >N, %N) to stop only from the Nth match';
+
+export const EXIT_FILTERS: readonly ExitFilterDef[] = [
+  { id: 'io', label: 'VM exit: I/O', description: 'Port I/O (KVM_EXIT_IO; VMX exit 30, I/O instruction)', conditionHelp: `e.g. port == 0x3f8 && write. Names: port, size, count, in, out, write, read, value; ${COMMON}` },
+  { id: 'mmio', label: 'VM exit: MMIO', description: 'Access to unbacked guest-physical memory (KVM_EXIT_MMIO; VMX exit 48, EPT violation)', conditionHelp: `e.g. gpa >= 0xd0000000 && size == 4. Names: gpa, size, len, write, read, value; ${COMMON}` },
+  { id: 'hlt', label: 'VM exit: HLT', description: 'HLT (KVM_EXIT_HLT; VMX exit 12)', conditionHelp: `Names: ${COMMON}` },
+  { id: 'shutdown', label: 'VM exit: shutdown (triple fault)', description: 'Triple fault (KVM_EXIT_SHUTDOWN; VMX exit 2)', conditionHelp: `Names: ${COMMON}` },
+  { id: 'fail-entry', label: 'VM exit: entry failure', description: 'VM entry failed (KVM_EXIT_FAIL_ENTRY; VMX exits 33/34 with bit 31)', conditionHelp: `Names: hardware_reason; ${COMMON}` },
+  { id: 'internal-error', label: 'VM exit: KVM internal error', description: 'KVM could not emulate or deliver (KVM_EXIT_INTERNAL_ERROR)', conditionHelp: `Names: suberror; ${COMMON}` },
+  { id: 'debug', label: 'VM exit: debug', description: '#DB or #BP routed to the debugger (KVM_EXIT_DEBUG; VMX exit 0)', conditionHelp: `Names: exception, pc; ${COMMON}` },
+  { id: 'system-event', label: 'VM exit: system event', description: 'Reset, shutdown or crash request (KVM_EXIT_SYSTEM_EVENT)', conditionHelp: `Names: type; ${COMMON}` },
+];
+
+/** VMX basic exit reasons behind the KVM exits (Intel SDM Vol. 3D, Appendix C). */
+const VMX_REASON: Partial<Record<ExitInfo['reason'], { n: number; title: string }>> = {
+  io: { n: 30, title: 'I/O instruction' },
+  mmio: { n: 48, title: 'EPT violation' },
+  hlt: { n: 12, title: 'HLT' },
+  shutdown: { n: 2, title: 'triple fault' },
+  debug: { n: 0, title: 'exception or NMI' },
+  hypercall: { n: 18, title: 'VMCALL' },
+  rdmsr: { n: 31, title: 'RDMSR' },
+  wrmsr: { n: 32, title: 'WRMSR' },
+};
+
+/** `I/O instruction (VMX exit 30): out 0x3f8, 1 byte, value 0x48` */
+export function describeExitStop(code: number, exit: ExitInfo): string {
+  const vmx = VMX_REASON[exit.reason];
+  const detail = describeExitInfo(exit);
+  const head = vmx ? `${vmx.title} (VMX exit ${vmx.n})` : `${kvmExitName(code)} (no single VMX exit reason)`;
+  return detail ? `${head}: ${detail}` : head;
+}
+
+export { EXIT_CODES };

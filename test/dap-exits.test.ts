@@ -1,0 +1,137 @@
+// Breakpoints on VM exits, the exit trace and its export, through DAP against
+// the bundled adapter on the real /dev/kvm.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { ROOT, kvmTest } from './kvm';
+
+const ADAPTER = path.join(ROOT, 'dist', 'debug-adapter.js');
+const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
+
+interface Run {
+  dc: DebugClient;
+  stdout: () => string;
+  console: () => string;
+}
+
+async function withSession(
+  spec: string,
+  filterOptions: DebugProtocol.ExceptionFilterOptions[],
+  fn: (r: Run) => Promise<void>,
+): Promise<void> {
+  const dc = new DebugClient('node', ADAPTER, 'vmscope');
+  await dc.start();
+  let out = '';
+  let con = '';
+  dc.on('output', (e: DebugProtocol.OutputEvent) => {
+    if (e.body.category === 'stdout') out += e.body.output;
+    else con += e.body.output;
+  });
+  try {
+    const init = await dc.initializeRequest();
+    assert.ok(init.body?.exceptionBreakpointFilters?.some((f) => f.filter === 'io' && f.supportsCondition));
+    const initialized = dc.waitForEvent('initialized');
+    await dc.launch({ spec, stopOnEntry: false });
+    await initialized;
+    if (filterOptions.length) {
+      const set = await dc.setExceptionBreakpointsRequest({ filters: [], filterOptions });
+      assert.ok(set.body?.breakpoints?.every((b) => b.verified));
+    }
+    await dc.configurationDoneRequest();
+    await fn({ dc, stdout: () => out, console: () => con });
+  } finally {
+    await dc.stop();
+  }
+}
+
+kvmTest('exit breakpoint: a condition stops on the right port and value, and continue completes the exit', async () => {
+  await withSession(HELLO, [{ filterId: 'io', condition: "port == 0x3f8 && write && value == 'l'; ==2" }], async ({ dc, stdout }) => {
+    const stop = (await dc.waitForEvent('stopped', 20_000)) as DebugProtocol.StoppedEvent;
+    assert.equal(stop.body.reason, 'exception');
+    assert.equal(stop.body.description, 'I/O instruction (VMX exit 30): out 0x3f8, 1 byte, value 0x6c');
+    // Stopped at the exit of the second 'l': "Hel" is out, the exit is not done yet.
+    assert.equal(stdout(), 'Hel');
+    const exited = dc.waitForEvent('exited', 20_000);
+    await dc.continueRequest({ threadId: 0 });
+    assert.equal((await exited).body.exitCode, 0);
+    assert.equal(stdout(), 'Hello from the guest\n', 'the exit completed as if no breakpoint had been there');
+  });
+});
+
+kvmTest('exit breakpoint: MMIO with a condition on the guest-physical address', async () => {
+  await withSession(path.join(ROOT, 'test/guests/io-probe.vmspec'), [{ filterId: 'mmio', condition: 'gpa >= 0xd0000000 && write' }], async ({ dc }) => {
+    const stop = (await dc.waitForEvent('stopped', 20_000)) as DebugProtocol.StoppedEvent;
+    assert.equal(stop.body.description, 'EPT violation (VMX exit 48): write 0xd0000000, 4 bytes, value 0xcafef00d');
+    const exited = dc.waitForEvent('exited', 20_000);
+    await dc.continueRequest({ threadId: 0 });
+    assert.equal((await exited).body.exitCode, 0);
+  });
+});
+
+kvmTest('exit logpoint: logs each matching exit and does not stop', async () => {
+  await withSession(HELLO, [{ filterId: 'io', condition: 'port == 0xf4', mode: 'log' }], async ({ dc, console, stdout }) => {
+    const exited = (await dc.waitForEvent('exited', 20_000)) as DebugProtocol.ExitedEvent;
+    assert.equal(exited.body.exitCode, 0);
+    assert.match(console(), /\[vCPU 0\] io: io out 0xf4, 1 byte, value 0x0 at rip 0x[0-9a-f]+\n/);
+    assert.equal(console().match(/\[vCPU 0\] io:/g)?.length, 1, 'only the matching exit is logged');
+    assert.equal(stdout(), 'Hello from the guest\n');
+  });
+});
+
+kvmTest('a condition that does not parse is refused with the reason', async () => {
+  const dc = new DebugClient('node', ADAPTER, 'vmscope');
+  await dc.start();
+  try {
+    await dc.initializeRequest();
+    await dc.launch({ spec: HELLO });
+    const r = await dc.setExceptionBreakpointsRequest({ filters: [], filterOptions: [{ filterId: 'io', condition: 'port ==' }] });
+    assert.equal(r.body?.breakpoints?.[0]?.verified, false);
+    assert.match(r.body?.breakpoints?.[0]?.message ?? '', /column/);
+  } finally {
+    await dc.stop();
+  }
+});
+
+kvmTest('the spec’s debug.break-on-exit filters are on from the start', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-exits-'));
+  const spec = path.join(dir, 'hlt.vmspec');
+  fs.writeFileSync(spec, `name: hlt\nboot:\n  image: ${path.join(ROOT, 'test/guests/build/hlt.elf')}\ndebug:\n  break-on-exit: [hlt]\n`);
+  await withSession(spec, [], async ({ dc, stdout }) => {
+    const stop = (await dc.waitForEvent('stopped', 20_000)) as DebugProtocol.StoppedEvent;
+    assert.equal(stop.body.description, 'HLT (VMX exit 12)');
+    assert.equal(stdout(), 'halting\n');
+  });
+});
+
+kvmTest('Exits scope, exit trace and its Perfetto export', async () => {
+  await withSession(HELLO, [{ filterId: 'io', condition: 'port == 0xf4' }], async ({ dc }) => {
+    await dc.waitForEvent('stopped', 20_000);
+    const frame = (await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames[0]!;
+    const exitsScope = (await dc.scopesRequest({ frameId: frame.id })).body.scopes.find((s) => s.name === 'Exits')!;
+    const top = (await dc.variablesRequest({ variablesReference: exitsScope.variablesReference })).body.variables;
+    const counts = (await dc.variablesRequest({ variablesReference: top.find((v) => v.name === 'counts')!.variablesReference })).body.variables;
+    const io = Number(counts.find((c) => c.name === 'KVM_EXIT_IO')!.value);
+    assert.ok(io > 21, `every byte and the UART set-up made I/O exits (${io})`);
+    const last = (await dc.variablesRequest({ variablesReference: top.find((v) => v.name === 'last exits')!.variablesReference })).body.variables;
+    assert.match(last[0]!.value, /^out 0xf4, 1 byte, value 0x0 at rip 0x[0-9a-f]+/);
+    assert.match(last[1]!.value, /^out 0x3f8, 1 byte, value 0xa at rip/);
+
+    const trace = await dc.customRequest('exitTrace', { max: 100 });
+    const exits = trace.body.exits as Array<{ reason: string; detail: string; rip: string; vcpu: number; time: number }>;
+    assert.equal(exits.length, Math.min(io, 100));
+    assert.equal(exits[exits.length - 1]!.detail, 'out 0xf4, 1 byte, value 0x0');
+    assert.ok(exits.every((e, i) => i === 0 || e.time >= exits[i - 1]!.time), 'oldest first');
+    const chars = exits.filter((e) => e.detail.startsWith('out 0x3f8')).map((e) => String.fromCharCode(Number(/value (0x[0-9a-f]+)/.exec(e.detail)![1])));
+    // The first `out 0x3f8` is the divisor latch (DLAB set), 1 for 115200 baud.
+    assert.equal(chars.join(''), '\x01Hello from the guest\n');
+
+    const exported = await dc.customRequest('exportExitTrace', {});
+    const events = exported.body.traceEvents.traceEvents as Array<{ ph: string; name: string; tid: number; ts: number }>;
+    assert.ok(events.some((e) => e.ph === 'M' && e.name === 'thread_name'));
+    assert.equal(events.filter((e) => e.ph === 'i' && e.name === 'io').length, io);
+  });
+});
