@@ -43,6 +43,7 @@ import { BreakpointManager, type HitDecision, type ManagedBreakpoint } from './b
 import { describeExitInfo, EXIT_CODES, splitCondition, toTraceEvents, type ExitFilterSpec } from '../vmm/exit-trace';
 import { parseHitCondition } from '../vmm/expr/hit-condition';
 import { EXIT_FILTERS, describeExitStop, type ExitFilterName } from './exit-filters';
+import { formatTranslation, translateOn, translationJson, translationNodes } from './translation';
 import { ProgramInfo } from './program';
 import { GuestAccess, formatMemoryReference, parseMemoryReference, type MemRef } from './guest-memory';
 import {
@@ -710,6 +711,18 @@ export class VmscopeSession extends DebugSession {
         );
       }
     }
+    if (index === 0) {
+      scopes.push(
+        scope('Translation', () => {
+          const r = st().getRegs();
+          const sr = st().getSregs();
+          return [
+            translationNodes('rip', translateOn(m, vcpu, sr.cs.base + r.rip, { execute: true, user: sr.cs.dpl === 3 })),
+            translationNodes('rsp', translateOn(m, vcpu, sr.ss.base + r.rsp, { write: true, user: sr.cs.dpl === 3 })),
+          ];
+        }, true),
+      );
+    }
     scopes.push(scope('Globals', () => this.globals(vcpu), true));
     scopes.push(scope('Exits', () => this.exitsView(m, vcpu), true));
     response.body = { scopes };
@@ -860,6 +873,18 @@ export class VmscopeSession extends DebugSession {
 
   protected override evaluateRequest(response: DebugProtocol.EvaluateResponse, args: DebugProtocol.EvaluateArguments): void {
     const vcpu = args.frameId !== undefined ? Math.floor(args.frameId / FRAME_STRIDE) : this.focus;
+    const tr = /^\s*translate\s+(.+)$/s.exec(args.expression);
+    if (tr) {
+      try {
+        const t = translateOn(this.requirePaused(vcpu), vcpu, this.evaluateOn(vcpu, tr[1]!));
+        const node = translationNodes(`translate ${tr[1]}`, t);
+        response.body = { result: formatTranslation(t), variablesReference: this.handles.create({ kind: 'nodes', nodes: node.children! }) };
+        this.sendResponse(response);
+      } catch (e) {
+        this.sendErrorResponse(response, 4003, e instanceof Error ? e.message : String(e));
+      }
+      return;
+    }
     try {
       const value = this.evaluateOn(vcpu, args.expression);
       const hex = args.format?.hex ?? this.hexDefault;
@@ -1185,6 +1210,20 @@ export class VmscopeSession extends DebugSession {
         response.body = { traceEvents: toTraceEvents(entries, this.spec?.name ?? 'vmscope') };
       }
       this.sendResponse(response);
+      return;
+    }
+    if (command === 'translate') {
+      const a = (args ?? {}) as { address?: string; vcpu?: number; access?: { write?: boolean; user?: boolean; execute?: boolean } };
+      try {
+        const vcpu = a.vcpu ?? this.focus;
+        const m = this.requirePaused(vcpu);
+        if (!a.address) throw new VmscopeError('translate needs "address": an expression or a memory reference');
+        const addr = /^\s*(gva:)?0x[0-9a-f_]+\s*$/i.test(a.address) ? parseMemoryReference(a.address).addr : this.evaluateOn(vcpu, a.address);
+        response.body = translationJson(translateOn(m, vcpu, addr, a.access));
+        this.sendResponse(response);
+      } catch (e) {
+        this.sendErrorResponse(response, 7002, e instanceof Error ? e.message : String(e));
+      }
       return;
     }
     if (command !== 'serialInput') {
