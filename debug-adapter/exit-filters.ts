@@ -3,8 +3,10 @@
 // the spec's `debug.break-on-exit` values.
 
 import { EXIT_FILTER_NAMES } from '../spec/schema';
-import { kvmExitName } from '../vmm/kvm/constants';
-import { describeExitInfo, EXIT_CODES, type ExitInfo } from '../vmm/exit-trace';
+import { EXIT_CODES, type ExitInfo } from '../vmm/exit-trace';
+import { describeExit } from '../vmm/vmx/exit-reasons';
+import type { KvmBackend } from '../vmm/kvm/system';
+import { lastExitOf } from './vmcs-view';
 
 export type ExitFilterName = (typeof EXIT_FILTER_NAMES)[number];
 
@@ -28,24 +30,26 @@ export const EXIT_FILTERS: readonly ExitFilterDef[] = [
   { id: 'system-event', label: 'VM exit: system event', description: 'Reset, shutdown or crash request (KVM_EXIT_SYSTEM_EVENT)', conditionHelp: `Names: type; ${COMMON}` },
 ];
 
-/** VMX basic exit reasons behind the KVM exits (Intel SDM Vol. 3D, Appendix C). */
-const VMX_REASON: Partial<Record<ExitInfo['reason'], { n: number; title: string }>> = {
-  io: { n: 30, title: 'I/O instruction' },
-  mmio: { n: 48, title: 'EPT violation' },
-  hlt: { n: 12, title: 'HLT' },
-  shutdown: { n: 2, title: 'triple fault' },
-  debug: { n: 0, title: 'exception or NMI' },
-  hypercall: { n: 18, title: 'VMCALL' },
-  rdmsr: { n: 31, title: 'RDMSR' },
-  wrmsr: { n: 32, title: 'WRMSR' },
-};
-
-/** `I/O instruction (VMX exit 30): out 0x3f8, 1 byte, value 0x48` */
-export function describeExitStop(code: number, exit: ExitInfo): string {
-  const vmx = VMX_REASON[exit.reason];
-  const detail = describeExitInfo(exit);
-  const head = vmx ? `${vmx.title} (VMX exit ${vmx.n})` : `${kvmExitName(code)} (no single VMX exit reason)`;
-  return detail ? `${head}: ${detail}` : head;
+/**
+ * `I/O instruction (VMX exit 30): out 0x3f8, 1 byte, value 0x48`. Without the
+ * instruction at hand, a string/REP I/O exit is recognised by its count.
+ */
+export function describeExitStop(code: number, exit: ExitInfo, backend?: KvmBackend): string {
+  const details = lastExitOf({ code, exit });
+  if (exit.reason === 'io') {
+    const many = exit.count > 1;
+    details.io = {
+      port: exit.port,
+      size: exit.size,
+      in: exit.direction === 'in',
+      count: exit.count,
+      string: many,
+      rep: many,
+      immediate: false,
+      ...(exit.value !== undefined ? { value: exit.value } : {}),
+    };
+  }
+  return describeExit(code, details, backend);
 }
 
 export { EXIT_CODES };

@@ -44,6 +44,8 @@ import { describeExitInfo, EXIT_CODES, splitCondition, toTraceEvents, type ExitF
 import { parseHitCondition } from '../vmm/expr/hit-condition';
 import { EXIT_FILTERS, describeExitStop, type ExitFilterName } from './exit-filters';
 import { formatTranslation, translateOn, translationJson, translationNodes } from './translation';
+import { vmcsNodes } from './vmcs-view';
+import { detectBackend, type KvmBackend } from '../vmm/kvm/system';
 import { ProgramInfo } from './program';
 import { GuestAccess, formatMemoryReference, parseMemoryReference, type MemRef } from './guest-memory';
 import {
@@ -115,6 +117,7 @@ export class VmscopeSession extends DebugSession {
   private stepPlan: { vcpu: number; kind: 'in' | 'over'; granularity: 'line'; fromLine?: { file: string; line: number }; rounds: number } | undefined;
   private restarting = false;
   private hexDefault = true;
+  private readonly backend: KvmBackend = detectBackend().backend;
   private extraMsrs: Array<[number, string]> = [];
 
   // ---------------------------------------------------------------- setup
@@ -382,7 +385,7 @@ export class VmscopeSession extends DebugSession {
         return { reason: 'exception', description: `debug exception (vector ${stop.exception}) at ${this.describeAddress(stop.pc)}, DR6 ${'0x' + stop.dr6.toString(16)}` };
       case 'exit': {
         this.stepPlan = undefined;
-        const description = describeExitStop(stop.code, stop.exit);
+        const description = describeExitStop(stop.code, stop.exit, this.backend);
         return { reason: 'exception', description, text: `${description} (filter ${stop.filter}, hit ${stop.hits})` };
       }
       case 'failure': {
@@ -713,6 +716,7 @@ export class VmscopeSession extends DebugSession {
     }
     if (index === 0) {
       scopes.push(
+        scope('VMCS', () => vmcsNodes(m, vcpu, this.access!, this.backend), true, 'registers'),
         scope('Translation', () => {
           const r = st().getRegs();
           const sr = st().getSregs();

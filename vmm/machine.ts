@@ -123,6 +123,11 @@ export class Machine extends EventEmitter<MachineEvents> {
     return { fd: this.vcpus[index]!.fd, mmapSize: this.parts.sys.vcpuMmapSize };
   }
 
+  /** KVM_CHECK_EXTENSION on the system fd. */
+  capability(cap: number): number {
+    return this.parts.sys.native.checkExtension(this.parts.sys.fd, cap);
+  }
+
   /** Whether int3 breakpoints work on this host (probed once per process). */
   softwareBreakpointsWork(): boolean {
     return probeSoftwareBreakpoints(this.parts.sys);

@@ -113,6 +113,15 @@ export class VcpuState {
     this.native.setGuestDebug(this.fd, this.structs.encodeGuestDebug(control, debugreg));
   }
 
+  /** KVM_GET_NESTED_STATE (header and vmcs12 pages), for a vCPU running a guest hypervisor. */
+  getNestedState(maxBytes = 0x2080): Uint8Array {
+    const buf = new ArrayBuffer(maxBytes);
+    new DataView(buf).setUint32(4, maxBytes, true);
+    this.native.getNestedState(this.fd, buf);
+    const size = new DataView(buf).getUint32(4, true);
+    return new Uint8Array(buf, 0, Math.min(size, maxBytes));
+  }
+
   /** KVM_TRANSLATE: the hardware walk KVM does with the vCPU's current paging mode. */
   translate(addr: Gva): Translation {
     const buf = new ArrayBuffer(this.structs.size('kvm_translation'));

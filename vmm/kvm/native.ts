@@ -70,6 +70,8 @@ export interface KvmNative {
   translate(fd: number, buf: IoctlBuffer): number;
   getMpState(fd: number, buf: IoctlBuffer): number;
   setMpState(fd: number, buf: IoctlBuffer): number;
+  /** KVM_GET_NESTED_STATE; set the struct's size field (offset 4, u32) to the buffer length first. */
+  getNestedState(fd: number, buf: IoctlBuffer): number;
   readonly layout: NativeLayout;
   readonly constants: Readonly<Record<string, number>>;
 }

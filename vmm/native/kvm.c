@@ -301,6 +301,8 @@ IOCTL_BUF(n_set_cpuid2, KVM_SET_CPUID2, struct kvm_cpuid2, VAR_CPUID)
 IOCTL_BUF(n_set_guest_debug, KVM_SET_GUEST_DEBUG, struct kvm_guest_debug, FIXED)
 IOCTL_BUF(n_translate, KVM_TRANSLATE, struct kvm_translation, FIXED)
 IOCTL_BUF(n_get_mp_state, KVM_GET_MP_STATE, struct kvm_mp_state, FIXED)
+/* The caller sets kvm_nested_state.size to the buffer's length (header + data). */
+IOCTL_BUF(n_get_nested_state, KVM_GET_NESTED_STATE, struct kvm_nested_state, FIXED)
 IOCTL_BUF(n_set_mp_state, KVM_SET_MP_STATE, struct kvm_mp_state, FIXED)
 
 /* ------------------------------------------------------------ guest memory */
@@ -511,6 +513,7 @@ static napi_value build_layout(napi_env env) {
   set_num(env, sizes, "kvm_translation", sizeof(struct kvm_translation));
   set_num(env, sizes, "kvm_userspace_memory_region", sizeof(struct kvm_userspace_memory_region));
   set_num(env, sizes, "kvm_mp_state", sizeof(struct kvm_mp_state));
+  set_num(env, sizes, "kvm_nested_state", sizeof(struct kvm_nested_state));
   napi_set_named_property(env, layout, "sizes", sizes);
 
   set_num(env, run, "immediate_exit", offsetof(struct kvm_run, immediate_exit));
@@ -714,6 +717,7 @@ NAPI_MODULE_INIT() {
     FN("translate", n_translate),
     FN("getMpState", n_get_mp_state),
     FN("setMpState", n_set_mp_state),
+    FN("getNestedState", n_get_nested_state),
 #undef FN
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
