@@ -21,7 +21,8 @@ const hex = (v: bigint | number) => '0x' + v.toString(16);
 export function translateOn(machine: Machine, vcpu: number, gva: bigint, access?: Access): Translation {
   const st = machine.vcpuState(vcpu);
   const s = st.getSregs();
-  const result = walk(gva, { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer }, physReader(machine.memory), access);
+  // MAXPHYADDR and 1 GiB pages as the guest's CPUID has them, so reserved bits are judged as KVM does.
+  const result = walk(gva, { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, ...machine.pagingFeatures() }, physReader(machine.memory), access);
   const t: Translation = { walk: result };
   if (result.gpa !== undefined) {
     const hva = gpaToHva(result.gpa, machine.memory.regions);

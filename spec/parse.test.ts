@@ -62,6 +62,7 @@ test('the example spec parses to exactly these values', () => {
     boot: { image: '/specs/demo/build/hello.elf', format: 'elf', mode: 'long', load: 0x100000, entry: 0x100000n },
     regions: [{ name: 'mmio0', gpa: 0xd0000000, size: 4096, kind: 'mmio' }],
     devices: { serial: { port: 0x3f8 }, debugExit: { port: 0xf4 } },
+    cpu: { nested: false },
     debug: { breakOnExit: [] },
   });
 });

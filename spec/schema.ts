@@ -267,6 +267,19 @@ export const vmSpecSchema = {
         },
       },
     },
+    cpu: {
+      type: 'object',
+      description: 'What the vCPUs offer the guest beyond what KVM supports by default.',
+      properties: {
+        nested: {
+          type: 'boolean',
+          default: false,
+          description:
+            'Offer VMX to the guest (CPUID.1:ECX.VMX), so it can run its own hypervisor, and show its vmcs12 in the debugger. ' +
+            'Needs a host KVM with nested virtualization (kvm_intel nested=1); elsewhere vmscope warns and the bit stays off. Default `false`.',
+        },
+      },
+    },
     debug: {
       type: 'object',
       description: 'Defaults for debugging this VM in vmscope\'s debugger.',

@@ -189,3 +189,12 @@ kvmTest('info reports what the debug probes found, consistently with the backend
   }
   assert.match(vmscope(['info']).stdout, /int3 software breakpoints\s+(yes|no)/);
 });
+
+kvmTest('cpu.nested asks for VMX in the guest; where KVM cannot offer it, a warning says so', () => {
+  const file = tmpSpec(`name: n\nboot:\n  image: ${path.join(ROOT, 'examples/hello/build/hello.elf')}\ncpu: { nested: true }\n`);
+  const r = vmscope(['run', file]);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, 'Hello from the guest\n');
+  const offered = !/does not offer VMX/.test(r.stderr);
+  if (hostInfo.backend === 'pvm') assert.equal(offered, false, 'PVM has no nested VMX');
+});

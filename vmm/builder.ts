@@ -33,6 +33,8 @@ export interface MemoryLayoutEntry {
 }
 
 const KIB = 1024;
+/** CPUID.1:ECX bit 5: VMX. */
+const CPUID_1_ECX_VMX = 1 << 5;
 
 /** RAM at 0 plus the spec's regions, checked against KVM's private pages. Pure. */
 export function memoryLayout(spec: Pick<VmSpec, 'memory' | 'regions'>): MemoryLayoutEntry[] {
@@ -190,7 +192,15 @@ export function buildMachine(spec: VmSpec, opts: BuildOptions = {}): BuildResult
 
     const maxVcpus = native.checkExtension(sys.fd, KvmCap.MAX_VCPUS) || native.checkExtension(sys.fd, KvmCap.NR_VCPUS) || 4;
     if (spec.vcpus > maxVcpus) throw new BuildError(`the spec asks for ${spec.vcpus} vCPUs but this KVM allows ${maxVcpus}`);
-    const cpuid = cpuidFor(sys, structs);
+    let cpuid = cpuidFor(sys, structs);
+    if (spec.cpu.nested) {
+      const leaf1 = cpuid.find((e) => e.function === 1);
+      // KVM_GET_SUPPORTED_CPUID sets VMX only where nested virtualization works.
+      if (leaf1 && leaf1.ecx & CPUID_1_ECX_VMX) cpuid = cpuid.map((e) => (e === leaf1 ? { ...e, ecx: (e.ecx | CPUID_1_ECX_VMX) >>> 0 } : e));
+      else warnings.push('cpu.nested: this host\'s KVM does not offer VMX to guests (no nested virtualization), so the guest sees no VMX');
+    } else {
+      cpuid = cpuid.map((e) => (e.function === 1 ? { ...e, ecx: (e.ecx & ~CPUID_1_ECX_VMX) >>> 0 } : e));
+    }
     const mem = memory;
     const writer = {
       writeU64: (a: number, v: bigint) => mem.writeU64(gpa(a), v),
@@ -217,6 +227,7 @@ export function buildMachine(spec: VmSpec, opts: BuildOptions = {}): BuildResult
     }
     const parts: MachineParts = {
       spec,
+      cpuid: cpuidForVcpu(cpuid, 0),
       sys,
       vmFd,
       vcpuFds,

@@ -10,6 +10,7 @@ import type { VmSpec } from '../spec/types';
 import type { Gva } from './address';
 import { kvmExitName, MAX_EXIT_CODE } from './kvm/constants';
 import type { KvmSystem } from './kvm/system';
+import type { CpuidEntry } from './kvm/structs';
 import { probeDataWatchpoints, probeSoftwareBreakpoints } from './kvm/probe';
 import type { LoadedImage } from './loaders';
 import { releaseGuestMemory, type GuestMemory } from './memory';
@@ -23,6 +24,8 @@ import { TraceRing, traceBytes, type ExitFilterSpec, type TraceEntry } from './e
 
 export interface MachineParts {
   spec: VmSpec;
+  /** The CPUID vCPU 0 got (the others differ only in their APIC IDs). */
+  cpuid: CpuidEntry[];
   sys: KvmSystem;
   vmFd: number;
   vcpuFds: number[];
@@ -121,6 +124,13 @@ export class Machine extends EventEmitter<MachineEvents> {
    */
   rawVcpu(index: number): { fd: number; mmapSize: number } {
     return { fd: this.vcpus[index]!.fd, mmapSize: this.parts.sys.vcpuMmapSize };
+  }
+
+  /** What the guest's CPUID says about paging: MAXPHYADDR and 1 GiB pages. */
+  pagingFeatures(): { maxPhysAddr: number; gbPages: boolean } {
+    const leaf = (fn: number) => this.parts.cpuid.find((e) => e.function === fn && e.index === 0);
+    const phys = leaf(0x80000008)?.eax;
+    return { maxPhysAddr: phys ? phys & 0xff : 36, gbPages: ((leaf(0x80000001)?.edx ?? 0) >>> 26) & 1 ? true : false };
   }
 
   /** KVM_CHECK_EXTENSION on the system fd. */

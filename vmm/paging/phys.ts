@@ -16,22 +16,26 @@ export interface PhysRegions {
  */
 export function physReader(memory: PhysRegions): ReadPhys {
   let bytes: Uint8Array | undefined;
-  let view: DataView | undefined;
+  let view: DataView = new DataView(new ArrayBuffer(0));
   let region: PhysRegions['regions'][number] | undefined;
   let start = 0;
   let end = 0;
-  return (addr, size) => {
-    const a = Number(addr);
-    if (region === undefined || region.bytes !== bytes || a < start || a + size > end) {
-      region = memory.regions.find((r) => a >= r.gpa && a < r.gpa + r.bytes.length);
-      if (!region) return undefined;
-      bytes = region.bytes;
-      view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      start = region.gpa;
-      end = start + bytes.length;
-      if (a + size > end) return undefined;
-    }
-    const off = a - start;
-    return size === 8 ? view!.getBigUint64(off, true) : BigInt(view!.getUint32(off, true));
+  /** Points `view` at the region holding [a, a+size); false when no region does. */
+  const locate = (a: number, size: number): boolean => {
+    if (region !== undefined && region.bytes === bytes && a >= start && a + size <= end) return true;
+    region = memory.regions.find((r) => a >= r.gpa && a < r.gpa + r.bytes.length);
+    if (!region) return false;
+    bytes = region.bytes;
+    view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    start = region.gpa;
+    end = start + bytes.length;
+    return a + size <= end;
   };
+  const read: ReadPhys = (addr, size) => {
+    const a = Number(addr);
+    if (!locate(a, size)) return undefined;
+    return size === 8 ? view.getBigUint64(a - start, true) : BigInt(view.getUint32(a - start, true));
+  };
+  read.u32 = (a) => (locate(a, 4) ? view.getUint32(a - start, true) : undefined);
+  return read;
 }
