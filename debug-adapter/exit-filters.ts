@@ -27,6 +27,8 @@ export const EXIT_FILTERS: readonly ExitFilterDef[] = [
   { id: 'fail-entry', label: 'VM exit: entry failure', description: 'VM entry failed (KVM_EXIT_FAIL_ENTRY; VMX exits 33/34 with bit 31)', conditionHelp: `Names: hardware_reason; ${COMMON}` },
   { id: 'internal-error', label: 'VM exit: KVM internal error', description: 'KVM could not emulate or deliver (KVM_EXIT_INTERNAL_ERROR)', conditionHelp: `Names: suberror; ${COMMON}` },
   { id: 'debug', label: 'VM exit: debug', description: '#DB or #BP routed to the debugger (KVM_EXIT_DEBUG; VMX exit 0)', conditionHelp: `Names: exception, pc; ${COMMON}` },
+  { id: 'rdmsr', label: 'VM exit: RDMSR', description: 'RDMSR routed to vmscope by an MSR filter (KVM_EXIT_X86_RDMSR; VMX exit 31). While on, every guest MSR access exits.', conditionHelp: `e.g. msr == 0xc0000080. Names: msr, value; ${COMMON}` },
+  { id: 'wrmsr', label: 'VM exit: WRMSR', description: 'WRMSR routed to vmscope by an MSR filter (KVM_EXIT_X86_WRMSR; VMX exit 32). While on, every guest MSR access exits.', conditionHelp: `e.g. msr == 0x174 && value == 0x10. Names: msr, value (= data); ${COMMON}` },
   { id: 'system-event', label: 'VM exit: system event', description: 'Reset, shutdown or crash request (KVM_EXIT_SYSTEM_EVENT)', conditionHelp: `Names: type; ${COMMON}` },
 ];
 

@@ -174,6 +174,8 @@ export class VmscopeSession extends DebugSession {
     const options: DebugProtocol.ExceptionFilterOptions[] = [...(args.filterOptions ?? []), ...args.filters.map((filterId) => ({ filterId }))];
     const specs: ExitFilterSpec[] = [];
     const results: DebugProtocol.Breakpoint[] = [];
+    /** For each spec, its index in results. */
+    const resultOf: number[] = [];
     for (const o of options) {
       const f = EXIT_FILTERS.find((x) => x.id === o.filterId);
       if (!f) {
@@ -191,7 +193,15 @@ export class VmscopeSession extends DebugSession {
         }
       }
       specs.push({ id: f.id, codes: [EXIT_CODES[f.id]], condition: o.condition, logMessage: o.mode === 'log' ? '' : undefined });
+      resultOf.push(results.length);
       results.push({ verified: true });
+    }
+    // RDMSR/WRMSR reach vmscope only through an MSR filter: on while such a filter is set.
+    const wantMsrs = specs.some((x) => x.id === 'rdmsr' || x.id === 'wrmsr');
+    if (this.machine && !this.machine.trapMsrs(wantMsrs)) {
+      specs.forEach((x, i) => {
+        if (x.id === 'rdmsr' || x.id === 'wrmsr') results[resultOf[i]!] = { verified: false, message: 'this KVM cannot route MSR accesses to user space (no KVM_CAP_X86_USER_SPACE_MSR)' };
+      });
     }
     this.exitSpecs = specs;
     this.machine?.configureExits(specs, true);
@@ -264,6 +274,7 @@ export class VmscopeSession extends DebugSession {
     // The spec's debug.break-on-exit filters are on from the start, and shown ticked.
     this.defaultExitFilters = this.spec.debug.breakOnExit ?? [];
     this.exitSpecs = this.defaultExitFilters.map((id) => ({ id, codes: [EXIT_CODES[id as ExitFilterName]] }));
+    if (this.exitSpecs.some((x) => x.id === 'rdmsr' || x.id === 'wrmsr')) machine.trapMsrs(true);
     this.sendResponse(response);
     if (this.defaultExitFilters.length) this.sendEvent(new CapabilitiesEvent({ exceptionBreakpointFilters: this.exitFilters() }));
     // Breakpoints arrive after `initialized`; the VM starts after configurationDone.

@@ -96,7 +96,7 @@ export type SchemaNode =
 export type SchemaType = SchemaNode['type'];
 
 /** Exit reasons a debug session can break on (names shared with the debug adapter's filters). */
-export const EXIT_FILTER_NAMES = ['io', 'mmio', 'hlt', 'shutdown', 'fail-entry', 'internal-error', 'debug', 'system-event'] as const;
+export const EXIT_FILTER_NAMES = ['io', 'mmio', 'hlt', 'shutdown', 'fail-entry', 'internal-error', 'debug', 'system-event', 'rdmsr', 'wrmsr'] as const;
 
 /** Where flat images go when `boot.load` is omitted; also used for hover text. */
 export const DEFAULT_LOAD_ADDRESS = { real: 0x7c00, protected: 0x100000, long: 0x100000 } as const;
@@ -288,7 +288,7 @@ export const vmSpecSchema = {
           type: 'array',
           description:
             'VM exits to break on from the start of a debug session, as if ticked in the Breakpoints view: ' +
-            '`io`, `mmio`, `hlt`, `shutdown` (triple fault), `fail-entry`, `internal-error`, `debug`, `system-event`.',
+            '`io`, `mmio`, `hlt`, `shutdown` (triple fault), `fail-entry`, `internal-error`, `debug`, `system-event`, `rdmsr`, `wrmsr`.',
           items: {
             type: 'enum',
             description: 'A VM exit reason.',
@@ -302,6 +302,8 @@ export const vmSpecSchema = {
               'internal-error': 'KVM could not emulate or deliver something: KVM_EXIT_INTERNAL_ERROR (no single VMX exit).',
               debug: 'A #DB or #BP routed to the debugger: KVM_EXIT_DEBUG, VMX exit 0 (exception or NMI).',
               'system-event': 'Reset, shutdown or crash request: KVM_EXIT_SYSTEM_EVENT (no single VMX exit).',
+              rdmsr: 'RDMSR, routed to vmscope through a KVM MSR filter: KVM_EXIT_X86_RDMSR, VMX exit 31. Needs KVM_CAP_X86_USER_SPACE_MSR.',
+              wrmsr: 'WRMSR, routed likewise: KVM_EXIT_X86_WRMSR, VMX exit 32. Needs KVM_CAP_X86_USER_SPACE_MSR.',
             },
           },
         },

@@ -173,3 +173,24 @@ kvmTest('VMCS scope: guest state equals the registers; the exit fields follow th
     assert.match(nested.value, /KVM_CAP_NESTED_STATE = 0|fields|VMX operation/);
   });
 });
+
+kvmTest('exit breakpoint on WRMSR (through a KVM MSR filter): stops with the MSR and value, and the write still happens', async () => {
+  await withSession(path.join(ROOT, 'test/guests/msr.vmspec'), [{ filterId: 'wrmsr', condition: 'msr == 0x174' }], async ({ dc }) => {
+    const stop = (await dc.waitForEvent('stopped', 20_000)) as DebugProtocol.StoppedEvent;
+    assert.equal(stop.body.description, 'WRMSR (VMX exit 32): MSR 0x174, value 0x1234');
+    const exited = dc.waitForEvent('exited', 20_000);
+    await dc.continueRequest({ threadId: 0 });
+    // The guest reads IA32_SYSENTER_CS back and exits 0 only if it holds 0x1234.
+    assert.equal((await exited).body.exitCode, 0);
+  });
+});
+
+kvmTest('RDMSR with a register condition: the EFER read is the one that stops', async () => {
+  await withSession(path.join(ROOT, 'test/guests/msr.vmspec'), [{ filterId: 'rdmsr', condition: 'msr == 0xc0000080 && rcx == 0xc0000080' }], async ({ dc }) => {
+    const stop = (await dc.waitForEvent('stopped', 20_000)) as DebugProtocol.StoppedEvent;
+    assert.equal(stop.body.description, 'RDMSR (VMX exit 31): MSR 0xc0000080');
+    const exited = dc.waitForEvent('exited', 20_000);
+    await dc.continueRequest({ threadId: 0 });
+    assert.equal((await exited).body.exitCode, 0);
+  });
+});

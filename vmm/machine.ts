@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { VmSpec } from '../spec/types';
 import type { Gva } from './address';
-import { kvmExitName, MAX_EXIT_CODE } from './kvm/constants';
+import { KvmCap, kvmExitName, MAX_EXIT_CODE } from './kvm/constants';
 import type { KvmSystem } from './kvm/system';
 import type { CpuidEntry } from './kvm/structs';
 import { probeDataWatchpoints, probeSoftwareBreakpoints } from './kvm/probe';
@@ -132,6 +132,31 @@ export class Machine extends EventEmitter<MachineEvents> {
     const phys = leaf(0x80000008)?.eax;
     return { maxPhysAddr: phys ? phys & 0xff : 36, gbPages: ((leaf(0x80000001)?.edx ?? 0) >>> 26) & 1 ? true : false };
   }
+
+  /**
+   * Routes the guest's RDMSR/WRMSR to vmscope (so MSR exit breakpoints see
+   * them) by denying MSRs 0-0x1fff and 0xc0000000-0xc0001fff in a KVM MSR
+   * filter; the vCPU threads then carry out each access with KVM_GET/SET_MSRS.
+   * False when this KVM cannot (no KVM_CAP_X86_USER_SPACE_MSR).
+   */
+  trapMsrs(on: boolean): boolean {
+    const n = this.parts.sys.native;
+    const vm = this.parts.vmFd;
+    if (!this.msrExitsEnabled) {
+      if (!on) return true;
+      if (this.capability(KvmCap.X86_USER_SPACE_MSR) <= 0) return false;
+      const cap = new ArrayBuffer(n.layout.sizes.kvm_enable_cap!);
+      const dv = new DataView(cap);
+      dv.setUint32(0, KvmCap.X86_USER_SPACE_MSR, true);
+      dv.setBigUint64(8, BigInt(n.constants.KVM_MSR_EXIT_REASON_FILTER!), true);
+      n.enableCap(vm, cap);
+      this.msrExitsEnabled = true;
+    }
+    n.setMsrFilter(vm, on ? [[0, 0x2000], [0xc0000000, 0x2000]] : []);
+    return true;
+  }
+
+  private msrExitsEnabled = false;
 
   /** KVM_CHECK_EXTENSION on the system fd. */
   capability(cap: number): number {

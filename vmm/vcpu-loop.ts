@@ -318,6 +318,19 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
         return undefined;
       case KvmExit.INTR:
         return { kind: 'kicked' };
+      case KvmExit.X86_RDMSR: {
+        // A filtered MSR (see Machine.trapMsrs): read it as KVM holds it; a refusal becomes #GP.
+        const index = run.getUint32(L.msr_index!, true);
+        const v = state.getMsrs([index]).get(index);
+        run.setUint8(L.msr_error!, v === undefined ? 1 : 0);
+        if (v !== undefined) run.setBigUint64(L.msr_data!, v, true);
+        return undefined;
+      }
+      case KvmExit.X86_WRMSR: {
+        const ok = state.setMsrs([{ index: run.getUint32(L.msr_index!, true), data: run.getBigUint64(L.msr_data!, true) }]) === 1;
+        run.setUint8(L.msr_error!, ok ? 0 : 1);
+        return undefined;
+      }
       case KvmExit.DEBUG:
         notePc(run.getBigUint64(L.debug_pc!, true));
         return {

@@ -72,6 +72,10 @@ export interface KvmNative {
   setMpState(fd: number, buf: IoctlBuffer): number;
   /** KVM_GET_NESTED_STATE; set the struct's size field (offset 4, u32) to the buffer length first. */
   getNestedState(fd: number, buf: IoctlBuffer): number;
+  /** KVM_ENABLE_CAP (struct kvm_enable_cap: cap u32, flags u32, args[4] u64). */
+  enableCap(fd: number, buf: IoctlBuffer): number;
+  /** KVM_X86_SET_MSR_FILTER: deny every MSR in each [base, nmsrs] range; [] removes the filter. */
+  setMsrFilter(vmFd: number, denyRanges: ReadonlyArray<readonly [number, number]>): void;
   readonly layout: NativeLayout;
   readonly constants: Readonly<Record<string, number>>;
 }

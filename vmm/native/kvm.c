@@ -301,6 +301,48 @@ IOCTL_BUF(n_set_cpuid2, KVM_SET_CPUID2, struct kvm_cpuid2, VAR_CPUID)
 IOCTL_BUF(n_set_guest_debug, KVM_SET_GUEST_DEBUG, struct kvm_guest_debug, FIXED)
 IOCTL_BUF(n_translate, KVM_TRANSLATE, struct kvm_translation, FIXED)
 IOCTL_BUF(n_get_mp_state, KVM_GET_MP_STATE, struct kvm_mp_state, FIXED)
+IOCTL_BUF(n_enable_cap, KVM_ENABLE_CAP, struct kvm_enable_cap, FIXED)
+/*
+ * KVM_X86_SET_MSR_FILTER with up to 16 ranges [base, base+nmsrs) whose MSRs
+ * are all denied (read and write) or, with no ranges, no filter at all. The
+ * bitmaps the ranges point to are built here: KVM copies them during the
+ * ioctl, so they only need to live until it returns. args: fd, array of
+ * [base, nmsrs] pairs.
+ */
+static napi_value n_set_msr_filter(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  ARG_FD(0, fd);
+  uint32_t n = 0;
+  CHECK_NAPI(napi_get_array_length(env, argv[1], &n));
+  if (n > KVM_MSR_FILTER_MAX_RANGES) {
+    napi_throw_range_error(env, "EVMSCOPE_ARGS", "too many MSR filter ranges");
+    return NULL;
+  }
+  static uint8_t deny[KVM_MSR_FILTER_MAX_BITMAP_SIZE]; /* all zero: every MSR denied */
+  struct kvm_msr_filter filter;
+  memset(&filter, 0, sizeof filter);
+  filter.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value pair, v;
+    uint32_t base, nmsrs;
+    CHECK_NAPI(napi_get_element(env, argv[1], i, &pair));
+    CHECK_NAPI(napi_get_element(env, pair, 0, &v));
+    CHECK_NAPI(napi_get_value_uint32(env, v, &base));
+    CHECK_NAPI(napi_get_element(env, pair, 1, &v));
+    CHECK_NAPI(napi_get_value_uint32(env, v, &nmsrs));
+    if (nmsrs == 0 || (nmsrs + 7) / 8 > sizeof deny) {
+      napi_throw_range_error(env, "EVMSCOPE_ARGS", "MSR filter range too large");
+      return NULL;
+    }
+    filter.ranges[i].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
+    filter.ranges[i].base = base;
+    filter.ranges[i].nmsrs = nmsrs;
+    /* KVM only reads the bitmap (memdup_user) during this ioctl. */
+    filter.ranges[i].bitmap = deny;
+  }
+  if (ioctl(fd, KVM_X86_SET_MSR_FILTER, &filter) < 0) return throw_errno(env, errno, "KVM_X86_SET_MSR_FILTER");
+  return make_undefined(env);
+}
 /* The caller sets kvm_nested_state.size to the buffer's length (header + data). */
 IOCTL_BUF(n_get_nested_state, KVM_GET_NESTED_STATE, struct kvm_nested_state, FIXED)
 IOCTL_BUF(n_set_mp_state, KVM_SET_MP_STATE, struct kvm_mp_state, FIXED)
@@ -514,6 +556,8 @@ static napi_value build_layout(napi_env env) {
   set_num(env, sizes, "kvm_userspace_memory_region", sizeof(struct kvm_userspace_memory_region));
   set_num(env, sizes, "kvm_mp_state", sizeof(struct kvm_mp_state));
   set_num(env, sizes, "kvm_nested_state", sizeof(struct kvm_nested_state));
+  set_num(env, sizes, "kvm_enable_cap", sizeof(struct kvm_enable_cap));
+
   napi_set_named_property(env, layout, "sizes", sizes);
 
   set_num(env, run, "immediate_exit", offsetof(struct kvm_run, immediate_exit));
@@ -659,6 +703,8 @@ static napi_value build_constants(napi_env env) {
   K(KVM_GUESTDBG_USE_HW_BP); K(KVM_GUESTDBG_INJECT_DB); K(KVM_GUESTDBG_INJECT_BP);
   K(KVM_MEM_READONLY); K(KVM_MEM_LOG_DIRTY_PAGES);
   K(KVM_SYNC_X86_REGS); K(KVM_SYNC_X86_SREGS); K(KVM_SYNC_X86_EVENTS);
+  K(KVM_MSR_EXIT_REASON_INVAL); K(KVM_MSR_EXIT_REASON_UNKNOWN); K(KVM_MSR_EXIT_REASON_FILTER);
+  K(KVM_MSR_FILTER_DEFAULT_ALLOW); K(KVM_MSR_FILTER_DEFAULT_DENY);
   K(KVM_MP_STATE_RUNNABLE); K(KVM_MP_STATE_UNINITIALIZED); K(KVM_MP_STATE_HALTED);
   K(KVM_CAP_IRQCHIP); K(KVM_CAP_HLT); K(KVM_CAP_USER_MEMORY); K(KVM_CAP_SET_TSS_ADDR);
   K(KVM_CAP_EXT_CPUID); K(KVM_CAP_NR_VCPUS); K(KVM_CAP_NR_MEMSLOTS); K(KVM_CAP_MAX_VCPUS);
@@ -718,6 +764,8 @@ NAPI_MODULE_INIT() {
     FN("getMpState", n_get_mp_state),
     FN("setMpState", n_set_mp_state),
     FN("getNestedState", n_get_nested_state),
+    FN("enableCap", n_enable_cap),
+    FN("setMsrFilter", n_set_msr_filter),
 #undef FN
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
