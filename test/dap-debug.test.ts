@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
+import { withClient } from './dap-client';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ROOT, hostInfo, kvmTest } from './kvm';
 import { parseElf } from '../vmm/loaders/elf';
 
-const ADAPTER = path.join(ROOT, 'dist', 'debug-adapter.js');
 const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
 const HELLO_C = path.join(ROOT, 'examples/hello/hello.c');
 const HELLO_ELF = path.join(ROOT, 'examples/hello/build/hello.elf');
@@ -40,15 +40,7 @@ async function session(
   fn: (s: Session, firstStop: DebugProtocol.StoppedEvent) => Promise<void>,
   opts: { stopOnEntry?: boolean; configure?: (dc: DebugClient) => Promise<void>; launch?: Record<string, unknown> } = {},
 ): Promise<void> {
-  const dc = new DebugClient('node', ADAPTER, 'vmscope');
-  await dc.start();
-  let out = '';
-  let con = '';
-  dc.on('output', (e: DebugProtocol.OutputEvent) => {
-    if (e.body.category === 'stdout') out += e.body.output;
-    else con += e.body.output;
-  });
-  try {
+  await withClient(async ({ dc, stdout, console }) => {
     await dc.initializeRequest();
     const initialized = dc.waitForEvent('initialized');
     const stopped = dc.waitForEvent('stopped', 20_000);
@@ -57,10 +49,8 @@ async function session(
     if (opts.configure) await opts.configure(dc);
     await dc.configurationDoneRequest();
     const first = (await stopped) as DebugProtocol.StoppedEvent;
-    await fn({ dc, output: () => out, console: () => con }, first);
-  } finally {
-    await dc.stop();
-  }
+    await fn({ dc, output: stdout, console }, first);
+  });
 }
 
 async function topFrame(dc: DebugClient): Promise<DebugProtocol.StackFrame> {

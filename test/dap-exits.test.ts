@@ -5,33 +5,19 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ROOT, kvmTest } from './kvm';
+import { withClient, type Client } from './dap-client';
 
-const ADAPTER = path.join(ROOT, 'dist', 'debug-adapter.js');
 const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
-
-interface Run {
-  dc: DebugClient;
-  stdout: () => string;
-  console: () => string;
-}
 
 async function withSession(
   spec: string,
   filterOptions: DebugProtocol.ExceptionFilterOptions[],
-  fn: (r: Run) => Promise<void>,
+  fn: (r: Client) => Promise<void>,
 ): Promise<void> {
-  const dc = new DebugClient('node', ADAPTER, 'vmscope');
-  await dc.start();
-  let out = '';
-  let con = '';
-  dc.on('output', (e: DebugProtocol.OutputEvent) => {
-    if (e.body.category === 'stdout') out += e.body.output;
-    else con += e.body.output;
-  });
-  try {
+  await withClient(async (c) => {
+    const { dc } = c;
     const init = await dc.initializeRequest();
     assert.ok(init.body?.exceptionBreakpointFilters?.some((f) => f.filter === 'io' && f.supportsCondition));
     const initialized = dc.waitForEvent('initialized');
@@ -42,10 +28,8 @@ async function withSession(
       assert.ok(set.body?.breakpoints?.every((b) => b.verified));
     }
     await dc.configurationDoneRequest();
-    await fn({ dc, stdout: () => out, console: () => con });
-  } finally {
-    await dc.stop();
-  }
+    await fn(c);
+  });
 }
 
 kvmTest('exit breakpoint: a condition stops on the right port and value, and continue completes the exit', async () => {
@@ -83,17 +67,13 @@ kvmTest('exit logpoint: logs each matching exit and does not stop', async () => 
 });
 
 kvmTest('a condition that does not parse is refused with the reason', async () => {
-  const dc = new DebugClient('node', ADAPTER, 'vmscope');
-  await dc.start();
-  try {
+  await withClient(async ({ dc }) => {
     await dc.initializeRequest();
     await dc.launch({ spec: HELLO });
     const r = await dc.setExceptionBreakpointsRequest({ filters: [], filterOptions: [{ filterId: 'io', condition: 'port ==' }] });
     assert.equal(r.body?.breakpoints?.[0]?.verified, false);
     assert.match(r.body?.breakpoints?.[0]?.message ?? '', /column/);
-  } finally {
-    await dc.stop();
-  }
+  });
 });
 
 kvmTest('the spec’s debug.break-on-exit filters are on from the start', async () => {
