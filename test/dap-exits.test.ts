@@ -151,6 +151,21 @@ kvmTest('VMCS scope: guest state equals the registers; the exit fields follow th
     assert.equal(value('VM_EXIT_INSTRUCTION_LEN'), 1n);
     const nested = groups.find((g) => g.name === 'vmcs12 (guest hypervisor)')!;
     assert.match(nested.value, /KVM_CAP_NESTED_STATE = 0|fields|VMX operation/);
+
+    // Guest-state fields write through to the vCPU; exit information is read-only.
+    const guestGroup = groups.find((g) => g.name === 'Guest-state area: registers')!;
+    const guestFields = (await dc.variablesRequest({ variablesReference: guestGroup.variablesReference })).body.variables;
+    const rspField = guestFields.find((f) => f.name.startsWith('GUEST_RSP ('))!.name;
+    const set = await dc.setVariableRequest({ variablesReference: guestGroup.variablesReference, name: rspField, value: 'rsp - 0x40' });
+    assert.match(set.body.value, /^0x[0-9a-f]+ · KVM_GET_REGS/);
+    const regsAfter = (await dc.variablesRequest({ variablesReference: scopes.find((s) => s.name === 'General registers')!.variablesReference })).body.variables;
+    assert.equal(BigInt(regsAfter.find((r) => r.name === 'rsp')!.value), reg('rsp') - 0x40n);
+    const exitGroup = groups.find((g) => g.name === 'VM-exit information fields')!;
+    const exitFields = (await dc.variablesRequest({ variablesReference: exitGroup.variablesReference })).body.variables;
+    await assert.rejects(
+      dc.setVariableRequest({ variablesReference: exitGroup.variablesReference, name: exitFields.find((f) => f.name.startsWith('VM_EXIT_REASON ('))!.name, value: '1' }),
+      /exit information is read-only/,
+    );
   });
 });
 
