@@ -24,5 +24,5 @@ export function checkCommand(files: string[]): number {
       failed = true;
     }
   }
-  return failed ? ExitCode.vmscopeError : ExitCode.ok;
+  return failed ? ExitCode.checkFailed : ExitCode.ok;
 }

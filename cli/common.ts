@@ -5,6 +5,8 @@ import { NativeAddonMissing } from '../vmm/kvm/native';
 
 export const ExitCode = {
   ok: 0,
+  /** `vmscope check` found errors. */
+  checkFailed: 1,
   usage: 2,
   halted: 123,
   timeout: 124,

@@ -15,7 +15,8 @@ commands:
       run the VM; the guest's serial output goes to stdout, and vmscope exits
       with the guest's debug-exit status
   check <spec>...
-      check specs and the images they name, print problems as file:line:col
+      check specs and the images they name, print problems as file:line:col;
+      exits 1 when there are errors
   info [--json]
       what this host's KVM offers: access, API version, backend, capabilities
 

@@ -12,8 +12,8 @@ test('the reference lists every key with its default', () => {
   assert.match(md, /^\| `devices.debug-exit.port` \| integer 0x0–0xffff \| `0xf4` \|/m);
 });
 
-test('docs/vmspec.md carries the current reference (run `npm run docs` after changing the schema)', () => {
-  const doc = fs.readFileSync(path.resolve(__dirname, '..', '..', 'docs', 'vmspec.md'), 'utf8');
+test('docs/spec.md carries the current reference (run `npm run docs` after changing the schema)', () => {
+  const doc = fs.readFileSync(path.resolve(__dirname, '..', '..', 'docs', 'spec.md'), 'utf8');
   const start = doc.indexOf(REFERENCE_BEGIN);
   const end = doc.indexOf(REFERENCE_END);
   assert.ok(start >= 0 && end > start, 'reference markers present');

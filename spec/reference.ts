@@ -1,4 +1,4 @@
-// Renders the schema as the key reference in docs/vmspec.md, so the user docs
+// Renders the schema as the key reference in docs/spec.md, so the user docs
 // are generated from the same definition the parser reads and cannot drift.
 
 import { vmSpecSchema, type SchemaNode } from './schema';
