@@ -3,20 +3,24 @@
 
 import { planMachine } from '../vmm/builder';
 import { VmscopeError } from '../vmm/errors';
+import { checkImage } from '../spec/image-checks';
+import { formatDiagnostic, loadSpecFile } from '../spec/load';
 import { ExitCode } from './common';
-import { loadSpecOrReport } from './spec-io';
 
 export function checkCommand(files: string[]): number {
   let failed = false;
   for (const file of files) {
-    const spec = loadSpecOrReport(file);
-    if (!spec) {
+    const result = loadSpecFile(file);
+    const diagnostics = [...result.diagnostics, ...checkImage(result)];
+    for (const d of diagnostics) process.stderr.write(formatDiagnostic(file, d) + '\n');
+    const spec = result.spec;
+    if (!spec || diagnostics.some((d) => d.severity === 'error')) {
       failed = true;
       continue;
     }
     try {
+      // What only assembling the machine finds (the boot area vmscope writes, KVM's reserved pages).
       const plan = planMachine(spec);
-      for (const w of plan.warnings) process.stderr.write(`${file}: warning: ${w}\n`);
       process.stdout.write(`${file}: ok (${plan.image.format}${plan.image.bits ? ` ${plan.image.bits}-bit` : ''}, entry 0x${plan.entry.toString(16)}, ${plan.image.segments.length} segment${plan.image.segments.length > 1 ? 's' : ''})\n`);
     } catch (e) {
       if (!(e instanceof VmscopeError)) throw e;

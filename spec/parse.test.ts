@@ -130,7 +130,7 @@ test('relative image paths resolve against the spec directory, or options.dir', 
 });
 
 // One case per diagnostic code: the text, where the diagnostic must start (1-based line:col), and text it must contain.
-const CASES: Record<Exclude<SpecDiagnosticCode, 'unreadable-file'>, { text: string; at: string; says: RegExp; severity?: string }> = {
+const CASES: Record<Exclude<keyof typeof DIAGNOSTIC_CODES, 'unreadable-file'>, { text: string; at: string; says: RegExp; severity?: string }> = {
   'yaml-syntax': { text: 'name: "open\nboot: { image: a }\n', at: '3:1', says: /quote/i },
   'duplicate-key': { text: 'name: a\nboot: { image: a }\nname: b\n', at: '3:1', says: /unique/ },
   'yaml-warning': { text: 'name: !weird x\nboot: { image: a }\n', at: '1:7', says: /tag/i, severity: 'warning' },

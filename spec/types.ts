@@ -55,7 +55,18 @@ export const DIAGNOSTIC_CODES = {
   'unreadable-file': 'The spec file itself cannot be read.',
 } as const satisfies Record<string, string>;
 
-export type SpecDiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
+/** Codes of the checks that read the boot image (spec/image-checks.ts). */
+export const IMAGE_DIAGNOSTIC_CODES = {
+  'image-missing': 'The boot image does not exist or cannot be read.',
+  'image-format': 'The boot image is not the declared format, or is a broken ELF file.',
+  'image-overlap': 'An image segment collides with a declared region.',
+  'image-too-big': 'An image segment lies outside RAM and every ram/rom region.',
+  'unknown-symbol': 'boot.entry names a symbol the ELF image does not have.',
+  'entry-outside-image': 'The entry point lies outside every loaded segment.',
+  'mode-mismatch': 'A 32-bit ELF in long mode, or a 64-bit ELF in real or protected mode (warning).',
+} as const satisfies Record<string, string>;
+
+export type SpecDiagnosticCode = keyof typeof DIAGNOSTIC_CODES | keyof typeof IMAGE_DIAGNOSTIC_CODES;
 
 export type SpecSeverity = 'error' | 'warning' | 'info';
 
