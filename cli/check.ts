@@ -4,6 +4,7 @@
 import { planMachine } from '../vmm/builder';
 import { VmscopeError } from '../vmm/errors';
 import { checkImage } from '../spec/image-checks';
+import { checkHost } from '../spec/host-checks';
 import { formatDiagnostic, loadSpecFile } from '../spec/load';
 import { ExitCode } from './common';
 
@@ -11,7 +12,7 @@ export function checkCommand(files: string[]): number {
   let failed = false;
   for (const file of files) {
     const result = loadSpecFile(file);
-    const diagnostics = [...result.diagnostics, ...checkImage(result)];
+    const diagnostics = [...result.diagnostics, ...checkImage(result), ...checkHost(result)];
     for (const d of diagnostics) process.stderr.write(formatDiagnostic(file, d) + '\n');
     const spec = result.spec;
     if (!spec || diagnostics.some((d) => d.severity === 'error')) {

@@ -66,7 +66,14 @@ export const IMAGE_DIAGNOSTIC_CODES = {
   'mode-mismatch': 'A 32-bit ELF in long mode, or a 64-bit ELF in real or protected mode (warning).',
 } as const satisfies Record<string, string>;
 
-export type SpecDiagnosticCode = keyof typeof DIAGNOSTIC_CODES | keyof typeof IMAGE_DIAGNOSTIC_CODES;
+/** Codes of the checks against the host (spec/host-checks.ts). */
+export const HOST_DIAGNOSTIC_CODES = {
+  'host-memory': 'memory above the host\'s RAM (error) or above half of it (warning).',
+  'host-vcpus': 'More vCPUs than host CPUs, with the overcommit ratio (warning).',
+  'host-kvm': '/dev/kvm is missing or not accessible on this host (warning).',
+} as const satisfies Record<string, string>;
+
+export type SpecDiagnosticCode = keyof typeof DIAGNOSTIC_CODES | keyof typeof IMAGE_DIAGNOSTIC_CODES | keyof typeof HOST_DIAGNOSTIC_CODES;
 
 export type SpecSeverity = 'error' | 'warning' | 'info';
 

@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSpec } from './parse';
+import { checkHost } from './host-checks';
+
+const host = { memoryBytes: 8 * 2 ** 30, cpus: 2 };
+const codes = (yaml: string, h = host) => checkHost(parseSpec(yaml, '/x/vm.vmspec'), h).map((d) => [d.code, d.severity, d.message]);
+
+test('memory: above half the host RAM warns, above all of it is an error', () => {
+  assert.deepEqual(codes('name: a\nmemory: 1GiB\nboot: { image: a }\n'), []);
+  const [warn] = codes('name: a\nmemory: 5GiB\nboot: { image: a }\n');
+  assert.deepEqual(warn!.slice(0, 2), ['host-memory', 'warning']);
+  const [err] = codes('name: a\nmemory: 9GiB\nboot: { image: a }\n');
+  assert.deepEqual(err!.slice(0, 2), ['host-memory', 'error']);
+  assert.match(String(err![2]), /9 GiB is more than this host's RAM \(8 GiB\)/);
+});
+
+test('vCPUs beyond host CPUs warn with the overcommit ratio', () => {
+  const [w] = codes('name: a\nvcpus: 6\nboot: { image: a }\n');
+  assert.equal(w![0], 'host-vcpus');
+  assert.match(String(w![2]), /6 vCPUs on 2 host CPUs: an overcommit of 3:1 \(vCPU:pCPU\)/);
+});
+
+test('an unusable /dev/kvm is a warning that says why', () => {
+  const [w] = codes('name: a\nboot: { image: a }\n', { ...host, kvmProblem: '/dev/kvm does not exist on this host' });
+  assert.deepEqual(w!.slice(0, 2), ['host-kvm', 'warning']);
+});
