@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSpec } from './parse';
-import { checkHost } from './host-checks';
+import { checkHost, type HostFacts } from './host-checks';
 
-const host = { memoryBytes: 8 * 2 ** 30, cpus: 2 };
+const host: HostFacts = { memoryBytes: 8 * 2 ** 30, cpus: 2 };
 const codes = (yaml: string, h = host) => checkHost(parseSpec(yaml, '/x/vm.vmspec'), h).map((d) => [d.code, d.severity, d.message]);
 
 test('memory: above half the host RAM warns, above all of it is an error', () => {
