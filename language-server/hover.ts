@@ -7,6 +7,7 @@ import { formatPath } from '../spec/parse';
 import { type SchemaNode, schemaAt } from '../spec/schema';
 import { formatHex, formatSize, parseAddress, parseIntegerLiteral, parseSize } from '../spec/units';
 import { type ParsedDocument, textAt, unquote } from './documents';
+import { describeImage } from '../spec/image-checks';
 
 export function hover(doc: ParsedDocument, pos: Position): Hover | null {
   const at = doc.result.ranges.pathAt(pos);
@@ -15,12 +16,32 @@ export function hover(doc: ParsedDocument, pos: Position): Hover | null {
   if (!schema) return null;
   const range = at.on === 'key' ? doc.result.ranges.keyRange(at.path) : doc.result.ranges.valueRange(at.path);
   if (at.on === 'value') {
-    const value = range ? valueHover(schema, unquote(textAt(doc, range))) : undefined;
+    // The image path: what the file holds (read once per mtime).
+    if (at.path.length === 2 && at.path[0] === 'boot' && at.path[1] === 'image' && doc.result.spec) {
+      return { contents: { kind: MarkupKind.Markdown, value: describeImage(doc.result.spec.boot.image) }, ...(range ? { range } : {}) };
+    }
+    let value = range ? valueHover(schema, unquote(textAt(doc, range))) : undefined;
+    if (value !== undefined && schema.type === 'address' && range) value += whereIs(doc, unquote(textAt(doc, range)));
     if (value !== undefined) return { contents: { kind: MarkupKind.Markdown, value }, ...(range ? { range } : {}) };
     // Containers and plain strings have nothing of their own to say; fall through to the key's documentation.
     if (schema.type === 'object' || schema.type === 'array') return null;
   }
   return { contents: { kind: MarkupKind.Markdown, value: keyHover(at.path, schema) }, ...(range ? { range } : {}) };
+}
+
+/** For a guest-physical address: the region or RAM it falls in, and its 4 KiB page number. */
+function whereIs(doc: ParsedDocument, text: string): string {
+  const a = parseAddress(text);
+  const spec = doc.result.spec;
+  if (!a.ok || a.value >= 2n ** 52n) return '';
+  const gpa = Number(a.value);
+  let place = 'no RAM or region';
+  if (spec) {
+    const r = spec.regions.find((x) => gpa >= x.gpa && gpa < x.gpa + x.size);
+    if (r) place = `region **${r.name}** (${r.kind}), offset \`${formatHex(BigInt(gpa - r.gpa))}\``;
+    else if (gpa < spec.memory) place = 'RAM';
+  }
+  return `\n| in | ${place} |\n| page | \`${formatHex(a.value >> 12n)}\` (4 KiB page number) |`;
 }
 
 /** Markdown documentation for a key: shared with completion items. */

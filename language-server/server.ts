@@ -13,6 +13,7 @@ import { foldingRanges } from './folding';
 import { guarded } from './guard';
 import { hover } from './hover';
 import { inlayHints } from './inlayHints';
+import { documentLinks } from './links';
 import { documentSymbols } from './symbols';
 
 /** Replaced by esbuild with package.json's version (scripts/bundle.mjs). */
@@ -39,6 +40,7 @@ connection.onInitialize(() => ({
     inlayHintProvider: true,
     foldingRangeProvider: true,
     codeLensProvider: { resolveProvider: false },
+    documentLinkProvider: { resolveProvider: false },
   },
   serverInfo: { name: 'vmscope', version: typeof VMSCOPE_VERSION === 'string' ? VMSCOPE_VERSION : 'dev' },
 }));
@@ -58,6 +60,7 @@ connection.onCodeAction(guarded(connection, 'codeAction', [], (p) => { const d =
 connection.onDocumentSymbol(guarded(connection, 'documentSymbol', [], (p) => { const d = parsed(p.textDocument.uri); return d ? documentSymbols(d) : []; }));
 connection.languages.inlayHint.on(guarded(connection, 'inlayHint', [], (p) => { const d = parsed(p.textDocument.uri); return d ? inlayHints(d, p.range) : []; }));
 connection.onFoldingRanges(guarded(connection, 'foldingRange', [], (p) => { const d = parsed(p.textDocument.uri); return d ? foldingRanges(d) : []; }));
+connection.onDocumentLinks(guarded(connection, 'documentLink', [], (p) => { const d = parsed(p.textDocument.uri); return d ? documentLinks(d) : []; }));
 connection.onCodeLens(guarded(connection, 'codeLens', [], (p) => (documents.get(p.textDocument.uri) ? codeLenses(p.textDocument.uri) : [])));
 
 // A bug in a handler must not end the process; log it and keep serving.

@@ -144,3 +144,23 @@ function checkEntry(spec: VmSpec, facts: ImageFacts, segments: ImageFacts['segme
     diag('error', 'entry-outside-image', `the entry point ${hex(entry)} is outside every loaded ${facts.elf ? 'segment' : 'byte'} of ${spec.boot.image}`, at(['boot', e === undefined ? 'image' : 'entry']));
   }
 }
+
+/** Markdown facts about an image file, for hover: format, class, entry, segments, size. */
+export function describeImage(file: string): string {
+  const facts = factsOf(file);
+  if ('missing' in facts) return `\`${file}\` ${facts.missing}`;
+  const lines = [`\`${file}\`: ${facts.elf ? `ELF${facts.bits ?? ''}` : 'flat binary'}, ${facts.size} bytes`];
+  if (facts.broken) return `${lines[0]}; not a valid ELF: ${facts.broken}`;
+  if (facts.elf) {
+    if (facts.entry !== undefined) lines.push('', `Entry point \`${hex(facts.entry)}\`${symbolAt(facts, facts.entry)}`);
+    lines.push('', '| segment (guest-physical) | virtual |', '|---|---|');
+    for (const s of facts.segments) lines.push(`| \`${hex(s.start)}..${hex(s.end)}\` | \`${hex(s.vstart)}\` |`);
+    lines.push('', `${facts.symbols.size} symbols`);
+  }
+  return lines.join('\n');
+}
+
+function symbolAt(facts: ImageFacts, addr: bigint): string {
+  for (const [name, v] of facts.symbols) if (v === addr) return ` (\`${name}\`)`;
+  return '';
+}

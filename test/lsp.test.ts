@@ -296,6 +296,29 @@ describe('vmspec language server over stdio', { timeout: 60_000 }, () => {
     assert.match(g, /3\.25 GiB/);
   });
 
+  test('hover on an address names its region and page; on the image, what the file holds; the image path is a link', async () => {
+    const uri = fresh();
+    await client.open(uri, VALID);
+    const g = hoverText(await client.request('textDocument/hover', { ...doc(uri), position: at(9, 12) }));
+    assert.match(g, /region \*\*mmio0\*\* \(mmio\), offset `0x0`/);
+    assert.match(g, /`0xd0000` \(4 KiB page number\)/);
+    const img = hoverText(await client.request('textDocument/hover', { ...doc(uri), position: at(4, 14) }));
+    assert.match(img, /ELF64, \d+ bytes/);
+    assert.match(img, /Entry point `0x100000` \(`_start`\)/);
+    assert.match(img, /\| `0x100000\.\.0x10[0-9a-f]+` \|/);
+    const links = await client.request<Array<{ target: string; range: { start: Pos } }>>('textDocument/documentLink', doc(uri));
+    assert.equal(links.length, 1);
+    assert.match(links[0]!.target, /^file:\/\/.*\/build\/guest\.elf$/);
+    assert.deepEqual(links[0]!.range.start, { line: 4, character: 9 });
+  });
+
+  test('hover on an exit reason in break-on-exit names the VMX exit', async () => {
+    const uri = fresh();
+    await client.open(uri, VALID + 'debug:\n  break-on-exit:\n    - hlt\n    - io\n');
+    const h = hoverText(await client.request('textDocument/hover', { ...doc(uri), position: at(18, 7) }));
+    assert.match(h, /KVM_EXIT_IO, VMX exit 30 \(I\/O instruction\)/);
+  });
+
   test('completion of keys at a key position, without keys already present', async () => {
     const uri = fresh();
     const text = 'name: x\nboot:\n  image: a.elf\n  \n';
