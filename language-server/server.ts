@@ -14,6 +14,7 @@ import { guarded } from './guard';
 import { hover } from './hover';
 import { inlayHints } from './inlayHints';
 import { documentLinks } from './links';
+import { definition } from './definition';
 import { documentSymbols } from './symbols';
 
 /** Replaced by esbuild with package.json's version (scripts/bundle.mjs). */
@@ -41,6 +42,7 @@ connection.onInitialize(() => ({
     foldingRangeProvider: true,
     codeLensProvider: { resolveProvider: false },
     documentLinkProvider: { resolveProvider: false },
+    definitionProvider: true,
   },
   serverInfo: { name: 'vmscope', version: typeof VMSCOPE_VERSION === 'string' ? VMSCOPE_VERSION : 'dev' },
 }));
@@ -61,6 +63,7 @@ connection.onDocumentSymbol(guarded(connection, 'documentSymbol', [], (p) => { c
 connection.languages.inlayHint.on(guarded(connection, 'inlayHint', [], (p) => { const d = parsed(p.textDocument.uri); return d ? inlayHints(d, p.range) : []; }));
 connection.onFoldingRanges(guarded(connection, 'foldingRange', [], (p) => { const d = parsed(p.textDocument.uri); return d ? foldingRanges(d) : []; }));
 connection.onDocumentLinks(guarded(connection, 'documentLink', [], (p) => { const d = parsed(p.textDocument.uri); return d ? documentLinks(d) : []; }));
+connection.onDefinition(guarded(connection, 'definition', null, (p) => { const d = parsed(p.textDocument.uri); return d ? definition(d, p.position) : null; }));
 connection.onCodeLens(guarded(connection, 'codeLens', [], (p) => (documents.get(p.textDocument.uri) ? codeLenses(p.textDocument.uri) : [])));
 
 // A bug in a handler must not end the process; log it and keep serving.

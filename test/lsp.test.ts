@@ -312,6 +312,17 @@ describe('vmspec language server over stdio', { timeout: 60_000 }, () => {
     assert.deepEqual(links[0]!.range.start, { line: 4, character: 9 });
   });
 
+  test('go to definition from entry: <symbol> to its source line (DWARF)', async () => {
+    const uri = fresh();
+    await client.open(uri, VALID.replace('  mode: long\n', '  mode: long\n  entry: uart_puts\n'));
+    const loc = await client.request<{ uri: string; range: { start: Pos } } | null>('textDocument/definition', { ...doc(uri), position: at(7, 12) });
+    assert.ok(loc, 'a location');
+    assert.match(loc.uri, /examples\/hello\/hello\.c$/);
+    const source = readFileSync(path.join(ROOT, 'examples', 'hello', 'hello.c'), 'utf8').split('\n');
+    const line = source.findIndex((l) => l.startsWith('void uart_puts('));
+    assert.ok(loc.range.start.line === line || loc.range.start.line === line + 1, `line ${loc.range.start.line} is uart_puts`);
+  });
+
   test('hover on an exit reason in break-on-exit names the VMX exit', async () => {
     const uri = fresh();
     await client.open(uri, VALID + 'debug:\n  break-on-exit:\n    - hlt\n    - io\n');
