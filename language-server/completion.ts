@@ -1,6 +1,11 @@
 // Completion: keys valid in the mapping at the cursor (minus those already written), with snippets for the
-// boot block and for a region; enum values (and booleans) at value positions, including list items.
+// boot block and for a region; enum values (and booleans) at value positions, including list items;
+// files next to the spec for `image:`, and the image's functions for `entry:`.
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { imageInfo } from './definition';
 import type { CompletionItem, Position } from 'vscode-languageserver/node';
 import { CompletionItemKind, InsertTextFormat, InsertTextMode, MarkupKind } from 'vscode-languageserver/node';
 import { type EnumSchema, type ObjectSchema, type SchemaNode, schemaAt } from '../spec/schema';
@@ -29,6 +34,13 @@ export function complete(doc: ParsedDocument, pos: Position): CompletionItem[] {
     return items;
   }
   const prefix = ctx.needsSpace ? ' ' : '';
+  const where = ctx.path.join('.');
+  if (where === 'boot.image') {
+    // The whole path typed so far after `image:`, which the word-based span does not cover past a `/`.
+    const typed = /:\s*(\S*)$/.exec((doc.lines[pos.line] ?? '').slice(0, pos.character))?.[1] ?? '';
+    return pathItems(doc, typed, { line: pos.line, start: pos.character - typed.length, end: Math.max(ctx.replace.end, pos.character) }, prefix);
+  }
+  if (where === 'boot.entry') return symbolItems(doc, ctx.replace, prefix);
   if (schema.type === 'enum') return enumItems(schema, ctx.present, ctx.replace, prefix);
   if (schema.type === 'boolean' || (schema.type === 'object' && schema.toggle)) {
     return ['true', 'false'].map((v, i) => ({ label: v, kind: CompletionItemKind.Value, sortText: String(i), textEdit: edit(ctx.replace, prefix + v) }));
@@ -104,4 +116,54 @@ function summary(description: string): string {
 
 function escapeChoice(v: string): string {
   return v.replace(/[\\|,$}]/g, (c) => `\\${c}`);
+}
+
+/** Files and directories next to the spec, for `image:` (paths are relative to the spec). */
+function pathItems(doc: ParsedDocument, typed: string, replace: Span, prefix: string): CompletionItem[] {
+  const specFile = doc.result.spec?.file || fileOfUri(doc.uri);
+  if (!specFile) return [];
+  const base = path.dirname(specFile);
+  const dirPart = typed.includes('/') ? typed.slice(0, typed.lastIndexOf('/') + 1) : '';
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(path.resolve(base, dirPart), { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => !e.name.startsWith('.'))
+    .slice(0, 500)
+    .map((e) => ({
+      label: dirPart + e.name + (e.isDirectory() ? '/' : ''),
+      kind: e.isDirectory() ? CompletionItemKind.Folder : CompletionItemKind.File,
+      sortText: (e.isDirectory() ? '1' : '0') + e.name,
+      textEdit: edit(replace, prefix + dirPart + e.name + (e.isDirectory() ? '/' : '')),
+      ...(e.isDirectory() ? { command: { title: 'again', command: 'editor.action.triggerSuggest' } } : {}),
+    }));
+}
+
+/** The image's function symbols, for `entry:`. */
+function symbolItems(doc: ParsedDocument, replace: Span, prefix: string): CompletionItem[] {
+  const image = doc.result.spec?.boot.image;
+  if (!image) return [];
+  let info;
+  try {
+    info = imageInfo(image);
+  } catch {
+    return [];
+  }
+  return [...info.functions].slice(0, 2000).map(([name, addr]) => ({
+    label: name,
+    kind: CompletionItemKind.Function,
+    detail: '0x' + addr.toString(16),
+    textEdit: edit(replace, prefix + name),
+  }));
+}
+
+function fileOfUri(uri: string): string {
+  try {
+    return uri.startsWith('file:') ? fileURLToPath(uri) : '';
+  } catch {
+    return '';
+  }
 }

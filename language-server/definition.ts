@@ -1,5 +1,6 @@
 // Go to definition: from `entry: <symbol>` to the symbol's source line, when
-// the image carries DWARF line information.
+// the image carries DWARF line information. The image's symbols also serve
+// completion of `entry:`.
 
 import * as fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -9,14 +10,21 @@ import { LineTable } from '../debug-adapter/dwarf/line-table';
 import type { ParsedDocument } from './documents';
 
 /** Line tables by image path, re-read when the image changes. */
-const tables = new Map<string, { mtimeMs: number; table: LineTable; symbols: Map<string, bigint> }>();
+const tables = new Map<string, { mtimeMs: number; table: LineTable; symbols: Map<string, bigint>; functions: Map<string, bigint> }>();
 
-function imageInfo(file: string) {
+/** Symbols and line table of an ELF image, cached by mtime (also serves entry completion). */
+export function imageInfo(file: string) {
   const st = fs.statSync(file);
   const hit = tables.get(file);
   if (hit && hit.mtimeMs === st.mtimeMs) return hit;
   const bytes = fs.readFileSync(file);
-  const entry = { mtimeMs: st.mtimeMs, table: LineTable.fromElf(bytes), symbols: new Map(parseElf(bytes).symbols.map((s) => [s.name, s.value])) };
+  const elf = parseElf(bytes);
+  const entry = {
+    mtimeMs: st.mtimeMs,
+    table: LineTable.fromElf(bytes),
+    symbols: new Map(elf.symbols.map((s) => [s.name, s.value])),
+    functions: new Map(elf.symbols.filter((s) => s.kind === 'func').map((s) => [s.name, s.value])),
+  };
   tables.set(file, entry);
   return entry;
 }

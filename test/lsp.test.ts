@@ -312,6 +312,18 @@ describe('vmspec language server over stdio', { timeout: 60_000 }, () => {
     assert.deepEqual(links[0]!.range.start, { line: 4, character: 9 });
   });
 
+  test('completion of image paths next to the spec and of the image\'s functions for entry', async () => {
+    const uri = fresh();
+    const text = VALID.replace('  mode: long\n', '  mode: long\n  entry: ua\n');
+    await client.open(uri, text.replace('image: build/guest.elf', 'image: build/'));
+    const files = (await client.request<CompletionItem[]>('textDocument/completion', { ...doc(uri), position: at(4, 15) })).map((i) => i.label);
+    assert.ok(files.includes('build/guest.elf'), JSON.stringify(files));
+    const v = await client.change(uri, text);
+    await client.diagnostics(uri, v);
+    const syms = (await client.request<CompletionItem[]>('textDocument/completion', { ...doc(uri), position: at(7, 11) })).map((i) => i.label);
+    for (const f of ['uart_puts', 'uart_putc', 'main', '_start']) assert.ok(syms.includes(f), `${f} in ${JSON.stringify(syms)}`);
+  });
+
   test('go to definition from entry: <symbol> to its source line (DWARF)', async () => {
     const uri = fresh();
     await client.open(uri, VALID.replace('  mode: long\n', '  mode: long\n  entry: uart_puts\n'));
