@@ -1,5 +1,6 @@
 // Quick fixes: every diagnostic that carries a `suggestion` (did-you-mean for keys and enum values, binary
 // size units, quoting) becomes an edit of the diagnostic's range; `misaligned` also offers aligning up to 4 KiB.
+// And one rewrite: a size written as a byte count, in binary units.
 
 import type { CodeAction, CodeActionParams, Diagnostic } from 'vscode-languageserver/node';
 import { CodeActionKind } from 'vscode-languageserver/node';
@@ -7,11 +8,13 @@ import type { SpecDiagnostic, SpecRange } from '../spec/types';
 import { PAGE_SIZE, formatHex, formatSize, parseAddress, parseIntegerLiteral } from '../spec/units';
 import { toLspDiagnostic } from './diagnostics';
 import { type ParsedDocument, textAt, unquote } from './documents';
+import { schemaAt } from '../spec/schema';
 
 export function codeActions(doc: ParsedDocument, params: CodeActionParams): CodeAction[] {
   const only = params.context.only;
-  if (only && !only.some((k) => CodeActionKind.QuickFix.startsWith(k))) return [];
   const actions: CodeAction[] = [];
+  if (!only || only.some((k) => CodeActionKind.RefactorRewrite.startsWith(k))) actions.push(...sizeRewrites(doc, params));
+  if (only && !only.some((k) => CodeActionKind.QuickFix.startsWith(k))) return actions;
   for (const d of doc.result.diagnostics) {
     if (!overlaps(d.range, params.range)) continue;
     const lsp = toLspDiagnostic(doc.uri, d);
@@ -23,6 +26,20 @@ export function codeActions(doc: ParsedDocument, params: CodeActionParams): Code
     }
   }
   return actions;
+}
+
+/** A size written as a raw byte count, under the cursor: offer it with binary units (16777216 -> 16MiB). */
+function sizeRewrites(doc: ParsedDocument, params: CodeActionParams): CodeAction[] {
+  const at = doc.result.ranges.pathAt(params.range.start);
+  if (!at || at.on !== 'value' || schemaAt(at.path)?.type !== 'size') return [];
+  const range = doc.result.ranges.valueRange(at.path);
+  if (!range) return [];
+  const text = unquote(textAt(doc, range));
+  const n = parseIntegerLiteral(text);
+  if (!n.ok || n.value < 1024n || n.value % 1024n !== 0n) return [];
+  const sized = formatSize(n.value).replace(' ', '');
+  if (!/[KMGT]iB$/.test(sized)) return [];
+  return [{ title: `Write as ${sized}`, kind: CodeActionKind.RefactorRewrite, edit: { changes: { [doc.uri]: [{ range, newText: sized }] } } }];
 }
 
 function title(d: SpecDiagnostic, suggestion: string): string {

@@ -15,6 +15,7 @@ import { hover } from './hover';
 import { inlayHints } from './inlayHints';
 import { documentLinks } from './links';
 import { definition } from './definition';
+import { selectionRanges } from './selection';
 import { documentSymbols } from './symbols';
 
 /** Replaced by esbuild with package.json's version (scripts/bundle.mjs). */
@@ -36,13 +37,14 @@ connection.onInitialize(() => ({
     textDocumentSync: TextDocumentSyncKind.Incremental,
     hoverProvider: true,
     completionProvider: { triggerCharacters: [':', ' ', '[', ','] },
-    codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+    codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix, CodeActionKind.RefactorRewrite] },
     documentSymbolProvider: true,
     inlayHintProvider: true,
     foldingRangeProvider: true,
     codeLensProvider: { resolveProvider: false },
     documentLinkProvider: { resolveProvider: false },
     definitionProvider: true,
+    selectionRangeProvider: true,
   },
   serverInfo: { name: 'vmscope', version: typeof VMSCOPE_VERSION === 'string' ? VMSCOPE_VERSION : 'dev' },
 }));
@@ -64,6 +66,7 @@ connection.languages.inlayHint.on(guarded(connection, 'inlayHint', [], (p) => { 
 connection.onFoldingRanges(guarded(connection, 'foldingRange', [], (p) => { const d = parsed(p.textDocument.uri); return d ? foldingRanges(d) : []; }));
 connection.onDocumentLinks(guarded(connection, 'documentLink', [], (p) => { const d = parsed(p.textDocument.uri); return d ? documentLinks(d) : []; }));
 connection.onDefinition(guarded(connection, 'definition', null, (p) => { const d = parsed(p.textDocument.uri); return d ? definition(d, p.position) : null; }));
+connection.onSelectionRanges(guarded(connection, 'selectionRange', [], (p) => { const d = parsed(p.textDocument.uri); return d ? selectionRanges(d, p.positions) : []; }));
 connection.onCodeLens(guarded(connection, 'codeLens', [], (p) => (documents.get(p.textDocument.uri) ? codeLenses(p.textDocument.uri) : [])));
 
 // A bug in a handler must not end the process; log it and keep serving.

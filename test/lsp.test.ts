@@ -324,6 +324,37 @@ describe('vmspec language server over stdio', { timeout: 60_000 }, () => {
     for (const f of ['uart_puts', 'uart_putc', 'main', '_start']) assert.ok(syms.includes(f), `${f} in ${JSON.stringify(syms)}`);
   });
 
+  test('a size written in bytes can be rewritten with units', async () => {
+    const uri = fresh();
+    await client.open(uri, VALID);
+    const actions = await client.request<CodeAction[]>('textDocument/codeAction', { ...doc(uri), range: { start: at(1, 10), end: at(1, 10) }, context: { diagnostics: [] } });
+    const rewrite = actions.find((a) => a.title === 'Write as 16MiB');
+    assert.ok(rewrite, JSON.stringify(actions.map((a) => a.title)));
+    const next = applyEdits(VALID, rewrite.edit!.changes![uri]!);
+    assert.match(next, /^memory: 16MiB$/m);
+    const v = await client.change(uri, next);
+    assert.deepEqual(await client.diagnostics(uri, v), []);
+  });
+
+  test('selection ranges grow from a value to its entry, its parent entries and the document', async () => {
+    const uri = fresh();
+    await client.open(uri, VALID);
+    type Sel = { range: { start: Pos; end: Pos }; parent?: Sel };
+    const [sel] = await client.request<Sel[]>('textDocument/selectionRange', { ...doc(uri), positions: [at(9, 12)] });
+    const chain: Array<{ start: Pos; end: Pos }> = [];
+    for (let s: Sel | undefined = sel; s; s = s.parent) chain.push(s.range);
+    // gpa value, gpa entry, the region item, regions, the document.
+    assert.deepEqual(chain[0], { start: at(9, 9), end: at(9, 19) });
+    assert.deepEqual(chain[1]!.start, at(9, 4));
+    assert.ok(chain.length >= 4);
+    for (let i = 1; i < chain.length; i++) {
+      const inner = chain[i - 1]!;
+      const outer = chain[i]!;
+      const before = (a: Pos, b: Pos) => a.line < b.line || (a.line === b.line && a.character <= b.character);
+      assert.ok(before(outer.start, inner.start) && before(inner.end, outer.end), `range ${i} contains range ${i - 1}`);
+    }
+  });
+
   test('go to definition from entry: <symbol> to its source line (DWARF)', async () => {
     const uri = fresh();
     await client.open(uri, VALID.replace('  mode: long\n', '  mode: long\n  entry: uart_puts\n'));
