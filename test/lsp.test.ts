@@ -493,3 +493,24 @@ describe('vmspec language server over stdio', { timeout: 60_000 }, () => {
     assert.deepEqual(client.logged, [], 'no handler threw');
   });
 });
+
+test('the server also speaks LSP over node IPC (as the VS Code client starts it)', { timeout: 30_000 }, async () => {
+  const { fork } = await import('node:child_process');
+  const { IPCMessageReader, IPCMessageWriter } = await import('vscode-jsonrpc/node');
+  const proc = fork(SERVER, ['--node-ipc'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const rpc = createMessageConnection(new IPCMessageReader(proc), new IPCMessageWriter(proc));
+  const published = new Promise<{ diagnostics: Array<{ code: string }> }>((resolve) => rpc.onNotification('textDocument/publishDiagnostics', resolve));
+  rpc.listen();
+  try {
+    const init = await rpc.sendRequest<{ capabilities: Record<string, unknown> }>('initialize', { processId: process.pid, rootUri: null, capabilities: {} });
+    assert.ok(init.capabilities.hoverProvider);
+    await rpc.sendNotification('initialized', {});
+    await rpc.sendNotification('textDocument/didOpen', { textDocument: { uri: 'untitled:ipc.vmspec', languageId: 'vmspec', version: 1, text: 'name: x\nmemroy: 1MiB\nboot: { image: a.elf }\n' } });
+    const p = await published;
+    assert.ok(p.diagnostics.some((d) => d.code === 'unknown-key'));
+    await rpc.sendRequest('shutdown');
+  } finally {
+    rpc.dispose();
+    proc.kill();
+  }
+});
