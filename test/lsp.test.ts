@@ -371,6 +371,13 @@ describe('vmspec language server over stdio', { timeout: 60_000 }, () => {
     await client.open(uri, VALID + 'debug:\n  break-on-exit:\n    - hlt\n    - io\n');
     const h = hoverText(await client.request('textDocument/hover', { ...doc(uri), position: at(18, 7) }));
     assert.match(h, /KVM_EXIT_IO, VMX exit 30 \(I\/O instruction\)/);
+    // In a flow sequence too.
+    const v = await client.change(uri, VALID + 'debug:\n  break-on-exit: [io, hlt]\n');
+    await client.diagnostics(uri, v);
+    const f = hoverText(await client.request('textDocument/hover', { ...doc(uri), position: at(16, 23) }));
+    assert.match(f, /KVM_EXIT_HLT, VMX exit 12/);
+    const c = (await client.request<CompletionItem[]>('textDocument/completion', { ...doc(uri), position: at(16, 21) })).map((i) => i.label);
+    assert.ok(c.includes('mmio') && !c.includes('io'), `flow-list completion offers what is not listed yet: ${JSON.stringify(c)}`);
   });
 
   test('completion of keys at a key position, without keys already present', async () => {
