@@ -25,3 +25,11 @@ test('an unusable /dev/kvm is a warning that says why', () => {
   const [w] = codes('name: a\nboot: { image: a }\n', { ...host, kvmProblem: '/dev/kvm does not exist on this host' });
   assert.deepEqual(w!.slice(0, 2), ['host-kvm', 'warning']);
 });
+
+test('regions beyond the host\'s physical address width are errors', () => {
+  const yaml = 'name: a\nboot: { image: a }\nregions:\n  - { name: far, gpa: 0x1000000000000, size: 4KiB, kind: mmio }\n';
+  const [e] = codes(yaml, { ...host, physBits: 48 });
+  assert.deepEqual(e!.slice(0, 2), ['beyond-phys-width', 'error']);
+  assert.match(String(e![2]), /region far ends at 0x1000000001000, beyond this host's 48-bit/);
+  assert.deepEqual(codes(yaml, { ...host, physBits: 52 }), []);
+});

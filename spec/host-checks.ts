@@ -1,6 +1,7 @@
 // Checks of a spec against the host it would run on: memory beyond the
 // host's RAM (an error) or beyond half of it (a warning), more vCPUs than
-// host CPUs (with the overcommit ratio), and a /dev/kvm that cannot be used.
+// host CPUs (with the overcommit ratio), regions beyond the physical address
+// width guests get (the host's MAXPHYADDR), and a /dev/kvm that cannot be used.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,12 +12,20 @@ import type { SpecDiagnostic } from './types';
 export interface HostFacts {
   memoryBytes: number;
   cpus: number;
+  /** The CPU's physical address width (MAXPHYADDR), which guests inherit; undefined if unknown. */
+  physBits?: number;
   /** Why /dev/kvm cannot be used, if it cannot. */
   kvmProblem?: string;
 }
 
 export function thisHost(device = '/dev/kvm'): HostFacts {
   const facts: HostFacts = { memoryBytes: os.totalmem(), cpus: os.cpus().length };
+  try {
+    const m = /^address sizes\s*:\s*(\d+) bits physical/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) facts.physBits = Number(m[1]);
+  } catch {
+    // No /proc/cpuinfo: the width check is skipped.
+  }
   try {
     fs.accessSync(device, fs.constants.R_OK | fs.constants.W_OK);
   } catch (e) {
@@ -43,6 +52,19 @@ export function checkHost(result: SpecParseResult, host: HostFacts = thisHost())
       code: 'host-vcpus',
       message: `${spec.vcpus} vCPUs on ${host.cpus} host CPUs: an overcommit of ${ratio}:1 (vCPU:pCPU), so vCPUs will wait for CPU time`,
       range: result.ranges.locate(['vcpus'], 'key'),
+    });
+  }
+  if (host.physBits !== undefined) {
+    const limit = 2 ** host.physBits;
+    spec.regions.forEach((r, i) => {
+      if (r.gpa + r.size > limit) {
+        out.push({
+          severity: 'error',
+          code: 'beyond-phys-width',
+          message: `region ${r.name} ends at 0x${(r.gpa + r.size).toString(16)}, beyond this host's ${host.physBits}-bit guest-physical address space (MAXPHYADDR); the guest cannot address it`,
+          range: result.ranges.locate(['regions', i, 'gpa']),
+        });
+      }
     });
   }
   if (host.kvmProblem) {

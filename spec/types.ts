@@ -71,6 +71,7 @@ export const HOST_DIAGNOSTIC_CODES = {
   'host-memory': 'memory above the host\'s RAM (error) or above half of it (warning).',
   'host-vcpus': 'More vCPUs than host CPUs, with the overcommit ratio (warning).',
   'host-kvm': '/dev/kvm is missing or not accessible on this host (warning).',
+  'beyond-phys-width': 'A region ends beyond the guest-physical address width (MAXPHYADDR) of this host.',
 } as const satisfies Record<string, string>;
 
 export type SpecDiagnosticCode = keyof typeof DIAGNOSTIC_CODES | keyof typeof IMAGE_DIAGNOSTIC_CODES | keyof typeof HOST_DIAGNOSTIC_CODES;
