@@ -111,6 +111,22 @@ export function cursorContext(lines: readonly string[], line: number, character:
     const present = new Set(m[4]!.split(',').map((s) => s.trim()).filter((s) => s !== ''));
     return { kind: 'value', path: [...parent, m[3]!, 0], present, replace, needsSpace: false };
   }
+  // `- { name: r, wo|` or `serial: { wo|`: a key (or `{ kind: wo|`, a value) in a flow mapping on this line.
+  m = /^( *)(- +)?(?:([\w-]+):\s*)?\{([^{}]*)$/.exec(before);
+  if (m) {
+    const col = m[1]!.length + (m[2]?.length ?? 0);
+    const base = m[2] ? [...containerPath(lines, line, m[1]!.length, true), 0] : containerPath(lines, line, col, false);
+    const mapPath = m[3] ? [...base, m[3]] : base;
+    const inner = m[4]!;
+    const last = inner.slice(inner.lastIndexOf(',') + 1);
+    const kv = /^\s*([\w-]+)\s*:\s*([\w-]*)$/.exec(last);
+    if (kv) return { kind: 'value', path: [...mapPath, kv[1]!], present: new Set(), replace, needsSpace: false };
+    if (/^\s*[\w-]*$/.test(last)) {
+      const present = new Set(inner.split(',').map((x) => x.split(':')[0]!.trim()).filter((k) => k !== '' && k !== word));
+      return { kind: 'key', parent: mapPath, present, replace };
+    }
+    return undefined;
+  }
   // `key: wo|`: a scalar value.
   m = /^( *)(- +)?([^\s:#'"{}[\],][^:#]*?)\s*:(\s*)([^\s#[{]*)$/.exec(before);
   if (m) {

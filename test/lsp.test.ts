@@ -324,6 +324,18 @@ describe('vmspec language server over stdio', { timeout: 60_000 }, () => {
     for (const f of ['uart_puts', 'uart_putc', 'main', '_start']) assert.ok(syms.includes(f), `${f} in ${JSON.stringify(syms)}`);
   });
 
+  test('completion inside flow mappings: keys not yet written, and enum values', async () => {
+    const uri = fresh();
+    const blockRegion = 'regions:\n  - name: mmio0\n    gpa: 0xd0000000\n    size: 4KiB\n    kind: mmio\n';
+    await client.open(uri, VALID.replace(blockRegion, 'regions:\n  - { name: mmio0, gpa: 0xd0000000, k\n'));
+    const keys = (await client.request<CompletionItem[]>('textDocument/completion', { ...doc(uri), position: at(8, 37) })).map((i) => i.label);
+    assert.ok(keys.includes('kind') && keys.includes('size'), JSON.stringify(keys));
+    assert.ok(!keys.includes('name') && !keys.includes('gpa'), 'keys already written are left out');
+    await client.change(uri, VALID.replace(blockRegion, 'regions:\n  - { name: mmio0, gpa: 0xd0000000, size: 4KiB, kind: m\n'));
+    const values = (await client.request<CompletionItem[]>('textDocument/completion', { ...doc(uri), position: at(8, 56) })).map((i) => i.label);
+    assert.deepEqual(values.sort(), ['mmio', 'ram', 'rom']);
+  });
+
   test('a size written in bytes can be rewritten with units', async () => {
     const uri = fresh();
     await client.open(uri, VALID);
