@@ -3,7 +3,7 @@
 // address ranges. Answers "where is this address" and "where is this line".
 
 import * as fs from 'node:fs';
-import { parseElf } from '../vmm/loaders/elf';
+import { isElf, parseElf } from '../vmm/loaders/elf';
 import type { ImageSymbol } from '../vmm/loaders';
 import { LineTable, type SourceLocation } from './dwarf/line-table';
 import { SymbolIndex } from './symbols';
@@ -42,7 +42,7 @@ export class ProgramInfo {
         warnings.push(`cannot read symbol file ${f.path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
         continue;
       }
-      if (!(bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46)) continue;
+      if (!isElf(bytes)) continue;
       try {
         const elf = parseElf(bytes);
         symbols.push(...elf.symbols);

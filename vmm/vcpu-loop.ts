@@ -11,6 +11,7 @@ import { EAGAIN, EINTR, KvmExit, KVM_EXIT_IO_OUT, MAX_EXIT_CODE } from './kvm/co
 import { Bus } from './devices/bus';
 import { createDevice, type DeviceConfig, type DeviceEvent } from './devices';
 import { VcpuState } from './vcpu-state';
+import { GPR_NAMES } from './kvm/structs';
 import type { CpuSnapshot, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 import { decodeDr6, freeSlot, guestDebugFor, NO_DEBUG, type DebugConfig, type ResumeHow, type VcpuCommand } from './debug';
 import { decodeExit, describeExitInfo, exitContext, exitVariables, prepareFilters, TraceRing, type ExitFilter, type ExitInfo } from './exit-trace';
@@ -212,15 +213,12 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
   const offSyncRip = L.sync_rip!;
   const syncRegsFlag = BigInt(native.constants.KVM_SYNC_X86_REGS ?? 1);
 
+  /** A 64-bit register for an exit condition: from kvm_run's sync regs when tracing (no ioctl), else KVM_GET_REGS. */
   const registerOf = (name: string): bigint | undefined => {
-    const regs = tracing ? undefined : state.getRegs();
-    if (tracing) {
-      // With sync regs on, kvm_run holds the registers at the exit: no ioctl.
-      const names = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags'];
-      const i = names.indexOf(name);
-      return i < 0 ? undefined : run.getBigUint64(L.sync_regs! + 8 * i, true);
-    }
-    return (regs as Record<string, bigint> | undefined)?.[name];
+    const i = (GPR_NAMES as readonly string[]).indexOf(name);
+    if (i < 0) return undefined;
+    // kvm_regs and GPR_NAMES share one order.
+    return tracing ? run.getBigUint64(L.sync_regs! + 8 * i, true) : state.getRegs()[GPR_NAMES[i]!];
   };
 
   /** Records the exit and runs the filters; returns a break if one matched. */
