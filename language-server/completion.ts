@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { imageInfo } from './definition';
+import { imageFacts } from '../spec/image-checks';
 import type { CompletionItem, Position } from 'vscode-languageserver/node';
 import { CompletionItemKind, InsertTextFormat, InsertTextMode, MarkupKind } from 'vscode-languageserver/node';
 import { type EnumSchema, type ObjectSchema, type SchemaNode, schemaAt } from '../spec/schema';
@@ -146,13 +146,9 @@ function pathItems(doc: ParsedDocument, typed: string, replace: Span, prefix: st
 function symbolItems(doc: ParsedDocument, replace: Span, prefix: string): CompletionItem[] {
   const image = doc.result.spec?.boot.image;
   if (!image) return [];
-  let info;
-  try {
-    info = imageInfo(image);
-  } catch {
-    return [];
-  }
-  return [...info.functions].slice(0, 2000).map(([name, addr]) => ({
+  const facts = imageFacts(image);
+  if ('missing' in facts) return [];
+  return [...facts.functions].slice(0, 2000).map(([name, addr]) => ({
     label: name,
     kind: CompletionItemKind.Function,
     detail: '0x' + addr.toString(16),

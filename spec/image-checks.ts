@@ -9,20 +9,23 @@ import { isElf, parseElf } from '../vmm/loaders/elf';
 import { didYouMean, type SpecParseResult } from './parse';
 import type { SpecDiagnostic, SpecRange, VmSpec } from './types';
 
-interface ImageFacts {
+export interface ImageFacts {
   elf: boolean;
   size: number;
   bits?: 32 | 64;
   entry?: bigint;
   segments: Array<{ start: number; end: number; vstart: bigint; vend: bigint }>;
   symbols: Map<string, bigint>;
+  /** Function symbols only, for completion of `entry:`. */
+  functions: Map<string, bigint>;
   /** Why the ELF could not be read, when it is ELF but broken. */
   broken?: string;
 }
 
 const cache = new Map<string, { mtimeMs: number; size: number; facts: ImageFacts }>();
 
-function factsOf(file: string): ImageFacts | { missing: string } {
+/** What an image holds, cached by path, mtime and size (shared by the checks, hover and completion). */
+export function imageFacts(file: string): ImageFacts | { missing: string } {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -39,7 +42,7 @@ function factsOf(file: string): ImageFacts | { missing: string } {
   } catch (e) {
     return { missing: `cannot be read (${(e as NodeJS.ErrnoException).code})` };
   }
-  const facts: ImageFacts = { elf: isElf(bytes), size: bytes.length, segments: [], symbols: new Map() };
+  const facts: ImageFacts = { elf: isElf(bytes), size: bytes.length, segments: [], symbols: new Map(), functions: new Map() };
   if (facts.elf) {
     try {
       const elf = parseElf(bytes);
@@ -50,7 +53,10 @@ function factsOf(file: string): ImageFacts | { missing: string } {
           facts.segments.push({ start: Number(p.paddr), end: Number(p.paddr) + p.memsz, vstart: p.vaddr, vend: p.vaddr + BigInt(p.memsz) });
         }
       }
-      for (const s of elf.symbols) facts.symbols.set(s.name, s.value);
+      for (const s of elf.symbols) {
+        facts.symbols.set(s.name, s.value);
+        if (s.kind === 'func') facts.functions.set(s.name, s.value);
+      }
     } catch (e) {
       facts.broken = e instanceof Error ? e.message : String(e);
     }
@@ -70,7 +76,7 @@ export function checkImage(result: SpecParseResult): SpecDiagnostic[] {
   const diag = (severity: SpecDiagnostic['severity'], code: SpecDiagnostic['code'], message: string, range: SpecRange, extra: Partial<SpecDiagnostic> = {}) =>
     out.push({ severity, code, message, range, ...extra });
 
-  const facts = factsOf(spec.boot.image);
+  const facts = imageFacts(spec.boot.image);
   if ('missing' in facts) {
     diag('error', 'image-missing', `the image ${spec.boot.image} ${facts.missing}; build the guest first, or fix the path`, at(['boot', 'image']));
     return out;
@@ -147,7 +153,7 @@ function checkEntry(spec: VmSpec, facts: ImageFacts, segments: ImageFacts['segme
 
 /** Markdown facts about an image file, for hover: format, class, entry, segments, size. */
 export function describeImage(file: string): string {
-  const facts = factsOf(file);
+  const facts = imageFacts(file);
   if ('missing' in facts) return `\`${file}\` ${facts.missing}`;
   const lines = [`\`${file}\`: ${facts.elf ? `ELF${facts.bits ?? ''}` : 'flat binary'}, ${facts.size} bytes`];
   if (facts.broken) return `${lines[0]}; not a valid ELF: ${facts.broken}`;
