@@ -5,6 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { loadSpecFile } from '../spec/load';
+import type { VmSpec } from '../spec/types';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const OUT = path.join(ROOT, '.bench');
@@ -28,4 +30,11 @@ export function buildBench(count: number): { image: string; bare: string } {
 export function runBare(bare: string, args: string[]): { count: number; seconds: number } {
   const [count, seconds] = execFileSync(bare, args, { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
   return { count: count!, seconds: seconds! };
+}
+
+/** The benchmark guest's spec, parsed. */
+export function benchSpec(): VmSpec {
+  const loaded = loadSpecFile(SPEC);
+  if (!loaded.spec) throw new Error(loaded.diagnostics.map((d) => d.message).join('; '));
+  return loaded.spec;
 }

@@ -9,9 +9,8 @@
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { buildMachine } from '../vmm/builder';
-import { buildBench, runBare, SPEC } from './build';
+import { benchSpec, buildBench, runBare } from './build';
 import { describeRunEnd } from '../vmm/exits';
-import { loadSpecFile } from '../spec/load';
 import { gatherHostInfo } from '../vmm/host-info';
 import { loadNative } from '../vmm/kvm/native';
 import { Worker } from 'node:worker_threads';
@@ -25,9 +24,7 @@ function runC(loop: string, image: string): { exits: number; seconds: number } {
 }
 
 async function runTs(): Promise<{ exits: number; seconds: number; wallSeconds: number }> {
-  const loaded = loadSpecFile(SPEC);
-  if (!loaded.spec) throw new Error(loaded.diagnostics.map((d) => d.message).join('; '));
-  const { machine } = buildMachine(loaded.spec);
+  const { machine } = buildMachine(benchSpec());
   const r = await machine.start({ timeoutMs: 600_000 });
   if (r.end.kind !== 'vcpu' || r.end.end.kind !== 'debug-exit') throw new Error(`benchmark guest did not finish: ${describeRunEnd(r.end)}`);
   const exits = Object.values(r.exits).reduce((a, b) => a + b, 0);
@@ -36,9 +33,7 @@ async function runTs(): Promise<{ exits: number; seconds: number; wallSeconds: n
 
 /** The rejected design: every exit hops to the main thread and back. */
 async function runHop(): Promise<{ exits: number; seconds: number }> {
-  const loaded = loadSpecFile(SPEC);
-  if (!loaded.spec) throw new Error(loaded.diagnostics.map((d) => d.message).join('; '));
-  const { machine } = buildMachine(loaded.spec);
+  const { machine } = buildMachine(benchSpec());
   const raw = machine.rawVcpu(0);
   const control = new SharedArrayBuffer(4);
   const ctl = new Int32Array(control);

@@ -10,8 +10,7 @@ import { once } from 'node:events';
 import * as path from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { buildMachine } from '../vmm/builder';
-import { loadSpecFile } from '../spec/load';
-import { buildBench, ROOT, runBare, SPEC } from './build';
+import { benchSpec, buildBench, ROOT, runBare, SPEC } from './build';
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 300);
 
@@ -24,8 +23,7 @@ function raw(bare: string, image: string): number {
 }
 
 async function machineSteps(): Promise<number[]> {
-  const spec = loadSpecFile(SPEC).spec!;
-  const { machine } = buildMachine(spec);
+  const { machine } = buildMachine(benchSpec());
   const first = once(machine, 'stopped');
   const done = machine.start({ paused: true });
   await first;
