@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { type SpecParseResult, parseSpec } from '../spec/parse';
 import { checkImage } from '../spec/image-checks';
+import { YamlChunkCache } from '../spec/yaml-chunks';
 import { checkHost, thisHost } from '../spec/host-checks';
 import { type SchemaNode, schemaAt, vmSpecSchema } from '../spec/schema';
 import type { SpecPath, SpecRange } from '../spec/types';
@@ -19,6 +20,8 @@ export interface ParsedDocument {
 
 export class ParseCache {
   private readonly byUri = new Map<string, ParsedDocument>();
+  /** Each document's parsed YAML pieces, so that an edit re-parses only the top-level block or region it touched. */
+  private readonly pieces = new Map<string, YamlChunkCache>();
   /** The host's RAM, CPUs and /dev/kvm access, read once. */
   private readonly host = thisHost();
 
@@ -26,7 +29,9 @@ export class ParseCache {
     const hit = this.byUri.get(doc.uri);
     if (hit && hit.version === doc.version) return hit;
     const text = doc.getText();
-    const result = parseSpec(text, fileOf(doc.uri));
+    let pieces = this.pieces.get(doc.uri);
+    if (!pieces) this.pieces.set(doc.uri, (pieces = new YamlChunkCache()));
+    const result = parseSpec(text, fileOf(doc.uri), { pieces });
     // What only the image file and the host can tell (the image's facts are cached by mtime).
     const more = [...checkImage(result), ...checkHost(result, this.host)];
     if (more.length) {
@@ -41,6 +46,7 @@ export class ParseCache {
 
   delete(uri: string): void {
     this.byUri.delete(uri);
+    this.pieces.delete(uri);
   }
 }
 

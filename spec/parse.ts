@@ -3,6 +3,7 @@
 
 import * as path from 'node:path';
 import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { parsePiecewise, YAML_OPTIONS, type YamlChunkCache } from './yaml-chunks';
 import type { Document, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import {
   type AddressSchema,
@@ -38,6 +39,11 @@ export interface SpecParseResult {
 export interface ParseOptions {
   /** Directory for relative paths; defaults to the spec file's directory, or the working directory if `file` is ''. */
   dir?: string;
+  /**
+   * Parsed pieces of this document's earlier versions (see yaml-chunks.ts): the language server passes one per open
+   * document so that a keystroke re-parses only the piece it changed. The result is the same with or without it.
+   */
+  pieces?: YamlChunkCache;
 }
 
 interface SourceEntry {
@@ -112,7 +118,7 @@ export class SpecSourceMap {
 export function parseSpec(text: string, file: string, options: ParseOptions = {}): SpecParseResult {
   const absFile = file === '' ? '' : path.resolve(file);
   const dir = options.dir !== undefined ? path.resolve(options.dir) : absFile === '' ? process.cwd() : path.dirname(absFile);
-  const { value, walker } = walkText(text, vmSpecSchema, dir);
+  const { value, walker } = walkText(text, vmSpecSchema, dir, options.pieces);
 
   // The walker emits only schema-conforming values or undefined, so this is exactly what it can produce.
   const loose = value as Loose<Parsed>;
@@ -141,10 +147,14 @@ export function checkAgainstSchema(
   return { value, diagnostics: sortByPosition(walker.diagnostics), ranges: walker.map };
 }
 
-function walkText(text: string, schema: ObjectSchema, dir: string): { value: unknown; walker: Walker } {
-  const lineCounter = new LineCounter();
-  // Integers come back as bigint so a 64-bit address is exact; the walker narrows to number where the schema says so.
-  const doc = parseDocument(text, { lineCounter, intAsBigInt: true, prettyErrors: false });
+function walkText(text: string, schema: ObjectSchema, dir: string, pieces?: YamlChunkCache): { value: unknown; walker: Walker } {
+  let lineCounter = new LineCounter();
+  let doc = pieces ? parsePiecewise(text, pieces, lineCounter) : undefined;
+  if (!doc) {
+    lineCounter = new LineCounter();
+    // Integers come back as bigint so a 64-bit address is exact; the walker narrows to number where the schema says so.
+    doc = parseDocument(text, { lineCounter, ...YAML_OPTIONS });
+  }
   const walker = new Walker(doc, lineCounter, dir, schema, text.split('\n').map((l) => l.replace(/\r$/, '').length));
 
   for (const e of doc.errors) {
@@ -502,6 +512,19 @@ function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
     regions.push({ index, name: r.name ?? `#${index}`, gpa: r.gpa, end: r.gpa + r.size, kind: r.kind });
   });
 
+  // For each region, the earlier regions (in the order written) it overlaps: a sweep over the regions sorted by start,
+  // so that a spec with thousands of regions is not checked pair by pair.
+  const earlierOverlaps: number[][] = regions.map(() => []);
+  const byStart = regions.map((_, i) => i).sort((a, b) => regions[a]!.gpa - regions[b]!.gpa);
+  for (let s = 0; s < byStart.length; s++) {
+    const a = byStart[s]!;
+    for (let t = s + 1; t < byStart.length && regions[byStart[t]!]!.gpa < regions[a]!.end; t++) {
+      const b = byStart[t]!;
+      if (!(regions[a]!.gpa < regions[b]!.end)) continue; // the same test as for any two ranges (b starts no earlier)
+      earlierOverlaps[Math.max(a, b)]!.push(Math.min(a, b));
+    }
+  }
+  for (const list of earlierOverlaps) list.sort((x, y) => x - y);
   for (const [i, r] of regions.entries()) {
     const at = (key: string) => map.locate(['regions', r.index, key]);
     const desc = `region "${r.name}" ${formatRange(r.gpa, r.end)}`;
@@ -521,12 +544,11 @@ function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
       const related = map.has(['memory']) ? [{ message: `guest RAM is ${ramRange} (memory: ${formatSize(memory)})`, range: map.locate(['memory']) }] : [];
       w.report('error', 'region-overlap', `${desc} overlaps guest RAM ${ramRange}`, at('gpa'), { related });
     }
-    for (const other of regions.slice(0, i)) {
-      if (other.gpa < r.end && r.gpa < other.end) {
-        w.report('error', 'region-overlap', `${desc} overlaps region "${other.name}" ${formatRange(other.gpa, other.end)}`, at('gpa'), {
-          related: [{ message: `region "${other.name}" is here`, range: map.locate(['regions', other.index]) }],
-        });
-      }
+    for (const j of earlierOverlaps[i]!) {
+      const other = regions[j]!;
+      w.report('error', 'region-overlap', `${desc} overlaps region "${other.name}" ${formatRange(other.gpa, other.end)}`, at('gpa'), {
+        related: [{ message: `region "${other.name}" is here`, range: map.locate(['regions', other.index]) }],
+      });
     }
   }
 
