@@ -27,15 +27,16 @@ import {
   Thread,
   BreakpointEvent,
   CapabilitiesEvent,
+  Event,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as path from 'node:path';
 import { loadSpecFile, formatDiagnostic } from '../spec/load';
 import type { VmSpec } from '../spec/types';
 import { parseSize } from '../spec/units';
-import { buildMachine } from '../vmm/builder';
+import { buildMachine, deviceConfigs, memoryLayout } from '../vmm/builder';
 import type { Machine } from '../vmm/machine';
-import { describeVcpuEnd, formatCpu, type RunResult, type VcpuStop } from '../vmm/exits';
+import { cpuModeName, describeVcpuEnd, formatCpu, type RunResult, type VcpuStop } from '../vmm/exits';
 import { GPR_NAMES, SEGMENT_NAMES } from '../vmm/kvm/structs';
 import { VmscopeError } from '../vmm/errors';
 import type { ResumeHow, WatchLength } from '../vmm/debug';
@@ -78,6 +79,15 @@ export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
   timeout?: number;
   /** Disassembly syntax: "intel" (default) or "gas" (AT&T). */
   disassemblySyntax?: 'intel' | 'gas';
+  /** Exit filters to turn on from the start, in addition to the spec's debug.break-on-exit (e.g. ["io", "hlt"]). */
+  breakOnExit?: string[];
+  /** Entries in each vCPU's exit trace ring (default 4096). */
+  traceBufferSize?: number;
+  /**
+   * Send guest serial output as `vmscope.serial` events (for a client's terminal) instead of Debug Console output.
+   * The Debug Console then keeps vmscope's own messages only.
+   */
+  serialConsole?: boolean;
 }
 
 interface SerialInputArguments {
@@ -113,6 +123,8 @@ export class VmscopeSession extends DebugSession {
   private entryPending = false;
   /** The vCPU whose stop the UI shows (and whose state evaluate reads). */
   private focus = 0;
+  /** The machine has ended (its exit code was sent). */
+  private ended = false;
   /** A stepping plan continues after intermediate stops (line steps into code without lines). */
   private stepPlan: { vcpu: number; kind: 'in' | 'over'; granularity: 'line'; fromLine?: { file: string; line: number }; rounds: number } | undefined;
   private restarting = false;
@@ -232,10 +244,13 @@ export class VmscopeSession extends DebugSession {
   }
 
   private createMachine(spec: VmSpec): Machine {
-    const built = buildMachine(spec);
+    const built = buildMachine(spec, { traceCapacity: this.args?.traceBufferSize });
     for (const w of built.warnings) this.console(`warning: ${w}\n`);
     const machine = built.machine;
-    machine.on('serial', (bytes) => this.sendEvent(new OutputEvent(Buffer.from(bytes).toString('latin1'), 'stdout')));
+    machine.on('serial', (bytes, device) => {
+      const text = Buffer.from(bytes).toString('latin1');
+      this.sendEvent(this.args?.serialConsole ? new Event('vmscope.serial', { device, text }) : new OutputEvent(text, 'stdout'));
+    });
     machine.on('stopped', (vcpu, stop) => this.onStopped(machine, vcpu, stop));
     machine.on('end', (result) => this.onEnd(machine, result));
     machine.on('exit-log', (vcpu, filter, text) => this.console(`[vCPU ${vcpu}] ${filter}: ${text}\n`));
@@ -272,7 +287,12 @@ export class VmscopeSession extends DebugSession {
     );
     this.access = new GuestAccess(machine, (physical, bytes) => this.hideSoftwareBreakpoints(physical, bytes));
     // The spec's debug.break-on-exit filters are on from the start, and shown ticked.
-    this.defaultExitFilters = this.spec.debug.breakOnExit ?? [];
+    const defaults: string[] = [...(this.spec.debug.breakOnExit ?? [])];
+    for (const id of args.breakOnExit ?? []) {
+      if (!EXIT_FILTERS.some((f) => f.id === id)) this.console(`warning: launch attribute "breakOnExit": unknown exit filter "${id}" (known: ${EXIT_FILTERS.map((f) => f.id).join(', ')})\n`);
+      else if (!defaults.includes(id)) defaults.push(id);
+    }
+    this.defaultExitFilters = defaults;
     this.exitSpecs = this.defaultExitFilters.map((id) => ({ id, codes: [EXIT_CODES[id as ExitFilterName]] }));
     if (this.exitSpecs.some((x) => x.id === 'rdmsr' || x.id === 'wrmsr')) machine.trapMsrs(true);
     this.sendResponse(response);
@@ -439,6 +459,7 @@ export class VmscopeSession extends DebugSession {
     const end = result.end;
     if (end.kind !== 'vcpu' || end.end.kind !== 'debug-exit') this.console(`vmscope: ${end.kind === 'vcpu' ? describeVcpuEnd(end.vcpu, end.end) : end.kind === 'timeout' ? `timed out after ${end.seconds} s` : 'stopped'}\n`);
     const code = end.kind === 'vcpu' && end.end.kind === 'debug-exit' ? end.end.status : 1;
+    this.ended = true;
     this.sendEvent(new ExitedEvent(code));
     this.sendEvent(new TerminatedEvent());
   }
@@ -1241,6 +1262,11 @@ export class VmscopeSession extends DebugSession {
       }
       return;
     }
+    if (command === 'vmInfo') {
+      response.body = this.vmInfo();
+      this.sendResponse(response);
+      return;
+    }
     if (command !== 'serialInput') {
       this.sendErrorResponse(response, 7001, `unknown request "${command}"`);
       return;
@@ -1250,6 +1276,48 @@ export class VmscopeSession extends DebugSession {
     const accepted = this.machine?.serialInput(bytes) ?? 0;
     response.body = { accepted };
     this.sendResponse(response);
+  }
+
+  /**
+   * What the client's VM view shows: the vCPUs (state, and for stopped ones mode, CPL and rip), the memory map, the
+   * devices and exit counts. Safe to ask while the guest runs (registers are read from stopped vCPUs only).
+   */
+  private vmInfo(): object {
+    const m = this.machine;
+    const spec = this.spec;
+    const vcpus = [];
+    for (let i = 0; i < (m?.vcpuCount ?? 0); i++) {
+      const state = m!.vcpuRunState(i);
+      let cpu: { mode: string; cpl: number; rip: string } | undefined;
+      if (state === 'paused') {
+        try {
+          const st = m!.vcpuState(i);
+          const r = st.getRegs();
+          const sr = st.getSregs();
+          cpu = { mode: cpuModeName(sr), cpl: sr.cs.selector & 3, rip: '0x' + (sr.cs.base + r.rip).toString(16) };
+        } catch {
+          // The vCPU resumed between the two reads: show it without registers.
+        }
+      }
+      vcpus.push({ id: i, state, focus: i === this.focus, ...cpu });
+    }
+    let memory: object[] = [];
+    try {
+      memory = spec ? memoryLayout(spec).map((e) => ({ name: e.name, kind: e.kind, gpa: '0x' + e.gpa.toString(16), size: e.size })) : [];
+    } catch {
+      // A layout the builder refused never ran; nothing to show.
+    }
+    return {
+      name: spec?.name,
+      spec: spec?.file,
+      backend: this.backend,
+      state: !m ? 'none' : this.ended ? 'ended' : this.runState,
+      vcpus,
+      memory,
+      devices: spec ? deviceConfigs(spec).map((d) => ({ name: d.name, kind: d.kind, port: '0x' + d.port.toString(16) })) : [],
+      exitCounts: m?.exitCounts() ?? {},
+      exitFilters: this.exitSpecs.map((x) => x.id),
+    };
   }
 
   // ------------------------------------------------------------- the end

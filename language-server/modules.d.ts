@@ -17,3 +17,6 @@ declare module 'vscode-jsonrpc' {
 declare module 'vscode-jsonrpc/node' {
   export * from 'vscode-jsonrpc/lib/node/main';
 }
+declare module 'vscode-languageclient/node' {
+  export * from 'vscode-languageclient/lib/node/main';
+}

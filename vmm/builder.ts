@@ -23,6 +23,8 @@ export interface BuildOptions {
   /** Path of the KVM device (default /dev/kvm). */
   kvmPath?: string;
   native?: KvmNative;
+  /** Entries in each vCPU's exit trace ring (16 to 1,048,576; default 4,096). */
+  traceCapacity?: number;
 }
 
 export interface MemoryLayoutEntry {
@@ -236,6 +238,7 @@ export function buildMachine(spec: VmSpec, opts: BuildOptions = {}): BuildResult
       entry,
       devices: deviceConfigs(spec),
       mmioRegions: layout.filter((l) => l.kind === 'mmio'),
+      traceCapacity: opts.traceCapacity !== undefined ? Math.min(Math.max(Math.floor(opts.traceCapacity), 16), 1 << 20) : undefined,
     };
     return { machine: new Machine(parts), warnings };
   } catch (e) {

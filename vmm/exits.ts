@@ -81,8 +81,14 @@ const INTERNAL_ERRORS: Record<number, string> = {
   4: 'KVM got an exit reason it does not handle',
 };
 
+/** The CPU's operating mode, from EFER.LMA, CR0.PE and CS.L (SDM Vol. 3A, 2.2). */
+export function cpuModeName(sregs: Pick<Sregs, 'efer' | 'cr0' | 'cs'>): 'real' | 'protected' | 'long' | 'compatibility' {
+  if (sregs.efer & (1n << 10n)) return sregs.cs.l ? 'long' : 'compatibility';
+  return sregs.cr0 & 1n ? 'protected' : 'real';
+}
+
 function where(cpu: CpuSnapshot): string {
-  const mode = cpu.sregs.efer & (1n << 10n) ? 'long' : cpu.sregs.cr0 & 1n ? 'protected' : 'real';
+  const mode = cpuModeName(cpu.sregs);
   const rip = mode === 'real' ? `${hex(cpu.sregs.cs.selector, 4)}:${hex(cpu.regs.rip, 4)}` : hex(cpu.regs.rip);
   return `at rip ${rip} (${mode} mode)`;
 }

@@ -34,6 +34,8 @@ export interface MachineParts {
   entry: Gva;
   devices: DeviceConfig[];
   mmioRegions: Array<{ name: string; gpa: number; size: number }>;
+  /** Entries in each vCPU's exit trace ring (default TRACE_CAPACITY). */
+  traceCapacity?: number;
 }
 
 export interface MachineEvents {
@@ -102,7 +104,7 @@ export class Machine extends EventEmitter<MachineEvents> {
       const countersBuf = new SharedArrayBuffer((MAX_EXIT_CODE + 1) * 8);
       const channel = new MessageChannel();
       return {
-        trace: new TraceRing(new SharedArrayBuffer(traceBytes())),
+        trace: new TraceRing(new SharedArrayBuffer(traceBytes(parts.traceCapacity))),
         commands: channel.port1,
         workerCommands: channel.port2,
         index,

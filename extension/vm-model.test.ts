@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { statusText, vmTree, type VmInfo } from './vm-model';
+
+const info: VmInfo = {
+  name: 'hello',
+  backend: 'pvm',
+  state: 'stopped',
+  vcpus: [
+    { id: 0, state: 'paused', focus: true, mode: 'long', cpl: 0, rip: '0x100000' },
+    { id: 1, state: 'running' },
+  ],
+  memory: [
+    { name: 'ram', kind: 'ram', gpa: '0x0', size: 16 * 1024 * 1024 },
+    { name: 'uart', kind: 'mmio', gpa: '0xfe000000', size: 4096 },
+  ],
+  devices: [{ name: 'serial', kind: 'uart16550', port: '0x3f8' }],
+  exitCounts: { hlt: 1, io: 120 },
+  exitFilters: ['io'],
+};
+
+test('the VM tree lists vCPUs with mode and CPL, the memory map with GPA ranges, devices and exits by count', () => {
+  const [vcpus, memory, devices, exits] = vmTree(info);
+  assert.equal(vcpus!.children![0]!.label, 'vCPU 0 (focus)');
+  assert.equal(vcpus!.children![0]!.description, 'stopped · long mode · CPL 0 · rip 0x100000');
+  assert.equal(vcpus!.children![1]!.description, 'running');
+  assert.equal(memory!.children![0]!.description, 'RAM 0x0..0xffffff (16 MiB)');
+  assert.equal(memory!.children![1]!.description, 'MMIO 0xfe000000..0xfe000fff (4 KiB)');
+  assert.equal(devices!.children![0]!.description, 'uart16550 at port 0x3f8');
+  assert.equal(exits!.description, '121');
+  assert.deepEqual(exits!.children!.map((c) => [c.label, c.description]), [['io', '120 · breaks'], ['hlt', '1']]);
+});
+
+test('the status bar names the backend and why the vCPU stopped', () => {
+  assert.equal(
+    statusText('pvm', { kind: 'stopped', thread: 0, reason: 'exception', description: 'OUT to port 0x3f8', text: 'OUT to port 0x3f8 (filter io, hit 1)' }),
+    'KVM: PVM · vCPU0 stopped at exit io',
+  );
+  assert.equal(statusText('vmx', { kind: 'stopped', thread: 1, reason: 'breakpoint' }), 'KVM: VMX · vCPU1 stopped on breakpoint');
+  assert.equal(statusText(undefined, { kind: 'running' }), 'KVM: … · running');
+  assert.equal(statusText('pvm', { kind: 'ended', exitCode: 0 }), 'KVM: PVM · ended (exit 0)');
+});

@@ -1,0 +1,134 @@
+// What the VM view and the status bar show, computed from the adapter's `vmInfo` answer and its stop events.
+// Pure (no vscode import), unit-tested; extension/vm-tree.ts turns the nodes into tree items.
+
+/** The body of the adapter's `vmInfo` response (debug-adapter/session.ts). */
+export interface VmInfo {
+  name?: string;
+  spec?: string;
+  backend: string;
+  state: 'none' | 'running' | 'stopped' | 'ended';
+  vcpus: Array<{ id: number; state: string; focus?: boolean; mode?: string; cpl?: number; rip?: string }>;
+  memory: Array<{ name: string; kind: string; gpa: string; size: number }>;
+  devices: Array<{ name: string; kind: string; port: string }>;
+  exitCounts: Record<string, number>;
+  exitFilters?: string[];
+}
+
+export interface VmNode {
+  id: string;
+  label: string;
+  description?: string;
+  tooltip?: string;
+  /** A codicon name. */
+  icon?: string;
+  children?: VmNode[];
+  /** Expanded at first. */
+  expanded?: boolean;
+}
+
+export function formatSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && v % 1024 === 0 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v} ${units[u]}`;
+}
+
+function endOf(gpa: string, size: number): string {
+  return '0x' + (BigInt(gpa) + BigInt(size) - 1n).toString(16);
+}
+
+const BACKENDS: Record<string, string> = { pvm: 'PVM', vmx: 'VMX', svm: 'SVM', unknown: 'unknown' };
+
+export function backendName(b: string): string {
+  return BACKENDS[b] ?? b;
+}
+
+/** The tree: vCPUs, memory map, devices, exits per reason (most frequent first). */
+export function vmTree(info: VmInfo): VmNode[] {
+  const vcpus: VmNode = {
+    id: 'vcpus',
+    label: 'vCPUs',
+    description: `${info.vcpus.length}`,
+    icon: 'server-process',
+    expanded: true,
+    children: info.vcpus.map((v) => {
+      const parts = [v.state === 'paused' ? 'stopped' : v.state];
+      if (v.mode) parts.push(`${v.mode} mode`);
+      if (v.cpl !== undefined) parts.push(`CPL ${v.cpl}`);
+      if (v.rip) parts.push(`rip ${v.rip}`);
+      return {
+        id: `vcpu:${v.id}`,
+        label: `vCPU ${v.id}${v.focus ? ' (focus)' : ''}`,
+        description: parts.join(' · '),
+        icon: v.state === 'running' ? 'debug-start' : v.state === 'paused' ? 'debug-pause' : v.state === 'finished' ? 'debug-stop' : 'circle-outline',
+      };
+    }),
+  };
+  const memory: VmNode = {
+    id: 'memory',
+    label: 'Memory map',
+    description: `${info.memory.length} region${info.memory.length === 1 ? '' : 's'}`,
+    icon: 'symbol-array',
+    expanded: true,
+    children: info.memory.map((m) => ({
+      id: `mem:${m.name}:${m.gpa}`,
+      label: m.name,
+      description: `${m.kind.toUpperCase()} ${m.gpa}..${endOf(m.gpa, m.size)} (${formatSize(m.size)})`,
+      tooltip: `${m.kind} region "${m.name}": guest-physical ${m.gpa} to ${endOf(m.gpa, m.size)}, ${m.size} bytes`,
+      icon: m.kind === 'mmio' ? 'plug' : m.kind === 'rom' ? 'lock' : 'database',
+    })),
+  };
+  const devices: VmNode = {
+    id: 'devices',
+    label: 'Devices',
+    description: `${info.devices.length}`,
+    icon: 'circuit-board',
+    children: info.devices.map((d) => ({ id: `dev:${d.name}`, label: d.name, description: `${d.kind} at port ${d.port}`, icon: 'plug' })),
+  };
+  const counts = Object.entries(info.exitCounts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const total = counts.reduce((n, [, c]) => n + c, 0);
+  const exits: VmNode = {
+    id: 'exits',
+    label: 'Exits',
+    description: `${total}`,
+    icon: 'pulse',
+    expanded: true,
+    children: counts.map(([reason, n]) => ({
+      id: `exit:${reason}`,
+      label: reason,
+      description: `${n}${info.exitFilters?.includes(reason) ? ' · breaks' : ''}`,
+      icon: 'arrow-right',
+    })),
+  };
+  return [vcpus, memory, devices, exits];
+}
+
+/** One stop or run state, as the adapter reported it, for the status bar. */
+export type SessionPhase =
+  | { kind: 'starting' }
+  | { kind: 'running' }
+  | { kind: 'stopped'; thread: number; reason: string; description?: string | undefined; text?: string | undefined }
+  | { kind: 'ended'; exitCode?: number | undefined };
+
+/** `KVM: PVM · vCPU0 stopped at exit io`, and the like. */
+export function statusText(backend: string | undefined, phase: SessionPhase): string {
+  const kvm = `KVM: ${backend ? backendName(backend) : '…'}`;
+  switch (phase.kind) {
+    case 'starting':
+      return `${kvm} · starting`;
+    case 'running':
+      return `${kvm} · running`;
+    case 'stopped': {
+      // An exit breakpoint's text ends in "(filter io, hit 3)" (debug-adapter/session.ts).
+      const exit = phase.text && /\(filter ([\w-]+), hit \d+\)/.exec(phase.text);
+      const why = exit ? `at exit ${exit[1]}` : phase.reason === 'exception' ? 'on an exception' : `on ${phase.reason}`;
+      return `${kvm} · vCPU${phase.thread} stopped ${why}`;
+    }
+    case 'ended':
+      return `${kvm} · ended${phase.exitCode !== undefined ? ` (exit ${phase.exitCode})` : ''}`;
+  }
+}
