@@ -38,6 +38,7 @@ import { buildMachine, deviceConfigs, memoryLayout } from '../vmm/builder';
 import type { Machine } from '../vmm/machine';
 import { cpuModeName, describeVcpuEnd, formatCpu, type RunResult, type VcpuStop } from '../vmm/exits';
 import { GPR_NAMES, SEGMENT_NAMES } from '../vmm/kvm/structs';
+import { kvmExitName } from '../vmm/kvm/constants';
 import { VmscopeError } from '../vmm/errors';
 import type { ResumeHow, WatchLength } from '../vmm/debug';
 import { BreakpointManager, type HitDecision, type ManagedBreakpoint } from './breakpoints';
@@ -102,6 +103,8 @@ type StopReason = 'entry' | 'step' | 'breakpoint' | 'function breakpoint' | 'ins
 type VarContainer = { kind: 'nodes'; nodes: () => VarNode[] };
 
 const FRAME_STRIDE = 10_000;
+/** KVM exit name (KVM_EXIT_IO) → exit filter name (io). */
+const FILTER_BY_KVM_NAME = new Map(Object.entries(EXIT_CODES).map(([id, code]) => [kvmExitName(code), id]));
 /** How many recent exits the Exits scope lists. */
 const EXITS_SHOWN = 32;
 
@@ -1315,7 +1318,8 @@ export class VmscopeSession extends DebugSession {
       vcpus,
       memory,
       devices: spec ? deviceConfigs(spec).map((d) => ({ name: d.name, kind: d.kind, port: '0x' + d.port.toString(16) })) : [],
-      exitCounts: m?.exitCounts() ?? {},
+      // By the names exit breakpoints use (io, mmio, hlt, ...); KVM's name for exits no filter covers.
+      exitCounts: Object.fromEntries(Object.entries(m?.exitCounts() ?? {}).map(([kvm, n]) => [FILTER_BY_KVM_NAME.get(kvm) ?? kvm, n])),
       exitFilters: this.exitSpecs.map((x) => x.id),
     };
   }

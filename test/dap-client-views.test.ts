@@ -1,0 +1,95 @@
+// What the VS Code client's views and settings rely on, through DAP against the bundled adapter on the real
+// /dev/kvm: the vmInfo request (VM tree, status bar), serial output as vmscope.serial events (serial console),
+// and the launch attributes that carry the settings (breakOnExit, traceBufferSize).
+
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { ROOT, kvmTest } from './kvm';
+import { withClient } from './dap-client';
+
+const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
+
+interface VmInfo {
+  backend: string;
+  state: string;
+  vcpus: Array<{ id: number; state: string; mode?: string; cpl?: number; rip?: string; focus?: boolean }>;
+  memory: Array<{ name: string; kind: string; gpa: string; size: number }>;
+  devices: Array<{ name: string; kind: string; port: string }>;
+  exitCounts: Record<string, number>;
+  exitFilters: string[];
+}
+
+kvmTest('vmInfo: vCPU mode and CPL at entry, the memory map, the devices, and exit counts after a run', async () => {
+  await withClient(async ({ dc }) => {
+    await dc.initializeRequest();
+    const initialized = dc.waitForEvent('initialized');
+    await dc.launch({ spec: HELLO, stopOnEntry: true });
+    await initialized;
+    await dc.configurationDoneRequest();
+    await dc.waitForEvent('stopped', 20_000);
+    const info = (await dc.customRequest('vmInfo')).body as VmInfo;
+    assert.equal(info.state, 'stopped');
+    assert.match(info.backend, /^(pvm|vmx|svm|unknown)$/);
+    assert.deepEqual(info.vcpus.map((v) => [v.id, v.state, v.mode, v.cpl, v.focus]), [[0, 'paused', 'long', 0, true]]);
+    assert.match(info.vcpus[0]!.rip ?? '', /^0x[0-9a-f]+$/);
+    assert.deepEqual(info.memory, [{ name: 'ram', kind: 'ram', gpa: '0x0', size: 16 * 1024 * 1024 }]);
+    assert.deepEqual(info.devices, [
+      { name: 'serial', kind: 'uart16550', port: '0x3f8' },
+      { name: 'debug-exit', kind: 'debug-exit', port: '0xf4' },
+    ]);
+    assert.deepEqual(info.exitCounts, {});
+
+    // Break at the last exit (the debug-exit port) to read the counts of a whole run.
+    await dc.setExceptionBreakpointsRequest({ filters: [], filterOptions: [{ filterId: 'io', condition: 'port == 0xf4' }] });
+    const stopped = dc.waitForEvent('stopped', 20_000);
+    await dc.continueRequest({ threadId: 0 });
+    await stopped;
+    const after = (await dc.customRequest('vmInfo')).body as VmInfo;
+    // "Hello from the guest\n" is 21 bytes to the UART's data register, plus the exit port.
+    assert.ok((after.exitCounts.io ?? 0) >= 22, JSON.stringify(after.exitCounts));
+    assert.deepEqual(after.exitFilters, ['io']);
+  });
+});
+
+kvmTest('serialConsole: guest output arrives as vmscope.serial events, not Debug Console output', async () => {
+  await withClient(async ({ dc, stdout }) => {
+    let serial = '';
+    dc.on('vmscope.serial', (e: DebugProtocol.Event) => (serial += String((e.body as { text: string }).text)));
+    await dc.initializeRequest();
+    const initialized = dc.waitForEvent('initialized');
+    const exited = dc.waitForEvent('exited', 20_000);
+    await dc.launch({ spec: HELLO, stopOnEntry: false, serialConsole: true });
+    await initialized;
+    await dc.configurationDoneRequest();
+    assert.equal((await exited).body.exitCode, 0);
+    assert.equal(serial, 'Hello from the guest\n');
+    assert.equal(stdout(), '');
+  });
+});
+
+kvmTest('breakOnExit and traceBufferSize launch attributes: ticked from the start, and the trace ring holds that many', async () => {
+  await withClient(async ({ dc, console }) => {
+    await dc.initializeRequest();
+    const initialized = dc.waitForEvent('initialized');
+    const caps = dc.waitForEvent('capabilities');
+    await dc.launch({ spec: HELLO, stopOnEntry: false, breakOnExit: ['hlt', 'nonsense'], traceBufferSize: 16 });
+    const filters = ((await caps) as DebugProtocol.CapabilitiesEvent).body.capabilities.exceptionBreakpointFilters ?? [];
+    assert.equal(filters.find((f) => f.filter === 'hlt')?.default, true);
+    assert.equal(filters.find((f) => f.filter === 'io')?.default, false);
+    assert.match(console(), /unknown exit filter "nonsense"/);
+    await initialized;
+    // As VS Code does: the ticked filters come back in setExceptionBreakpoints.
+    await dc.setExceptionBreakpointsRequest({ filters: ['io'] });
+    await dc.configurationDoneRequest();
+    await dc.waitForEvent('stopped', 20_000);
+    for (let i = 0; i < 30; i++) {
+      const s = dc.waitForEvent('stopped', 20_000);
+      await dc.continueRequest({ threadId: 0 });
+      await s;
+    }
+    const trace = (await dc.customRequest('exitTrace', { max: 1000 })).body as { exits: unknown[]; counts: Record<string, number> };
+    assert.equal(trace.exits.length, 16, 'the ring keeps the last 16 exits');
+    assert.ok((trace.counts.KVM_EXIT_IO ?? 0) > 16, JSON.stringify(trace.counts));
+  });
+});
