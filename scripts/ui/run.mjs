@@ -59,15 +59,22 @@ async function step(name, { timeout, needs = [], shot = true }, fn) {
   }
   console.log(`… ${no} ${name}`);
   const t0 = Date.now();
+  const shots = [];
+  /** Saves `NN-name[-suffix].png` now (a step that saves its own main shot gets no automatic one). */
+  const shotNow = async (suffix) => {
+    const f = await screenshot(path.join(RESULTS, `${no}-${name}${suffix ? `-${suffix}` : ''}.png`));
+    if (f) shots.push({ f, main: !suffix });
+  };
   let timer;
   try {
     const detail = await Promise.race([
-      fn(),
+      fn({ shot: shotNow }),
       new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${timeout / 1000} s`)), timeout))),
     ]);
     r.status = 'passed';
     if (detail) r.detail = detail;
-    if (shot) r.screenshot = await screenshot(path.join(RESULTS, `${no}-${name}.png`));
+    if (shot && !shots.some((x) => x.main)) await shotNow();
+    r.screenshot = shots.find((x) => x.main)?.f ?? shots[0]?.f;
   } catch (e) {
     r.status = 'failed';
     r.error = e instanceof Error ? e.message : String(e);
@@ -204,7 +211,8 @@ async function runCommand(title) {
 }
 
 const debugToolbar = () => page.locator('.debug-toolbar');
-const callStackText = () => page.locator('.debug-call-stack').innerText();
+/** The Call Stack pane, header included: with one thread, its state ("Paused on entry") shows in the header. */
+const callStackText = () => page.locator('.pane', { has: page.locator('.debug-call-stack') }).innerText();
 const variablesText = () => page.locator('.debug-variables').innerText();
 
 // ------------------------------------------------------------------- the flow
@@ -305,10 +313,10 @@ async function main() {
     await page.locator('.explorer-folders-view, .part.sidebar').first().waitFor({ state: 'visible', timeout: 60_000 });
   });
 
-  await step('trust-folder', { timeout: 60_000, needs: ['open-workbench'] }, async () => {
+  await step('trust-folder', { timeout: 60_000, needs: ['open-workbench'] }, async ({ shot }) => {
     const yes = page.getByRole('button', { name: /Yes, I trust the authors/ });
     await yes.waitFor({ state: 'visible', timeout: 45_000 });
-    await page.screenshot({ path: path.join(RESULTS, `${String(stepNo).padStart(2, '0')}-trust-dialog.png`) });
+    await shot('dialog');
     await yes.click();
     await yes.waitFor({ state: 'hidden', timeout: 10_000 });
   });
@@ -338,7 +346,7 @@ async function main() {
     return JSON.stringify(text.split('\n')[0].slice(0, 100));
   });
 
-  await step('diagnostic', { timeout: 90_000, needs: ['open-spec'] }, async () => {
+  await step('diagnostic', { timeout: 90_000, needs: ['open-spec'] }, async ({ shot }) => {
     await page.mouse.move(5, 5);
     await token(/^vcpus:/, 'vcpus').click();
     await page.keyboard.press('End');
@@ -350,7 +358,7 @@ async function main() {
     const text = await hoverText(token(/^memroy:/, 'memroy'), [/unknown key "memroy"/, /did you mean "memory"/, /unknown-key/], 30_000);
     const problems = await page.locator('.statusbar-item[id="status.problems"]').getAttribute('aria-label').catch(() => '');
     check(!problems || /Errors: [1-9]/.test(problems), `the status bar says "${problems}"`);
-    await screenshot(path.join(RESULTS, `${String(stepNo).padStart(2, '0')}-diagnostic.png`));
+    await shot(); // the squiggle and its hover; the spec is restored below
     // Undo back to the saved text: the editor is clean again and the squiggle goes.
     await page.keyboard.press('Escape');
     await token(/^vcpus:/, 'vcpus').click();
@@ -364,8 +372,6 @@ async function main() {
     await page.locator('.editor-group-container.active .monaco-editor .squiggly-error').first().waitFor({ state: 'detached', timeout: 30_000 });
     return `${JSON.stringify(text.split('\n').find((l) => /unknown key/.test(l)))}; status bar "${problems}"`;
   });
-  // The step's screenshot shows the reverted spec; the one with the squiggle and hover was saved above.
-  if (results.at(-1).status === 'passed') results.at(-1).screenshot = path.join(RESULTS, `${results.at(-1).no}-diagnostic.png`);
 
   await step('debug-start', { timeout: 120_000, needs: ['open-spec'] }, async () => {
     await page.keyboard.press('Escape');
@@ -378,6 +384,10 @@ async function main() {
       const t = await callStackText();
       return /paused on entry|entry/i.test(t) ? t : false;
     }, { timeout: 60_000 });
+    // General registers opens expanded; collapse it so that every scope's row is rendered.
+    const general = page.locator('.debug-variables .monaco-list-row', { hasText: /^General registers$/ }).first();
+    await general.waitFor({ state: 'visible', timeout: 30_000 });
+    if ((await general.getAttribute('aria-expanded')) === 'true') await general.click();
     const vars = await until('the Variables view to list the VMCS scope', async () => {
       const t = await variablesText();
       return /\bVMCS\b/.test(t) ? t : false;
