@@ -230,7 +230,8 @@ async function main() {
     check(r.status === 0, `scripts/ui/setup.sh exited ${r.status}; see ${rel(path.join(RESULTS, 'setup.log'))}:\n${r.stderr.split('\n').slice(-15).join('\n')}`);
     entry = r.stdout.trim().split('\n').pop();
     check(fs.existsSync(entry), `setup.sh printed ${entry}, which does not exist`);
-    return /cached/.test(r.stderr) ? `cached (${Date.now() - t0} ms)` : `installed cold`;
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    return /cached in/.test(r.stderr) ? `cached, ${secs} s` : `installed (not cached), ${secs} s`;
   });
 
   await step('package-vsix', { timeout: 10 * 60_000, shot: false }, async () => {
