@@ -30,6 +30,7 @@ import {
   Event,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadSpecFile, formatDiagnostic } from '../spec/load';
 import type { VmSpec } from '../spec/types';
@@ -103,6 +104,31 @@ type StopReason = 'entry' | 'step' | 'breakpoint' | 'function breakpoint' | 'ins
 type VarContainer = { kind: 'nodes'; nodes: () => VarNode[] };
 
 const FRAME_STRIDE = 10_000;
+/**
+ * `file` as found under `dir` by its trailing path (hello.c, then src/hello.c, ...), the longest match first, when that
+ * copy has the same contents or `file` itself is gone. Undefined when `file` is already under `dir` or has no copy.
+ */
+export function localCopy(file: string, dir: string | undefined): string | undefined {
+  if (!dir || !path.isAbsolute(file) || file.startsWith(dir + path.sep)) return undefined;
+  const parts = file.split(path.sep).filter(Boolean);
+  const original = readOrUndefined(file);
+  for (let k = parts.length - 1; k >= 1; k--) {
+    const candidate = path.join(dir, ...parts.slice(parts.length - k));
+    const copy = readOrUndefined(candidate);
+    if (copy === undefined) continue;
+    if (original === undefined || original.equals(copy)) return candidate;
+  }
+  return undefined;
+}
+
+function readOrUndefined(file: string): Buffer | undefined {
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
 /** KVM exit name (KVM_EXIT_IO) → exit filter name (io). */
 const FILTER_BY_KVM_NAME = new Map(Object.entries(EXIT_CODES).map(([id, code]) => [kvmExitName(code), id]));
 /** How many recent exits the Exits scope lists. */
@@ -126,6 +152,8 @@ export class VmscopeSession extends DebugSession {
   private entryPending = false;
   /** The vCPU whose stop the UI shows (and whose state evaluate reads). */
   private focus = 0;
+  /** Line-table file → the path shown to the user (see source()). */
+  private readonly shownPaths = new Map<string, string>();
   /** The machine has ended (its exit code was sent). */
   private ended = false;
   /** A stepping plan continues after intermediate stops (line steps into code without lines). */
@@ -702,7 +730,7 @@ export class VmscopeSession extends DebugSession {
       const lookupPc = i === 0 ? f.pc : f.pc - 1n;
       const loc = this.program.location(lookupPc);
       const name = this.program.symbolize(f.pc) ?? '0x' + f.pc.toString(16);
-      const frame = new StackFrame(args.threadId * FRAME_STRIDE + i, name, loc ? new Source(path.basename(loc.file), loc.file) : undefined, loc?.line ?? 0, loc?.column ?? 0);
+      const frame = new StackFrame(args.threadId * FRAME_STRIDE + i, name, loc ? this.source(loc.file) : undefined, loc?.line ?? 0, loc?.column ?? 0);
       frame.instructionPointerReference = '0x' + f.pc.toString(16);
       if (!loc) frame.presentationHint = 'subtle';
       out.push(frame);
@@ -1017,7 +1045,7 @@ export class VmscopeSession extends DebugSession {
     const out: DebugProtocol.Breakpoint = { id: bp.id, verified: bp.verified };
     if (bp.message) out.message = bp.message;
     if (bp.line !== undefined) out.line = bp.line;
-    if (bp.file) out.source = new Source(path.basename(bp.file), bp.file);
+    if (bp.file) out.source = this.source(bp.file);
     if (bp.addresses[0] !== undefined) out.instructionReference = '0x' + bp.addresses[0].toString(16);
     return out;
   }
@@ -1206,7 +1234,7 @@ export class VmscopeSession extends DebugSession {
         if (hit && hit.offset === 0n) d.symbol = hit.symbol.name;
         const loc = this.program.location(i.address);
         if (loc) {
-          if (loc.file !== lastFile) d.location = new Source(path.basename(loc.file), loc.file);
+          if (loc.file !== lastFile) d.location = this.source(loc.file);
           lastFile = loc.file;
           d.line = loc.line;
           if (loc.column) d.column = loc.column;
@@ -1279,6 +1307,21 @@ export class VmscopeSession extends DebugSession {
     const accepted = this.machine?.serialInput(bytes) ?? 0;
     response.body = { accepted };
     this.sendResponse(response);
+  }
+
+  /**
+   * The Source for a file named in the image's line tables, as the user's editor should open it. A guest built in one
+   * directory and debugged from a copy (another checkout, a CI artifact) names files where it was built: when the
+   * spec's own directory holds the same file under the same trailing path, with the same contents or where the built
+   * path no longer exists, the user's copy is shown, so that stops land in the files their breakpoints are in.
+   */
+  private source(file: string): Source {
+    let shown = this.shownPaths.get(file);
+    if (shown === undefined) {
+      shown = localCopy(file, this.spec?.dir) ?? file;
+      this.shownPaths.set(file, shown);
+    }
+    return new Source(path.basename(shown), shown);
   }
 
   /**

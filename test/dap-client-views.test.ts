@@ -3,7 +3,10 @@
 // and the launch attributes that carry the settings (breakOnExit, traceBufferSize).
 
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { localCopy } from '../debug-adapter/session';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ROOT, kvmTest } from './kvm';
 import { withClient } from './dap-client';
@@ -92,4 +95,25 @@ kvmTest('breakOnExit and traceBufferSize launch attributes: ticked from the star
     assert.equal(trace.exits.length, 16, 'the ring keeps the last 16 exits');
     assert.ok((trace.counts.KVM_EXIT_IO ?? 0) > 16, JSON.stringify(trace.counts));
   });
+});
+
+kvmTest('a guest debugged from a copy of its directory stops in the copy’s sources, not where it was built', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-copy-'));
+  fs.cpSync(path.join(ROOT, 'examples', 'hello'), dir, { recursive: true });
+  // An edited copy is not the file the image was built from: it is not substituted.
+  fs.appendFileSync(path.join(dir, 'hello.c'), '\n/* edited */\n');
+  await withClient(async ({ dc }) => {
+    await dc.initializeRequest();
+    const initialized = dc.waitForEvent('initialized');
+    await dc.launch({ spec: path.join(dir, 'hello.vmspec'), stopOnEntry: true });
+    await initialized;
+    await dc.configurationDoneRequest();
+    await dc.waitForEvent('stopped', 20_000);
+    const frames = (await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames;
+    assert.equal(frames[0]?.source?.path, path.join(dir, 'start.S'));
+  });
+  assert.equal(localCopy(path.join(ROOT, 'examples', 'hello', 'hello.c'), dir), undefined, 'the edited hello.c differs');
+  assert.equal(localCopy(path.join(ROOT, 'examples', 'hello', 'start.S'), dir), path.join(dir, 'start.S'));
+  assert.equal(localCopy('/nonexistent/build/dir/start.S', dir), path.join(dir, 'start.S'), 'a vanished build path maps to the copy');
+  assert.equal(localCopy(path.join(dir, 'start.S'), dir), undefined, 'already under the spec directory');
 });
