@@ -44,6 +44,7 @@ test('pages carry a CSP with no remote sources and the nonce on styles', () => {
   assert.match(html, /default-src 'none'/);
   assert.match(html, /style-src 'nonce-N0NCE'/);
   assert.doesNotMatch(html, /https?:/);
+  assert.match(html, /\.c0 \{ fill: var\(--vscode-charts-blue\)/);
   assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
 });
 
@@ -61,4 +62,7 @@ test('the timeline bins exits per reason over time, most frequent reason first',
   assert.equal((html.match(/<rect /g) ?? []).length, 4);
   assert.match(html, /All exits: io 30 · hlt 1/);
   assert.match(timelineBody(timeline([]), {}, 0), /No exits traced yet/);
+  // The CSP allows the page's style element only: colours are classes, never style attributes.
+  assert.doesNotMatch(html, /style=/);
+  assert.match(html, /<rect [^>]*class="c0"/);
 });

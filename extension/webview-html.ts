@@ -6,6 +6,12 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
+/**
+ * Distinct theme-aware colours for up to eight exit reasons (VS Code's chart colours), as classes c0..c7: the CSP
+ * allows the page's own style element only, not style attributes.
+ */
+const COLOUR_VARS = ['--vscode-charts-blue', '--vscode-charts-orange', '--vscode-charts-green', '--vscode-charts-red', '--vscode-charts-purple', '--vscode-charts-yellow', '--vscode-charts-foreground', '--vscode-charts-lines'];
+
 const STYLE = `
 body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); padding: 6px 10px; }
 .mono { font-family: var(--vscode-editor-font-family); }
@@ -23,6 +29,7 @@ table.kv td { padding: 0 8px 0 0; vertical-align: top; }
 .bar rect { shape-rendering: crispEdges; }
 .legend span { display: inline-block; margin-right: 10px; }
 .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: middle; }
+${COLOUR_VARS.map((v, i) => `.c${i} { fill: var(${v}); background: var(${v}); }`).join('\n')}
 `;
 
 /** A whole page with a strict CSP: no scripts, styles from this page only, images as data: URIs at most. */
@@ -166,8 +173,6 @@ export function timeline(exits: readonly TraceExit[], buckets = 60): Timeline {
   return { reasons, bucketMs, start, counts };
 }
 
-/** Distinct theme-aware colours for up to eight reasons (VS Code's chart colours). */
-const COLOURS = ['--vscode-charts-blue', '--vscode-charts-orange', '--vscode-charts-green', '--vscode-charts-red', '--vscode-charts-purple', '--vscode-charts-yellow', '--vscode-charts-foreground', '--vscode-charts-lines'];
 
 /** A stacked bar chart of the timeline as inline SVG, with a legend and the totals. */
 export function timelineBody(t: Timeline, totals: Record<string, number>, traced: number): string {
@@ -188,11 +193,11 @@ export function timelineBody(t: Timeline, totals: Record<string, number>, traced
       const bh = (n / max) * (h - 4);
       y -= bh;
       rects.push(
-        `<rect x="${(i * bw).toFixed(1)}" y="${y.toFixed(1)}" width="${Math.max(bw - 1, 1).toFixed(1)}" height="${bh.toFixed(1)}" style="fill: var(${COLOURS[r % COLOURS.length]})"><title>${escapeHtml(t.reasons[r]!)}: ${n} at ${(t.start + i * t.bucketMs).toFixed(1)} ms</title></rect>`,
+        `<rect x="${(i * bw).toFixed(1)}" y="${y.toFixed(1)}" width="${Math.max(bw - 1, 1).toFixed(1)}" height="${bh.toFixed(1)}" class="c${r % COLOUR_VARS.length}"><title>${escapeHtml(t.reasons[r]!)}: ${n} at ${(t.start + i * t.bucketMs).toFixed(1)} ms</title></rect>`,
       );
     });
   });
-  const legend = t.reasons.map((r, i) => `<span><i style="background: var(${COLOURS[i % COLOURS.length]})"></i>${escapeHtml(r)}</span>`).join('');
+  const legend = t.reasons.map((r, i) => `<span><i class="c${i % COLOUR_VARS.length}"></i>${escapeHtml(r)}</span>`).join('');
   return (
     `<div class="legend">${legend}</div>` +
     `<svg class="bar" viewBox="0 0 ${w} ${h}" width="100%" height="${h}" preserveAspectRatio="none" role="img" aria-label="exits over time">${rects.join('')}</svg>` +
