@@ -31,7 +31,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const setMessage = () => (vmView.message = sessions.active() ? undefined : 'Start a vmscope debug session (F5 on a .vmspec) to see its vCPUs, memory map, devices and exits.');
   setMessage();
   sessions.onDidChange(setMessage);
-  const translation = new TranslationView();
+  const translation = new TranslationView(sessions);
   const exits = new ExitTimelineView(sessions);
   context.subscriptions.push(
     vmView,

@@ -16,6 +16,8 @@ export class SerialConsole implements vscode.Pseudoterminal {
   private open_ = false;
   private pending: string[] = [];
   private ended = false;
+  /** The last character written, so that the end notice starts on a line of its own without a blank one. */
+  private last = '\n';
   readonly terminal: vscode.Terminal;
 
   constructor(private readonly session: vscode.DebugSession) {
@@ -34,6 +36,8 @@ export class SerialConsole implements vscode.Pseudoterminal {
 
   /** Guest output. */
   output(text: string): void {
+    if (text === '') return;
+    this.last = text[text.length - 1]!;
     const t = toTerminal(text);
     if (this.open_) this.write.fire(t);
     else this.pending.push(t);
@@ -49,7 +53,8 @@ export class SerialConsole implements vscode.Pseudoterminal {
   end(exitCode: number | undefined): void {
     if (this.ended) return;
     this.ended = true;
-    this.output(`\r\n[vmscope: the VM ended${exitCode !== undefined ? ` with exit code ${exitCode}` : ''}]\r\n`);
+    const lead = this.last === '\n' ? '' : '\n';
+    this.output(`${lead}[vmscope: the VM ended${exitCode !== undefined ? ` with exit code ${exitCode}` : ''}]\n`);
   }
 
   dispose(): void {

@@ -10,6 +10,8 @@ interface Tracked {
   phase: SessionPhase;
   info?: VmInfo;
   serial?: SerialConsole;
+  /** Counts the session's stops, so that a view can tell whether what it shows is from the current one. */
+  stops: number;
 }
 
 /** How often the VM view and the exit timeline refresh while a guest runs. */
@@ -47,6 +49,13 @@ export class Sessions implements vscode.Disposable {
     return s ? this.tracked.get(s.id)?.info : undefined;
   }
 
+  /** The active session and its stop count, or undefined: what a view's contents were taken at. */
+  stopKey(): string | undefined {
+    const s = this.active();
+    const t = s ? this.tracked.get(s.id) : undefined;
+    return t && t.phase.kind === 'stopped' ? `${s!.id}#${t.stops}` : undefined;
+  }
+
   phase(): SessionPhase | undefined {
     const s = this.active();
     return s ? this.tracked.get(s.id)?.phase : undefined;
@@ -63,6 +72,7 @@ export class Sessions implements vscode.Disposable {
             this.serialOf(t).output(String(body.text ?? ''));
             return;
           case 'stopped':
+            t.stops++;
             t.phase = {
               kind: 'stopped',
               thread: Number(body.threadId ?? 0),
@@ -90,7 +100,7 @@ export class Sessions implements vscode.Disposable {
   }
 
   private track(session: vscode.DebugSession): Tracked {
-    const t: Tracked = { session, phase: { kind: 'starting' } };
+    const t: Tracked = { session, phase: { kind: 'starting' }, stops: 0 };
     this.tracked.set(session.id, t);
     return t;
   }

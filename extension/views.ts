@@ -66,18 +66,32 @@ abstract class HtmlView implements vscode.WebviewViewProvider {
 }
 
 export class TranslationView extends HtmlView {
-  private last: { expression: string; vcpu: number; walk: TranslationJson } | undefined;
+  private last: { expression: string; vcpu: number; walk: TranslationJson; at: string | undefined } | undefined;
+  private shownStale = false;
 
-  constructor() {
+  constructor(private readonly sessions: Sessions) {
     super('Address Translation');
+    sessions.onDidChange(() => {
+      // A walk belongs to one stop of one session: marked once the guest moves on, dropped when the session ends.
+      if (this.last && !this.sessions.active()) this.last = undefined;
+      const stale = this.last !== undefined && this.last.at !== this.sessions.stopKey();
+      if (stale !== this.shownStale || !this.last) void this.render();
+    });
   }
 
   show(expression: string, vcpu: number, walk: TranslationJson): void {
-    this.last = { expression, vcpu, walk };
+    this.last = { expression, vcpu, walk, at: this.sessions.stopKey() };
     void this.render();
   }
 
   protected body(): string {
+    this.shownStale = this.last !== undefined && this.last.at !== this.sessions.stopKey();
+    if (this.last && this.shownStale) {
+      return (
+        `<p class="error">This walk was taken at an earlier stop; the guest has run since. Translate again for the current page tables.</p>` +
+        translationBody(this.last.expression, this.last.vcpu, this.last.walk)
+      );
+    }
     if (!this.last) {
       return '<p class="muted">Stop a vCPU, then run <b>vmscope: Translate Address…</b> (or evaluate <code>translate &lt;expr&gt;</code> in the Debug Console) to see the walk from a guest-virtual address to the host page.</p>';
     }
