@@ -47,7 +47,7 @@ import { describeExitInfo, EXIT_CODES, splitCondition, toTraceEvents, type ExitF
 import { parseHitCondition } from '../vmm/expr/hit-condition';
 import { EXIT_FILTERS, describeExitStop, type ExitFilterName } from './exit-filters';
 import { formatTranslation, translateOn, translationJson, translationNodes } from './translation';
-import { vmcsNodes } from './vmcs-view';
+import { ioExitPc, vmcsNodes } from './vmcs-view';
 import { detectBackend, type KvmBackend } from '../vmm/kvm/system';
 import { ProgramInfo } from './program';
 import { GuestAccess, formatMemoryReference, parseMemoryReference, type MemRef } from './guest-memory';
@@ -152,6 +152,8 @@ export class VmscopeSession extends DebugSession {
   private entryPending = false;
   /** The vCPU whose stop the UI shows (and whose state evaluate reads). */
   private focus = 0;
+  /** The vCPU whose VM-exit breakpoint made the current stop, if one did. */
+  private exitStop: { vcpu: number; io: boolean } | undefined;
   /** Line-table file → the path shown to the user (see source()). */
   private readonly shownPaths = new Map<string, string>();
   /** The machine has ended (its exit code was sent). */
@@ -372,6 +374,7 @@ export class VmscopeSession extends DebugSession {
   // ---------------------------------------------------- stops and the end
 
   private reset(): void {
+    this.exitStop = undefined;
     this.handles.reset();
     this.shown.clear();
     this.frames.clear();
@@ -447,6 +450,7 @@ export class VmscopeSession extends DebugSession {
         return { reason: 'exception', description: `debug exception (vector ${stop.exception}) at ${this.describeAddress(stop.pc)}, DR6 ${'0x' + stop.dr6.toString(16)}` };
       case 'exit': {
         this.stepPlan = undefined;
+        this.exitStop = { vcpu, io: stop.exit.reason === 'io' };
         const description = describeExitStop(stop.code, stop.exit, this.backend);
         return { reason: 'exception', description, text: `${description} (filter ${stop.filter}, hit ${stop.hits})` };
       }
@@ -723,15 +727,26 @@ export class VmscopeSession extends DebugSession {
     }
     const start = args.startFrame ?? 0;
     const count = args.levels ? Math.min(args.levels, frames.length - start) : frames.length - start;
+    // Stopped at an I/O exit where rip is already past the instruction (PVM): show the instruction that exited, so
+    // that the editor marks the line of the `out` rather than the next one. rip itself is unchanged.
+    let exitPc: bigint | undefined;
+    if (start === 0 && this.exitStop?.io && this.exitStop.vcpu === args.threadId && this.access) {
+      try {
+        exitPc = ioExitPc(this.machine!, args.threadId, this.access);
+      } catch {
+        exitPc = undefined;
+      }
+    }
     const out: StackFrame[] = [];
     for (let i = start; i < start + count; i++) {
       const f = frames[i]!;
+      const pc = i === 0 && exitPc !== undefined ? exitPc : f.pc;
       // A return address points after the call: look up the call's line.
-      const lookupPc = i === 0 ? f.pc : f.pc - 1n;
+      const lookupPc = i === 0 ? pc : pc - 1n;
       const loc = this.program.location(lookupPc);
-      const name = this.program.symbolize(f.pc) ?? '0x' + f.pc.toString(16);
+      const name = (this.program.symbolize(pc) ?? '0x' + pc.toString(16)) + (pc !== f.pc ? ` (I/O exit; rip 0x${f.pc.toString(16)})` : '');
       const frame = new StackFrame(args.threadId * FRAME_STRIDE + i, name, loc ? this.source(loc.file) : undefined, loc?.line ?? 0, loc?.column ?? 0);
-      frame.instructionPointerReference = '0x' + f.pc.toString(16);
+      frame.instructionPointerReference = '0x' + pc.toString(16);
       if (!loc) frame.presentationHint = 'subtle';
       out.push(frame);
     }

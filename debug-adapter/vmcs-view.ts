@@ -54,6 +54,21 @@ function ioInstruction(access: GuestAccess, vcpu: number, linearRip: bigint, bit
   return undefined;
 }
 
+/**
+ * Where a vCPU stopped at an I/O exit should be shown: the I/O instruction's address when rip is already past it
+ * (PVM emulates the instruction before it exits), else undefined (rip is the instruction, as on VMX and SVM).
+ */
+export function ioExitPc(machine: Machine, vcpu: number, access: GuestAccess): bigint | undefined {
+  const last = machine.exitTrace(64).filter((e) => e.vcpu === vcpu).pop();
+  if (!last || last.exit.reason !== 'io') return undefined;
+  const st = machine.vcpuState(vcpu);
+  const regs = st.getRegs();
+  const sregs = st.getSregs();
+  const bits = bitnessOf({ cr0: sregs.cr0, efer: sregs.efer, csL: sregs.cs.l, csDb: sregs.cs.db });
+  const found = ioInstruction(access, vcpu, sregs.cs.base + regs.rip, bits, last.exit);
+  return found && !found.atRip ? found.insn.address : undefined;
+}
+
 /** LastExit for the derived VMCS; an I/O exit's details need its instruction. */
 export function lastExitOf(e: { code: number; exit: ExitInfo }, io?: VmxInsn): LastExit {
   const x = e.exit;

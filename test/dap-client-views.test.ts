@@ -117,3 +117,28 @@ kvmTest('a guest debugged from a copy of its directory stops in the copy’s sou
   assert.equal(localCopy('/nonexistent/build/dir/start.S', dir), path.join(dir, 'start.S'), 'a vanished build path maps to the copy');
   assert.equal(localCopy(path.join(dir, 'start.S'), dir), undefined, 'already under the spec directory');
 });
+
+kvmTest('an I/O exit stop shows the line of the I/O instruction, whichever side of it rip is on', async () => {
+  const lines = fs.readFileSync(path.join(ROOT, 'examples/hello/hello.c'), 'utf8').split('\n');
+  const outLine = lines.findIndex((l) => l.includes('outb(COM1 + UART_THR')) + 1;
+  assert.ok(outLine > 0);
+  await withClient(async ({ dc }) => {
+    await dc.initializeRequest();
+    const initialized = dc.waitForEvent('initialized');
+    await dc.launch({ spec: HELLO, stopOnEntry: false });
+    await initialized;
+    await dc.setExceptionBreakpointsRequest({ filters: [], filterOptions: [{ filterId: 'io', condition: "port == 0x3f8 && value == 'H'" }] });
+    await dc.configurationDoneRequest();
+    await dc.waitForEvent('stopped', 20_000);
+    const top = (await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames[0]!;
+    assert.equal(top.source?.path, path.join(ROOT, 'examples/hello/hello.c'));
+    // uart_putc's outb is inlined from outb(), so the out instruction's line is that of the call in uart_putc or of
+    // the asm statement in outb(); never the line after it.
+    const asmLine = lines.findIndex((l) => l.includes('"outb %0, %1"')) + 1;
+    assert.ok([outLine, asmLine].includes(top.line), `line ${top.line}, expected ${outLine} or ${asmLine}; frame ${top.name}`);
+    const rip = BigInt((await dc.evaluateRequest({ expression: 'rip', context: 'watch', frameId: top.id })).body.result.split(' ')[0]!);
+    const dis = (await dc.disassembleRequest({ memoryReference: top.instructionPointerReference!, instructionCount: 1 })).body!.instructions[0]!;
+    assert.match(dis.instruction, /^out\b/, `the frame's instruction is the out: ${dis.instruction}`);
+    assert.ok(BigInt(dis.address) === rip || BigInt(dis.address) + 1n === rip, 'rip is at the out (VMX, SVM) or just past it (PVM)');
+  });
+});
