@@ -123,7 +123,7 @@ export function registerCommands(
     );
     output.appendLine(`$ vmscope info`);
     output.append(r.out + r.err);
-    const backend = /^backend:\s+(.*)$/m.exec(r.out)?.[1];
+    const backend = /^backend:\s+(\S+)/m.exec(r.out)?.[1];
     if (r.code === 0) {
       const choice = await vscode.window.showInformationMessage(`vmscope: /dev/kvm is usable${backend ? ` (backend ${backend})` : ''}.`, 'Show Details');
       if (choice) output.show();

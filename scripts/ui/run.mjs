@@ -1,7 +1,8 @@
 // End-to-end UI test of the packaged extension: installs vmscope.vsix into a
 // real VS Code build (code-server), drives it with headless Chromium through
 // playwright-core as a user would, and saves a screenshot per step in
-// test-results/. See docs/ui-tests.md.
+// test-results/; then opens a second copy of the example without trusting it
+// and checks Restricted Mode. See docs/ui-tests.md.
 //
 // Environment:
 //   VMSCOPE_UI_CACHE    where code-server is installed and reused (default ~/.cache/vmscope-ui)
@@ -434,6 +435,58 @@ async function onScreen(locator, within) {
   return !!b && b.x >= box.x - 1 && b.y >= box.y - 1 && b.x + b.width <= box.x + box.width + 1 && b.y + b.height <= box.y + box.height + 1;
 }
 
+/**
+ * Opens hello.vmspec by Quick Open (Ctrl+P) and waits for it in the editor in the vmspec language mode; returns the
+ * mode's name.
+ */
+async function openSpec() {
+  await until('Quick Open to list hello.vmspec', async () => {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget .quick-input-box input[type="text"]');
+    await input.waitFor({ state: 'visible', timeout: 5000 });
+    await input.fill('hello.vmspec');
+    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'hello.vmspec' }).first();
+    await row.waitFor({ state: 'visible', timeout: 5000 });
+    await page.keyboard.press('Enter');
+    return true;
+  }, { timeout: 40_000 });
+  await page.locator('.tabs-container .tab.active', { hasText: 'hello.vmspec' }).waitFor({ state: 'visible', timeout: 15_000 });
+  await until('the spec in the editor', async () => /boot:/.test(await editorText()), { timeout: 15_000 });
+  const language = await page.locator('.statusbar-item[id="status.editor.mode"]').innerText().catch(() => '?');
+  check(/vm ?spec/i.test(language), `the editor's language mode is "${language}", not the vmspec language`);
+  return `language mode "${language.trim()}"`;
+}
+
+/** The messages of the notifications on screen (toasts, and the notification center when it is open). */
+async function notificationTexts() {
+  return page.locator('.notification-toast .notification-list-item-message, .notifications-center .notification-list-item-message')
+    .allInnerTexts().then((t) => t.map((x) => x.replace(/\s+/g, ' ').trim()), () => []);
+}
+
+/** Closes every notification ("Notifications: Clear All Notifications"), so that a later one is known to be new. */
+async function clearNotifications() {
+  await runCommand('Notifications: Clear All Notifications');
+  await until('the notifications to go', async () => (await notificationTexts()).length === 0, { timeout: 10_000 });
+}
+
+/** The labels of the Command Palette's rows for `query` (the palette is left open). */
+async function paletteRows(query) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget .quick-input-box input[type="text"]');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${query}`);
+  await sleep(800); // the palette filters as it is typed into
+  return page.locator('.quick-input-widget .monaco-list-row .label-name').allInnerTexts().then((t) => t.map((x) => x.trim()));
+}
+
+/** Whether a terminal whose name contains `name` is shown: a tab of the terminal panel, or its title. */
+async function terminalShown(name) {
+  const t = page.locator('.part.panel').getByText(name, { exact: false });
+  return (await t.count()) > 0;
+}
+
 /** The Breakpoints view's row for an exception (VM-exit) filter. */
 const filterRow = (label) => page.locator('.debug-breakpoints .monaco-list-row', { hasText: label }).first();
 
@@ -444,6 +497,7 @@ async function main() {
   fs.mkdirSync(RESULTS, { recursive: true });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-ui-'));
   let entry, port, workspace, specUri;
+  const restrictedWorkspace = path.join(tmp, 'workspace-restricted'); // opened last, not trusted
 
   await step('install-code-server', { timeout: 20 * 60_000, shot: false }, async () => {
     const t0 = Date.now();
@@ -546,24 +600,7 @@ async function main() {
     await yes.waitFor({ state: 'hidden', timeout: 10_000 });
   });
 
-  await step('open-spec', { timeout: 60_000, needs: ['trust-folder'] }, async () => {
-    await until('Quick Open to list hello.vmspec', async () => {
-      await page.keyboard.press('Escape');
-      await page.keyboard.press('Control+P');
-      const input = page.locator('.quick-input-widget .quick-input-box input[type="text"]');
-      await input.waitFor({ state: 'visible', timeout: 5000 });
-      await input.fill('hello.vmspec');
-      const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'hello.vmspec' }).first();
-      await row.waitFor({ state: 'visible', timeout: 5000 });
-      await page.keyboard.press('Enter');
-      return true;
-    }, { timeout: 40_000 });
-    await page.locator('.tabs-container .tab.active', { hasText: 'hello.vmspec' }).waitFor({ state: 'visible', timeout: 15_000 });
-    await until('the spec in the editor', async () => /boot:/.test(await editorText()), { timeout: 15_000 });
-    const language = await page.locator('.statusbar-item[id="status.editor.mode"]').innerText().catch(() => '?');
-    check(/vm ?spec/i.test(language), `the editor's language mode is "${language}", not the vmspec language`);
-    return `language mode "${language.trim()}"`;
-  });
+  await step('open-spec', { timeout: 60_000, needs: ['trust-folder'] }, async () => openSpec());
 
   await step('hover-docs', { timeout: 90_000, needs: ['open-spec'] }, async () => {
     // spec/schema.ts describes `memory` as "Guest RAM, one KVM memory slot at guest-physical address 0 ...".
@@ -874,6 +911,155 @@ async function main() {
     await page.keyboard.press('Shift+F5');
     await debugToolbar().waitFor({ state: 'hidden', timeout: 30_000 });
     return 'Shift+F5';
+  });
+
+  // ----------------------------------------- the walkthrough (still in the trusted workspace)
+
+  const WALKTHROUGH = 'Debug a guest on KVM with vmscope';
+  const WALKTHROUGH_STEPS = ['Check KVM', 'Open the hello example', 'Set a breakpoint and press F5', 'Break on an I/O exit', 'Follow an address to a host page'];
+
+  await step('walkthrough', { timeout: 90_000, needs: ['trust-folder'] }, async ({ shot }) => {
+    await page.keyboard.press('Escape');
+    // Room for the walkthrough in the editor area (layout only): the debug steps left the panel and the secondary
+    // side bar open.
+    for (const c of ['View: Hide Panel', 'View: Hide Secondary Side Bar']) await runCommand(c).catch(() => page.keyboard.press('Escape'));
+    await clearNotifications();
+    await runCommand('Welcome: Open Walkthrough...');
+    await quickPick('Select a walkthrough to open', WALKTHROUGH);
+    const welcome = page.locator('.gettingStartedContainer');
+    await welcome.waitFor({ state: 'visible', timeout: 15_000 });
+    const steps = welcome.locator('button.getting-started-step');
+    const titles = await until(`the walkthrough "${WALKTHROUGH}" to list its steps`, async () => {
+      const heading = await welcome.locator('.gettingStartedSlideDetails .getting-started-category h2, .gettingStartedSlideDetails h2').first().innerText().catch(() => '');
+      const t = (await steps.locator('.step-title').allInnerTexts()).map((x) => x.trim());
+      return heading.includes(WALKTHROUGH) && t.length ? t : false;
+    }, { timeout: 15_000 });
+    check(JSON.stringify(titles) === JSON.stringify(WALKTHROUGH_STEPS), `the walkthrough's steps are ${JSON.stringify(titles)}, not ${JSON.stringify(WALKTHROUGH_STEPS)}`);
+    for (const t of WALKTHROUGH_STEPS) {
+      check(await onScreen(steps.locator('.step-title', { hasText: new RegExp(`^${escapeRe(t)}$`) })), `the walkthrough's step "${t}" is not on screen`);
+    }
+    // "Check KVM" (the first step, open at the start): its description's only link, [Check KVM](command:vmscope.checkKvm),
+    // is rendered as a button.
+    const kvm = steps.filter({ has: page.locator('.step-title', { hasText: /^Check KVM$/ }) });
+    if ((await kvm.getAttribute('aria-expanded')) !== 'true') await kvm.locator('.step-title').click();
+    await until('the "Check KVM" step to open', async () => (await kvm.getAttribute('aria-expanded')) === 'true', { timeout: 5000 });
+    const done = kvm.locator('.codicon[data-done-step-id]');
+    check((await done.getAttribute('aria-checked')) === 'false', 'the "Check KVM" step is ticked before its button was clicked');
+    const button = kvm.locator('.step-description-container').getByRole('button', { name: /^Check KVM$/ }).first();
+    await button.waitFor({ state: 'visible', timeout: 5000 });
+    await shot('steps');
+    await button.click();
+    // extension/commands.ts vmscope.checkKvm: "vmscope: /dev/kvm is usable (backend …)." when `vmscope info` succeeds.
+    const note = await until('a notification that /dev/kvm is usable', async () => (await notificationTexts()).find((t) => /\/dev\/kvm is usable/.test(t)), { timeout: 30_000 });
+    // The step's completion event is onCommand:vmscope.checkKvm: the walkthrough ticks it.
+    await until('the walkthrough to tick "Check KVM"', async () => (await done.getAttribute('aria-checked')) === 'true', { timeout: 10_000 });
+    return `steps ${titles.join(' | ')}; notification ${JSON.stringify(note)}; "Check KVM" ticked`;
+  });
+
+  // ----------------------------------------- Restricted Mode: a second, untrusted workspace in the same code-server
+
+  await step('restricted-open', { timeout: 120_000, needs: ['start-code-server', 'open-workbench'] }, async ({ shot }) => {
+    fs.cpSync(path.join(REPO, 'examples/hello'), restrictedWorkspace, { recursive: true });
+    check(fs.existsSync(path.join(restrictedWorkspace, 'build', 'hello.elf')), 'the second workspace has no build/hello.elf');
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(restrictedWorkspace)}`);
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 90_000 });
+    const no = page.getByRole('button', { name: /No, I don't trust the authors/ });
+    await no.waitFor({ state: 'visible', timeout: 45_000 });
+    await shot('dialog');
+    await no.click();
+    await no.waitFor({ state: 'hidden', timeout: 10_000 });
+    // The indicators: the status bar's "Restricted Mode" item and the banner over the workbench.
+    const status = page.locator('.statusbar-item[id="status.workspaceTrust"]');
+    const label = await until('the status bar to show "Restricted Mode"', async () => {
+      const t = await status.innerText().catch(() => '');
+      return /Restricted Mode/.test(t) ? t.trim() : false;
+    }, { timeout: 15_000 });
+    const banner = await until('the Restricted Mode banner', async () => {
+      const t = await page.locator('.part.banner').innerText().catch(() => '');
+      return /Restricted Mode is intended for safe code browsing/.test(t) ? t.replace(/\s+/g, ' ').trim() : false;
+    }, { timeout: 15_000 });
+    return `status bar "${label}"; banner ${JSON.stringify(banner.slice(0, 100))}`;
+  });
+
+  await step('restricted-hover', { timeout: 120_000, needs: ['restricted-open'] }, async ({ shot }) => {
+    const mode = await openSpec();
+    // Language features work in Restricted Mode (capabilities.untrustedWorkspaces.supported: "limited").
+    const text = await hoverText(token(/^memory:/, 'memory'), [/Guest RAM/, /KVM memory slot/], 90_000);
+    await shot();
+    await page.mouse.move(5, 5);
+    return `${mode}; hover ${JSON.stringify(text.split('\n')[0].slice(0, 100))}`;
+  });
+
+  await step('restricted-run-vm', { timeout: 60_000, needs: ['restricted-hover'] }, async ({ shot }) => {
+    await page.keyboard.press('Escape');
+    await clearNotifications();
+    // The spec is the active editor (runVm's palette entry wants a vmspec). Not line 1: the code lens over it can scroll
+    // the editor so that line 1 shows as a sticky line, which takes the click.
+    await token(/^vcpus:/, 'vcpus').click();
+    // package.json: vmscope.runVm has "enablement": "isWorkspaceTrusted", and the palette leaves disabled commands
+    // out. The control: a vmscope command with neither enablement nor a when clause is listed, so the query works.
+    const all = await paletteRows('vmscope:');
+    check(all.includes('vmscope: Create the Hello Example…'), `the palette lists no "vmscope: Create the Hello Example…" (the control): ${JSON.stringify(all)}`);
+    const rows = await paletteRows('vmscope: Run VM');
+    await shot('palette');
+    let how;
+    if (!rows.includes('vmscope: Run VM')) {
+      how = `"vmscope: Run VM" is not in the palette (disabled); the palette lists ${JSON.stringify(all)}`;
+      await page.keyboard.press('Escape');
+    } else {
+      // Listed: running it must say why it runs nothing (extension/debug.ts RESTRICTED).
+      await page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: /^vmscope: Run VM$/ }) }).first().click();
+      const note = await until('a notification that vmscope runs nothing in Restricted Mode', async () =>
+        (await notificationTexts()).find((t) => /runs nothing in Restricted Mode/.test(t)), { timeout: 10_000 });
+      how = `"vmscope: Run VM" ran; notification ${JSON.stringify(note)}`;
+    }
+    await sleep(2000); // a terminal the command made would be shown by now
+    check(!(await terminalShown('vmscope run: hello.vmspec')), 'a terminal "vmscope run: hello.vmspec" was opened in Restricted Mode');
+    // The spec's "Run VM" code lens runs the command without the palette's enablement check, so the extension's
+    // own guard must answer (extension/commands.ts needTrust: the RESTRICTED message).
+    const lens = page.locator('.editor-group-container.active .monaco-editor .codelens-decoration a', { hasText: /Run VM/ }).first();
+    if ((await lens.count()) && (await lens.isVisible())) {
+      await clearNotifications();
+      await lens.click();
+      const note = await until('a notification that vmscope runs nothing in Restricted Mode', async () =>
+        (await notificationTexts()).find((t) => /runs nothing in Restricted Mode/.test(t)), { timeout: 10_000 });
+      await shot('code-lens');
+      await sleep(2000);
+      check(!(await terminalShown('vmscope run: hello.vmspec')), 'the "Run VM" code lens opened a terminal "vmscope run: hello.vmspec" in Restricted Mode');
+      how += `; the "Run VM" code lens: notification ${JSON.stringify(note)}`;
+    } else how += '; no "Run VM" code lens';
+    return how;
+  });
+
+  await step('restricted-f5', { timeout: 60_000, needs: ['restricted-hover'] }, async ({ shot }) => {
+    await page.keyboard.press('Escape');
+    await clearNotifications();
+    await token(/^vcpus:/, 'vcpus').click();
+    await page.keyboard.press('F5');
+    // VS Code asks for trust before it starts any debug session (its dialog says debugging runs the workspace's
+    // code); vmscope's resolveDebugConfiguration says RESTRICTED should it get that far.
+    const dialog = page.locator('.monaco-dialog-box');
+    const why = await until('a dialog or notification that says debugging needs a trusted workspace', async () => {
+      if (await debugToolbar().isVisible()) return { started: true };
+      const d = (await dialog.isVisible().catch(() => false)) ? (await dialog.innerText()).replace(/\s+/g, ' ').trim() : '';
+      if (/Debugging executes .*program code from your workspace|Restricted Mode/i.test(d)) return { dialog: d };
+      const note = (await notificationTexts()).find((t) => /Restricted Mode/.test(t));
+      return note ? { notification: note } : false;
+    }, { timeout: 15_000 });
+    check(!why.started, 'F5 started a debug session in Restricted Mode (the debug toolbar is shown)');
+    await shot('why');
+    if (why.dialog) {
+      // Not trusting: the dialog's Cancel (Escape would do the same).
+      const cancel = dialog.getByRole('button', { name: /^Cancel$/ });
+      await cancel.click();
+      await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+    }
+    await sleep(3000); // a session would have started by now (debug-start sees its toolbar in about 2 s)
+    check(!(await debugToolbar().isVisible()), 'a debug session started in Restricted Mode (the debug toolbar is shown)');
+    check(!(await terminalShown('vmscope serial')), 'a "vmscope serial" terminal was opened in Restricted Mode');
+    const status = await page.locator('.statusbar-item[id="status.workspaceTrust"]').innerText().catch(() => '');
+    check(/Restricted Mode/.test(status), `the workspace is no longer in Restricted Mode (status bar "${status}")`);
+    return why.dialog ? `dialog ${JSON.stringify(why.dialog.slice(0, 200))}, cancelled` : `notification ${JSON.stringify(why.notification)}`;
   });
 }
 
