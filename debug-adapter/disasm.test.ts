@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as iced from 'iced-x86';
-import { bitnessOf, decode, decodeOne, type Bitness, type DecodedInstruction, type FlowKind } from './disasm';
+import { bitnessOf, decode, decodeOne, disassemblyWindow, type Bitness, type DecodedInstruction, type FlowKind } from './disasm';
 
 // ---- fixtures: GNU as + objcopy, objdump as the reference ----
 
@@ -376,4 +376,52 @@ test('decoding 10k times does not grow wasm memory, while a real leak would', ()
   const leakGrowth = wasmMemoryBytes() - start;
   for (const d of leaked) d.free();
   assert.ok(leakGrowth > 64 * 1024, `leaking 10k decoders grew wasm memory by only ${leakGrowth} bytes`);
+});
+
+// ---- the DAP disassemble window --------------------------------------------------------------------------------
+
+/** Two functions with int3 padding between them, at 0x1000; nothing readable outside. */
+const CODE_BASE = 0x1000n;
+const CODE = Uint8Array.from([
+  0x55, 0x48, 0x89, 0xe5, 0x90, 0x5d, 0xc3, // a: push rbp; mov rbp, rsp; nop; pop rbp; ret (0x1000..0x1006)
+  0xcc, 0xcc, 0xcc, // padding (0x1007..0x1009)
+  0xb8, 0x01, 0x00, 0x00, 0x00, 0xee, 0xc3, // b: mov eax, 1; out dx, al; ret (0x100a..0x1010)
+]);
+const OUT = 0x100fn;
+
+function fakeDecodeFrom(start: bigint, count: number, maxBytes = count * 15): DecodedInstruction[] {
+  if (start < CODE_BASE || start >= CODE_BASE + BigInt(CODE.length)) return [];
+  const from = Number(start - CODE_BASE);
+  return decode(CODE.subarray(from, Math.min(CODE.length, from + maxBytes)), start, 64, count);
+}
+const symbolsAt = (a: bigint) => (a >= 0x100an ? 0x100an : a >= 0x1000n ? 0x1000n : undefined);
+const addrs = (l: DecodedInstruction[]) => l.map((i) => '0x' + i.address.toString(16) + ' ' + i.mnemonic);
+
+test('disassembly window: instructions before base come from the function starts, across functions', () => {
+  const w = disassemblyWindow(OUT, -3, 5, fakeDecodeFrom, symbolsAt);
+  assert.deepEqual(addrs(w.before), ['0x1008 int3', '0x1009 int3', '0x100a mov']);
+  assert.deepEqual(addrs(w.from), ['0x100f out', '0x1010 ret']);
+});
+
+test('disassembly window: a window entirely before base (as VS Code asks when scrolling up)', () => {
+  const w = disassemblyWindow(OUT, -6, 3, fakeDecodeFrom, symbolsAt);
+  assert.deepEqual(addrs(w.before), ['0x1005 pop', '0x1006 ret', '0x1007 int3']);
+  assert.deepEqual(w.from, []);
+});
+
+test('disassembly window: what lies before readable memory is left out, not invented', () => {
+  const w = disassemblyWindow(OUT, -20, 25, fakeDecodeFrom, symbolsAt);
+  assert.equal(w.before.length, 9);
+  assert.equal(w.before[0]!.address, 0x1000n);
+  assert.deepEqual(addrs(w.from), ['0x100f out', '0x1010 ret']);
+  // The 11 missing ones are the front of the window: a window of only them is empty.
+  assert.deepEqual(disassemblyWindow(OUT, -20, 5, fakeDecodeFrom, symbolsAt).before, []);
+  assert.equal(disassemblyWindow(OUT, -20, 13, fakeDecodeFrom, symbolsAt).before.length, 2);
+});
+
+test('disassembly window: without symbols, the decode that lands exactly on base is kept', () => {
+  const w = disassemblyWindow(OUT, -2, 2, fakeDecodeFrom, () => undefined);
+  assert.deepEqual(addrs(w.before), ['0x1009 int3', '0x100a mov']);
+  const forward = disassemblyWindow(OUT, 1, 1, fakeDecodeFrom, () => undefined);
+  assert.deepEqual(addrs(forward.from), ['0x1010 ret']);
 });

@@ -214,3 +214,79 @@ export function bitnessOf(mode: { cr0: bigint; efer: bigint; csL: number; csDb: 
   if ((mode.cr0 & CR0_PE) !== 0n && mode.csDb !== 0) return 32;
   return 16;
 }
+
+/**
+ * The instructions of a DAP disassemble window: indices `offset` .. `offset + count - 1` relative to the instruction
+ * at `base` (index 0), so negative offsets reach back before it. x86 cannot be decoded backwards, so the part before
+ * `base` is decoded forward from anchors and kept only where the decode ends exactly at the next known instruction:
+ * first the start of the function holding the preceding byte (`anchorBefore`), then function by function further
+ * back; where no anchor serves, the latest start within reach from which the decode lands exactly. What cannot be
+ * decoded at all (memory that cannot be read, the bottom of the address space) is left out: the caller pads with
+ * placeholders so that VS Code gets the count it asked for.
+ *
+ * Returns `before` (ascending, ending at base) and `from` (ascending, starting at the window's first non-negative
+ * index), already cut to the window.
+ */
+export function disassemblyWindow(
+  base: bigint,
+  offset: number,
+  count: number,
+  decodeFrom: (start: bigint, maxCount: number, maxBytes?: number) => DecodedInstruction[],
+  anchorBefore: (addr: bigint) => bigint | undefined,
+): { before: DecodedInstruction[]; from: DecodedInstruction[] } {
+  const first = offset;
+  const last = offset + count - 1;
+  let before: DecodedInstruction[] = [];
+  if (first < 0 && count > 0) {
+    const need = -first;
+    let end = base;
+    // At most one anchor per function; 256 functions back is far more than any view asks for.
+    for (let guard = 0; before.length < need && guard < 256 && end > 0n; guard++) {
+      const chunk = decodeEndingAt(end, need - before.length, decodeFrom, anchorBefore);
+      if (chunk.length === 0) break;
+      before = [...chunk, ...before];
+      end = chunk[0]!.address;
+    }
+    // Keep indices first .. min(last, -1): the `need` instructions before base, then cut the window's end.
+    before = before.slice(-need);
+    const wantBefore = Math.min(last, -1) - first + 1;
+    const missing = need - before.length;
+    before = before.slice(0, Math.max(0, wantBefore - missing));
+  }
+  let from: DecodedInstruction[] = [];
+  if (last >= 0) {
+    const start = Math.max(0, first);
+    from = decodeFrom(base, last + 1).slice(start, last + 1);
+  }
+  return { before, from };
+}
+
+/** Instructions that end exactly at `end` (ascending), at least one and up to about `need`, or none. */
+function decodeEndingAt(
+  end: bigint,
+  need: number,
+  decodeFrom: (start: bigint, maxCount: number, maxBytes?: number) => DecodedInstruction[],
+  anchorBefore: (addr: bigint) => bigint | undefined,
+): DecodedInstruction[] {
+  const landing = (start: bigint, max: number): DecodedInstruction[] | undefined => {
+    // Every instruction that starts before `end` lies within end - start + 15 bytes.
+    const list = decodeFrom(start, max, Number(end - start) + MAX_INSTRUCTION_LENGTH).filter((i) => i.address < end);
+    return list.length > 0 && list[list.length - 1]!.nextAddress === end ? list : undefined;
+  };
+  const anchor = anchorBefore(end - 1n);
+  // A function of up to 64 KiB is decoded from its start: exact wherever the function's bytes are code.
+  if (anchor !== undefined && anchor < end && end - anchor <= 0x10000n) {
+    const list = landing(anchor, Number(end - anchor));
+    if (list) return list;
+  }
+  // No anchor (or its decode does not land): start as far back as `need` instructions can reach and move forward
+  // until a decode lands; decoding re-synchronises within a few instructions, so the first landing is kept. Starts
+  // in memory that cannot be read decode to nothing and are passed over.
+  const reach = BigInt(Math.min(need, 64) * MAX_INSTRUCTION_LENGTH);
+  const lowest = end > reach ? end - reach : 0n;
+  for (let start = lowest; start < end; start++) {
+    const list = landing(start, Number(end - start));
+    if (list) return list;
+  }
+  return [];
+}

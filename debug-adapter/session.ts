@@ -61,7 +61,7 @@ import {
   type VarNode,
 } from './registers';
 import { compile, completionPrefix, EvalError, SUBREGISTERS, type EvalContext, type Width } from '../vmm/expr/evaluate';
-import { bitnessOf, decode, type Bitness, type DecodedInstruction } from './disasm';
+import { bitnessOf, decode, disassemblyWindow, type Bitness, type DecodedInstruction } from './disasm';
 import { unwind, type Frame } from './unwind';
 
 export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
@@ -1212,31 +1212,22 @@ export class VmscopeSession extends DebugSession {
       const { bits } = this.pcOf(m, this.focus);
       const base = BigInt.asUintN(64, parseMemoryReference(args.memoryReference).addr + BigInt(args.offset ?? 0));
       const want = args.instructionCount;
-      const before = Math.max(0, -(args.instructionOffset ?? 0));
-      const after = want - before;
       const syntax = this.args?.disassemblySyntax ?? 'intel';
       const symbolize = (a: bigint) => this.program.symbolize(a);
-      const decodeFrom = (start: bigint, count: number): DecodedInstruction[] => {
-        const bytes = this.access!.read(this.focus, { space: 'virtual', addr: start }, count * 15);
+      const decodeFrom = (start: bigint, count: number, maxBytes = count * 15): DecodedInstruction[] => {
+        const bytes = this.access!.read(this.focus, { space: 'virtual', addr: start }, Math.min(maxBytes, count * 15));
         return bytes.length ? decode(bytes, start, bits, count, { syntax, symbolize }) : [];
       };
-      let list: DecodedInstruction[] = [];
-      if (before > 0) {
-        // x86 cannot be decoded backwards: decode forward from the function
-        // start (or far enough back) and keep what ends exactly at `base`.
-        const fn = this.program.functionStart(base);
-        const from = fn !== undefined && base - fn <= BigInt(before * 15) * 4n ? fn : base - BigInt(before * 15);
-        const lead = decodeFrom(from, before * 15 + 1).filter((i) => i.address < base);
-        const aligned = lead.length > 0 && lead[lead.length - 1]!.nextAddress === base;
-        list = aligned ? lead.slice(-before) : [];
-      }
-      const positive = (args.instructionOffset ?? 0) > 0 ? args.instructionOffset! : 0;
-      list.push(...decodeFrom(base, after + positive).slice(positive, positive + Math.max(after, 0)));
-      while (list.length < want && before > 0 && list.length < want) {
-        // Pad the front with placeholders when the history could not be decoded.
-        const first = list[0]?.address ?? base;
-        list.unshift({ address: first - 1n, bytes: new Uint8Array(), length: 1, text: '??', mnemonic: '??', kind: 'other', nextAddress: first, invalid: true });
-        if (list.length >= want) break;
+      const offset = args.instructionOffset ?? 0;
+      const { before, from } = disassemblyWindow(base, offset, want, decodeFrom, (a) => this.program.functionStart(a));
+      // Placeholders where nothing could be decoded, so that VS Code gets the count it asked for: before the first
+      // decoded instruction (at descending addresses), and after the last.
+      const negative = Math.max(0, Math.min(offset + want, 0) - offset);
+      const list: DecodedInstruction[] = [...before, ...from];
+      const placeholder = (address: bigint): DecodedInstruction => ({ address, bytes: new Uint8Array(), length: 1, text: '??', mnemonic: '??', kind: 'other', nextAddress: address + 1n, invalid: true });
+      for (let k = before.length; k < negative; k++) {
+        const low = list[0]?.address ?? base;
+        list.unshift(placeholder(low > 0n ? low - 1n : 0n));
       }
       let lastFile: string | undefined;
       const instructions = list.slice(0, want).map((i): DebugProtocol.DisassembledInstruction => {

@@ -142,3 +142,34 @@ kvmTest('an I/O exit stop shows the line of the I/O instruction, whichever side 
     assert.ok(BigInt(dis.address) === rip || BigInt(dis.address) + 1n === rip, 'rip is at the out (VMX, SVM) or just past it (PVM)');
   });
 });
+
+kvmTest('disassembly around any frame: real instructions back across functions, and windows wholly before it', async () => {
+  await withClient(async ({ dc }) => {
+    await dc.initializeRequest();
+    const initialized = dc.waitForEvent('initialized');
+    await dc.launch({ spec: HELLO, stopOnEntry: false });
+    await initialized;
+    await dc.setExceptionBreakpointsRequest({ filters: [], filterOptions: [{ filterId: 'io', condition: "port == 0x3f8 && value == 'H'" }] });
+    await dc.configurationDoneRequest();
+    await dc.waitForEvent('stopped', 20_000);
+    const frames = (await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames;
+    assert.ok(frames.length >= 3, frames.map((f) => f.name).join(', '));
+    for (const f of frames.slice(0, 3)) {
+      // As VS Code opens the view: 50 instructions either side of the frame's pc.
+      const r = (await dc.disassembleRequest({ memoryReference: f.instructionPointerReference!, instructionOffset: -50, instructionCount: 100 })).body!.instructions;
+      assert.equal(r.length, 100);
+      assert.equal(BigInt(r[50]!.address), BigInt(f.instructionPointerReference!), `${f.name}: index 50 is the frame's pc`);
+      const addresses = r.map((i) => BigInt(i.address));
+      assert.ok(addresses.every((a, i) => i === 0 || a > addresses[i - 1]!), `${f.name}: addresses ascend`);
+      // The guest's code starts at the image's load address (1 MiB); from there on every row is a real instruction.
+      const code = r.filter((i) => BigInt(i.address) >= 0x100000n);
+      assert.deepEqual(code.filter((i) => i.instruction === '??').map((i) => i.address), [], `${f.name}: no placeholders over code`);
+      // A caller's pc follows its call.
+      if (f !== frames[0]) assert.match(r[49]!.instruction, /^call\b/, `${f.name}: ${r[49]!.instruction}`);
+    }
+    // Scrolling up: a window that ends before the pc.
+    const up = (await dc.disassembleRequest({ memoryReference: frames[0]!.instructionPointerReference!, instructionOffset: -400, instructionCount: 200 })).body!.instructions;
+    assert.equal(up.length, 200);
+    assert.ok(BigInt(up[199]!.address) < BigInt(frames[0]!.instructionPointerReference!));
+  });
+});
