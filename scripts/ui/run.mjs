@@ -1053,6 +1053,9 @@ async function main() {
       const w = (await aux.boundingBox())?.width;
       check(w && Math.abs(w - auxWidth) <= 2, `the secondary side bar came back ${w} px wide, not ${auxWidth}`);
     }
+    // The guest's code is all decodable: a placeholder in view would be the adapter failing to decode back across
+    // functions.
+    check(inView.undecoded === 0, `${inView.undecoded} "??" placeholders among the instructions in view`);
     return `${notes.join('; ')}; in view ${inView.decoded} decoded instructions and ${inView.undecoded} "??"`;
   });
 
