@@ -56,11 +56,6 @@ export class Sessions implements vscode.Disposable {
     return t && t.phase.kind === 'stopped' ? `${s!.id}#${t.stops}` : undefined;
   }
 
-  phase(): SessionPhase | undefined {
-    const s = this.active();
-    return s ? this.tracked.get(s.id)?.phase : undefined;
-  }
-
   tracker(session: vscode.DebugSession): vscode.DebugAdapterTracker {
     return {
       onDidSendMessage: (m: { type?: string; event?: string; body?: Record<string, unknown> }) => {

@@ -1,5 +1,7 @@
 // What the VM view and the status bar show, computed from the adapter's `vmInfo` answer and its stop events.
-// Pure (no vscode import), unit-tested; extension/vm-tree.ts turns the nodes into tree items.
+// Pure (no vscode import), unit-tested; extension/views.ts turns the nodes into tree items.
+
+import { formatSize } from '../spec/units';
 
 /** The body of the adapter's `vmInfo` response (debug-adapter/session.ts). */
 export interface VmInfo {
@@ -24,17 +26,6 @@ export interface VmNode {
   children?: VmNode[];
   /** Expanded at first. */
   expanded?: boolean;
-}
-
-export function formatSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && v % 1024 === 0 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v} ${units[u]}`;
 }
 
 function endOf(gpa: string, size: number): string {

@@ -2,6 +2,8 @@
 // unit-tested: the views only set webview.html. Theme colours come from VS Code's CSS variables, the CSP allows
 // nothing remote, and every value from the adapter is escaped.
 
+import { formatSize } from '../spec/units';
+
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
@@ -79,11 +81,6 @@ const FLAG_NAMES: Array<[string, string]> = [
   ['nx', 'NX'],
 ];
 
-function size(n: number | undefined): string {
-  if (n === undefined) return '';
-  return n >= 1 << 30 ? `${n / (1 << 30)} GiB` : n >= 1 << 20 ? `${n / (1 << 20)} MiB` : `${n / 1024} KiB`;
-}
-
 function flags(f: Record<string, boolean | undefined>): string {
   return FLAG_NAMES.filter(([k]) => f[k] !== undefined)
     .map(([k, label]) => `<span class="flag ${f[k] ? 'on' : 'off'}" title="${k}">${label}</span>`)
@@ -105,7 +102,7 @@ export function translationBody(expression: string, vcpu: number, t: Translation
         `<tr><td>entry at</td><td>${escapeHtml(l.entryGpa)}</td></tr>` +
         `<tr><td>entry</td><td>${escapeHtml(l.entry)}</td></tr></table>` +
         `<div>${flags(l.flags)}</div>` +
-        (l.leaf ? `<div class="muted">maps a ${size(l.pageSize)} page</div>` : '') +
+        (l.leaf ? `<div class="muted">maps a ${l.pageSize !== undefined ? formatSize(l.pageSize) : ''} page</div>` : '') +
         (failed ? `<div class="error">${escapeHtml(t.fault!.text)}</div>` : '') +
         '</div>',
     );
@@ -117,14 +114,14 @@ export function translationBody(expression: string, vcpu: number, t: Translation
   if (t.gpa !== undefined) {
     const eff = t.effective ? ` · ${t.effective.write ? 'writable' : 'read-only'}, ${t.effective.user ? 'user' : 'supervisor'}, ${t.effective.execute ? 'executable' : 'no-execute'}` : '';
     out.push('<div class="arrow">↓</div>');
-    out.push(`<div class="box leaf"><h3>GPA <span class="mono">${escapeHtml(t.gpa)}</span></h3><div class="muted">${size(t.pageSize)} page${eff}</div></div>`);
+    out.push(`<div class="box leaf"><h3>GPA <span class="mono">${escapeHtml(t.gpa)}</span></h3><div class="muted">${t.pageSize !== undefined ? formatSize(t.pageSize) : ''} page${eff}</div></div>`);
   }
   if (t.host) {
     out.push('<div class="arrow">↓ vmscope\'s mapping of guest memory</div>');
     const hpa = t.host.hpa !== undefined ? `HPA <span class="mono">${escapeHtml(t.host.hpa)}</span>` : 'HPA unknown';
     out.push(
       `<div class="box"><h3>HVA <span class="mono">${escapeHtml(t.host.hva)}</span> → ${hpa}</h3>` +
-        `<div class="muted">${t.host.present ? 'host page present' : 'host page not present (never touched)'}${t.host.pageSize ? ` · ${size(t.host.pageSize)} host page` : ''}</div>` +
+        `<div class="muted">${t.host.present ? 'host page present' : 'host page not present (never touched)'}${t.host.pageSize ? ` · ${formatSize(t.host.pageSize)} host page` : ''}</div>` +
         (t.host.note ? `<div class="muted">${escapeHtml(t.host.note)}</div>` : '') +
         '</div>',
     );
