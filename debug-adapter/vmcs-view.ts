@@ -4,7 +4,7 @@
 // hypervisor's vmcs12 where the host has nested state.
 
 import type { Machine } from '../vmm/machine';
-import type { ExitInfo } from '../vmm/exit-trace';
+import type { ExitInfo, TraceEntry } from '../vmm/exit-trace';
 import { derivedVmcs, derivedVmcsGaps, type DerivedInput, type LastExit, type VmcsFieldValue } from '../vmm/vmx/derived';
 import { GROUP_ORDER, GROUP_TITLES } from '../vmm/vmx/encoding';
 import { ioExitFromKvm, type DecodedInstruction as VmxInsn } from '../vmm/vmx/qualification';
@@ -54,19 +54,29 @@ function ioInstruction(access: GuestAccess, vcpu: number, linearRip: bigint, bit
   return undefined;
 }
 
+/** The vCPU's last exit and, for an I/O exit, its instruction (see ioInstruction). */
+function lastExitWithInstruction(
+  machine: Machine,
+  vcpu: number,
+  access: GuestAccess,
+  regs: { rip: bigint },
+  sregs: { cs: { base: bigint; l: number; db: number }; cr0: bigint; efer: bigint },
+): { last: TraceEntry; io?: { insn: DecodedInstruction; atRip: boolean } } | undefined {
+  const last = machine.exitTrace(64).filter((e) => e.vcpu === vcpu).pop();
+  if (!last || last.exit.reason !== 'io') return last ? { last } : undefined;
+  const bits = bitnessOf({ cr0: sregs.cr0, efer: sregs.efer, csL: sregs.cs.l, csDb: sregs.cs.db });
+  const io = ioInstruction(access, vcpu, sregs.cs.base + regs.rip, bits, last.exit);
+  return io ? { last, io } : { last };
+}
+
 /**
  * Where a vCPU stopped at an I/O exit should be shown: the I/O instruction's address when rip is already past it
  * (PVM emulates the instruction before it exits), else undefined (rip is the instruction, as on VMX and SVM).
  */
 export function ioExitPc(machine: Machine, vcpu: number, access: GuestAccess): bigint | undefined {
-  const last = machine.exitTrace(64).filter((e) => e.vcpu === vcpu).pop();
-  if (!last || last.exit.reason !== 'io') return undefined;
   const st = machine.vcpuState(vcpu);
-  const regs = st.getRegs();
-  const sregs = st.getSregs();
-  const bits = bitnessOf({ cr0: sregs.cr0, efer: sregs.efer, csL: sregs.cs.l, csDb: sregs.cs.db });
-  const found = ioInstruction(access, vcpu, sregs.cs.base + regs.rip, bits, last.exit);
-  return found && !found.atRip ? found.insn.address : undefined;
+  const io = lastExitWithInstruction(machine, vcpu, access, st.getRegs(), st.getSregs())?.io;
+  return io && !io.atRip ? io.insn.address : undefined;
 }
 
 /** LastExit for the derived VMCS; an I/O exit's details need its instruction. */
@@ -148,18 +158,11 @@ export function vmcsNodes(machine: Machine, vcpu: number, access: GuestAccess, b
   const regs = st.getRegs();
   const sregs = st.getSregs();
   const input: DerivedInput = { regs, sregs, msrs: st.getMsrs(VMCS_MSRS), debugRegs: st.getDebugRegs(), events: st.getEvents(), backend };
-  const last = machine.exitTrace(64).filter((e) => e.vcpu === vcpu).pop();
-  if (last) {
-    let insn: VmxInsn | undefined;
-    if (last.exit.reason === 'io') {
-      const bits = bitnessOf({ cr0: sregs.cr0, efer: sregs.efer, csL: sregs.cs.l, csDb: sregs.cs.db });
-      const found = ioInstruction(access, vcpu, sregs.cs.base + regs.rip, bits, last.exit);
-      if (found) {
-        insn = toVmxInsn(found.insn);
-        input.instructionLength = found.insn.length;
-      }
-    }
-    input.lastExit = lastExitOf(last, insn);
+  const found = lastExitWithInstruction(machine, vcpu, access, regs, sregs);
+  if (found) {
+    const { last, io } = found;
+    if (io) input.instructionLength = io.insn.length;
+    input.lastExit = lastExitOf(last, io ? toVmxInsn(io.insn) : undefined);
     if (last.exit.reason === 'hlt') input.halted = true;
   }
   const fields = derivedVmcs(input);
