@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { localCopy } from '../debug-adapter/session';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ROOT, kvmTest } from './kvm';
-import { withClient } from './dap-client';
+import { withClient, withSession } from './dap-client';
 
 const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
 
@@ -24,12 +24,7 @@ interface VmInfo {
 }
 
 kvmTest('vmInfo: vCPU mode and CPL at entry, the memory map, the devices, and exit counts after a run', async () => {
-  await withClient(async ({ dc }) => {
-    await dc.initializeRequest();
-    const initialized = dc.waitForEvent('initialized');
-    await dc.launch({ spec: HELLO, stopOnEntry: true });
-    await initialized;
-    await dc.configurationDoneRequest();
+  await withSession({ spec: HELLO, stopOnEntry: true }, [], async ({ dc }) => {
     await dc.waitForEvent('stopped', 20_000);
     const info = (await dc.customRequest('vmInfo')).body as VmInfo;
     assert.equal(info.state, 'stopped');
@@ -102,12 +97,7 @@ kvmTest('a guest debugged from a copy of its directory stops in the copy’s sou
   fs.cpSync(path.join(ROOT, 'examples', 'hello'), dir, { recursive: true });
   // An edited copy is not the file the image was built from: it is not substituted.
   fs.appendFileSync(path.join(dir, 'hello.c'), '\n/* edited */\n');
-  await withClient(async ({ dc }) => {
-    await dc.initializeRequest();
-    const initialized = dc.waitForEvent('initialized');
-    await dc.launch({ spec: path.join(dir, 'hello.vmspec'), stopOnEntry: true });
-    await initialized;
-    await dc.configurationDoneRequest();
+  await withSession({ spec: path.join(dir, 'hello.vmspec'), stopOnEntry: true }, [], async ({ dc }) => {
     await dc.waitForEvent('stopped', 20_000);
     const frames = (await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames;
     assert.equal(frames[0]?.source?.path, path.join(dir, 'start.S'));
@@ -122,13 +112,7 @@ kvmTest('an I/O exit stop shows the line of the I/O instruction, whichever side 
   const lines = fs.readFileSync(path.join(ROOT, 'examples/hello/hello.c'), 'utf8').split('\n');
   const outLine = lines.findIndex((l) => l.includes('outb(COM1 + UART_THR')) + 1;
   assert.ok(outLine > 0);
-  await withClient(async ({ dc }) => {
-    await dc.initializeRequest();
-    const initialized = dc.waitForEvent('initialized');
-    await dc.launch({ spec: HELLO, stopOnEntry: false });
-    await initialized;
-    await dc.setExceptionBreakpointsRequest({ filters: [], filterOptions: [{ filterId: 'io', condition: "port == 0x3f8 && value == 'H'" }] });
-    await dc.configurationDoneRequest();
+  await withSession(HELLO, [{ filterId: 'io', condition: "port == 0x3f8 && value == 'H'" }], async ({ dc }) => {
     await dc.waitForEvent('stopped', 20_000);
     const top = (await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames[0]!;
     assert.equal(top.source?.path, path.join(ROOT, 'examples/hello/hello.c'));
@@ -144,13 +128,7 @@ kvmTest('an I/O exit stop shows the line of the I/O instruction, whichever side 
 });
 
 kvmTest('disassembly around any frame: real instructions back across functions, and windows wholly before it', async () => {
-  await withClient(async ({ dc }) => {
-    await dc.initializeRequest();
-    const initialized = dc.waitForEvent('initialized');
-    await dc.launch({ spec: HELLO, stopOnEntry: false });
-    await initialized;
-    await dc.setExceptionBreakpointsRequest({ filters: [], filterOptions: [{ filterId: 'io', condition: "port == 0x3f8 && value == 'H'" }] });
-    await dc.configurationDoneRequest();
+  await withSession(HELLO, [{ filterId: 'io', condition: "port == 0x3f8 && value == 'H'" }], async ({ dc }) => {
     await dc.waitForEvent('stopped', 20_000);
     const frames = (await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames;
     assert.ok(frames.length >= 3, frames.map((f) => f.name).join(', '));

@@ -7,30 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ROOT, kvmTest } from './kvm';
-import { withClient, type Client } from './dap-client';
+import { withClient, withSession } from './dap-client';
 
 const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
-
-async function withSession(
-  spec: string,
-  filterOptions: DebugProtocol.ExceptionFilterOptions[],
-  fn: (r: Client) => Promise<void>,
-): Promise<void> {
-  await withClient(async (c) => {
-    const { dc } = c;
-    const init = await dc.initializeRequest();
-    assert.ok(init.body?.exceptionBreakpointFilters?.some((f) => f.filter === 'io' && f.supportsCondition));
-    const initialized = dc.waitForEvent('initialized');
-    await dc.launch({ spec, stopOnEntry: false });
-    await initialized;
-    if (filterOptions.length) {
-      const set = await dc.setExceptionBreakpointsRequest({ filters: [], filterOptions });
-      assert.ok(set.body?.breakpoints?.every((b) => b.verified));
-    }
-    await dc.configurationDoneRequest();
-    await fn(c);
-  });
-}
 
 kvmTest('exit breakpoint: a condition stops on the right port and value, and continue completes the exit', async () => {
   await withSession(HELLO, [{ filterId: 'io', condition: "port == 0x3f8 && write && value == 'l'; ==2" }], async ({ dc, stdout }) => {
