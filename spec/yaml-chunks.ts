@@ -67,7 +67,7 @@ export class YamlChunkCache {
 }
 
 /** Characters and lines that make the pieces depend on each other, or that only the whole parse reports well. */
-const NOT_PIECEWISE = /(^|[\s[{,])[&*!]|^(---|\.\.\.|%)|\t/m;
+export const NOT_PIECEWISE = /(^|[\s[{,])[&*!]|^(---|\.\.\.|%)|\t/m;
 
 /**
  * The Document for `text`, joined from cached pieces, or undefined when only a whole parse is exact (see the top
