@@ -28,6 +28,20 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- the harness
 
+/**
+ * Why no VM can run on this host (`vmscope info` says), or undefined where one
+ * can: steps marked `vm` skip with it instead of failing.
+ */
+const VM_PROBLEM = (() => {
+  const r = spawnSync(process.execPath, [path.join(REPO, 'dist', 'cli.js'), 'info', '--json'], { encoding: 'utf8' });
+  try {
+    const info = JSON.parse(r.stdout);
+    return info.usable ? undefined : info.problem ?? 'no usable backend';
+  } catch {
+    return `vmscope info failed: ${(r.stderr || r.stdout).trim().split('\n')[0]}`;
+  }
+})();
+
 /** Each step: its number, name, result, time and screenshot; printed as it ends and in the summary. */
 const results = [];
 let page; // the workbench page, once the browser is up
@@ -48,10 +62,19 @@ async function screenshot(file) {
  * skipped. A step that passes saves `NN-name.png` (if `shot`); one that fails
  * saves `NN-name-FAILED.png` and records where it failed.
  */
-async function step(name, { timeout, needs = [], shot = true }, fn) {
+async function step(name, { timeout, needs = [], shot = true, vm = false }, fn) {
   const no = String(++stepNo).padStart(2, '0');
   const r = { no, name, status: 'skipped', ms: 0 };
   results.push(r);
+  // A step that runs a VM on a host where no backend can: skipped with the
+  // reason, and so are the steps that need it; the run does not fail for it.
+  const noVm = needs.some((n) => results.find((x) => x.name === n)?.noVm);
+  if ((vm && VM_PROBLEM) || noVm) {
+    r.noVm = true;
+    r.error = `skipped: no VM can run on this host (${VM_PROBLEM})`;
+    console.log(`- ${no} ${name}: ${r.error}`);
+    return false;
+  }
   const missing = needs.filter((n) => results.find((x) => x.name === n)?.status !== 'passed');
   if (missing.length) {
     r.error = `skipped: needs ${missing.join(', ')}`;
@@ -710,7 +733,7 @@ async function main() {
     return `${JSON.stringify(text.split('\n').find((l) => /unknown key/.test(l)))}; status bar "${problems}"`;
   });
 
-  await step('debug-start', { timeout: 120_000, needs: ['open-spec'] }, async () => {
+  await step('debug-start', { timeout: 120_000, needs: ['open-spec'], vm: true }, async () => {
     await page.keyboard.press('Escape');
     await page.mouse.move(5, 5);
     check(!fs.existsSync(path.join(workspace, '.vscode', 'launch.json')), 'the workspace has a launch.json');
@@ -1201,7 +1224,7 @@ async function main() {
   const WALKTHROUGH = 'Debug a guest on KVM with vmscope';
   const WALKTHROUGH_STEPS = ['Check KVM', 'Open the hello example', 'Set a breakpoint and press F5', 'Break on an I/O exit', 'Follow an address to a host page'];
 
-  await step('walkthrough', { timeout: 90_000, needs: ['trust-folder'] }, async ({ shot }) => {
+  await step('walkthrough', { timeout: 90_000, needs: ['trust-folder'], vm: true }, async ({ shot }) => {
     await page.keyboard.press('Escape');
     // Room for the walkthrough in the editor area (layout only): the debug steps left the panel and the secondary
     // side bar open.
@@ -1369,7 +1392,8 @@ try {
 
 const passed = results.filter((r) => r.status === 'passed').length;
 const failed = results.filter((r) => r.status === 'failed');
-const skipped = results.filter((r) => r.status === 'skipped').length;
+const skipped = results.filter((r) => r.status === 'skipped' && !r.noVm).length;
+const noVm = results.filter((r) => r.noVm).length;
 fs.writeFileSync(path.join(RESULTS, 'summary.json'), JSON.stringify({ seconds: (Date.now() - started) / 1000, results }, null, 2));
 console.log(`\nUI test summary (${((Date.now() - started) / 1000).toFixed(1)} s; screenshots and logs in ${rel(RESULTS)}/)`);
 for (const r of results) {
@@ -1378,5 +1402,5 @@ for (const r of results) {
   if (r.status === 'failed') console.log(`      ${r.error.split('\n').join('\n      ')}`);
 }
 if (crashed) console.log(`\nThe runner itself failed: ${crashed.stack ?? crashed}`);
-console.log(`\nui: ${passed} passed, ${failed.length} failed${skipped ? `, ${skipped} skipped` : ''}`);
+console.log(`\nui: ${passed} passed, ${failed.length} failed${skipped ? `, ${skipped} skipped` : ''}${noVm ? `, ${noVm} skipped because no VM can run here` : ''}`);
 process.exit(failed.length || crashed || skipped ? 1 : 0);
