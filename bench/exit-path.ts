@@ -13,6 +13,7 @@ import { benchSpec, buildBench, runBare } from './build';
 import { describeRunEnd } from '../vmm/exits';
 import { gatherHostInfo } from '../vmm/host-info';
 import { loadNative } from '../vmm/kvm/native';
+import { KvmMachine } from '../vmm/kvm/machine';
 import { Worker } from 'node:worker_threads';
 
 const COUNT = Number(process.env.BENCH_EXITS ?? 300_000);
@@ -34,7 +35,8 @@ async function runTs(): Promise<{ exits: number; seconds: number; wallSeconds: n
 /** The rejected design: every exit hops to the main thread and back. */
 async function runHop(): Promise<{ exits: number; seconds: number }> {
   const { machine } = buildMachine(benchSpec());
-  const raw = machine.rawVcpu(0);
+  if (!(machine.backend instanceof KvmMachine)) throw new Error('the thread-hop variant needs KVM');
+  const raw = machine.backend.rawVcpu(0);
   const control = new SharedArrayBuffer(4);
   const ctl = new Int32Array(control);
   const native = loadNative();

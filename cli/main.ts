@@ -11,18 +11,20 @@ import { ExitCode, reportError, UsageError } from './common';
 const HELP = `usage: vmscope <command> [options]
 
 commands:
-  run <spec> [--timeout <s>] [--stats] [--kvm <path>]
+  run <spec> [--accel auto|kvm|emu] [--timeout <s>] [--stats] [--kvm <path>]
       run the VM; the guest's serial output goes to stdout, and vmscope exits
-      with the guest's debug-exit status
+      with the guest's debug-exit status. --accel picks the backend (default:
+      the spec's accel, else auto: KVM where usable, else the emulator)
   check <spec>...
       check specs and the images they name, print problems as file:line:col;
       exits 1 when there are errors
   info [--json]
-      what this host's KVM offers: access, API version, backend, capabilities
+      what this host offers: KVM (access, API version, capabilities) and the
+      emulator (Unicorn: where from, version), and why either is unusable
 
 exit codes: the guest's debug-exit status; 123 the guest halted without one;
-124 timeout; 125 vmscope could not run (spec, image, KVM access); 126 the guest
-crashed (triple fault, entry failure, KVM internal error); 2 bad usage`;
+124 timeout; 125 vmscope could not run (spec, image, no usable backend); 126 the
+guest crashed (triple fault, entry failure, internal or emulation error); 2 bad usage`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -31,16 +33,18 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { timeout: { type: 'string' }, stats: { type: 'boolean' }, kvm: { type: 'string' } },
+        options: { timeout: { type: 'string' }, stats: { type: 'boolean' }, kvm: { type: 'string' }, accel: { type: 'string' } },
       });
       if (positionals.length !== 1) throw new UsageError('run takes exactly one spec file');
+      const accel = values.accel;
+      if (accel !== undefined && accel !== 'auto' && accel !== 'kvm' && accel !== 'emu') throw new UsageError(`--accel is auto, kvm or emu, not "${accel}"`);
       let timeoutMs: number | undefined;
       if (values.timeout !== undefined) {
         const s = Number(values.timeout);
         if (!Number.isFinite(s) || s <= 0) throw new UsageError(`--timeout needs a positive number of seconds, not "${values.timeout}"`);
         timeoutMs = s * 1000;
       }
-      return runCommand(positionals[0]!, { timeoutMs, stats: values.stats ?? false, kvmPath: values.kvm });
+      return runCommand(positionals[0]!, { timeoutMs, stats: values.stats ?? false, kvmPath: values.kvm, accel });
     }
     case 'check': {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true });

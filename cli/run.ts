@@ -2,6 +2,7 @@
 // stdout, and turn the way the guest ended into an exit code and one line.
 
 import { buildMachine } from '../vmm/builder';
+import type { AccelChoice } from '../vmm/backend';
 import type { Machine } from '../vmm/machine';
 import { describeRunEnd, endCpu, formatCpu, type RunResult } from '../vmm/exits';
 import { describeUnclaimed } from '../vmm/devices/bus';
@@ -12,6 +13,7 @@ export interface RunOptions {
   timeoutMs?: number | undefined;
   stats: boolean;
   kvmPath?: string | undefined;
+  accel?: AccelChoice | undefined;
 }
 
 export function exitCodeFor(result: RunResult): number {
@@ -66,7 +68,8 @@ function forwardStdin(machine: Machine): () => void {
 export async function runCommand(specPath: string, opts: RunOptions): Promise<number> {
   const spec = loadSpecOrReport(specPath);
   if (!spec) return ExitCode.vmscopeError;
-  const { machine, warnings } = buildMachine(spec, { kvmPath: opts.kvmPath });
+  const { machine, warnings, notice } = buildMachine(spec, { kvmPath: opts.kvmPath, ...(opts.accel ? { accel: opts.accel } : {}) });
+  if (notice) process.stderr.write(`vmscope: ${notice}\n`);
   for (const w of warnings) process.stderr.write(`vmscope: warning: ${w}\n`);
 
   machine.on('serial', (bytes) => process.stdout.write(bytes));

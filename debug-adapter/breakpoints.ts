@@ -65,6 +65,8 @@ export class BreakpointManager {
     private readonly softwareUnavailableReason = 'int3 breakpoints do not work on this KVM host',
     /** DR0-3 data watchpoints fire on this host; otherwise data breakpoints are software watchpoints. */
     private readonly hardwareWatchpoints = true,
+    /** Breakpoint/watchpoint slots the backend offers: DR0-3 on KVM, more under emulation. */
+    private readonly slotCount = HW_SLOTS,
   ) {}
 
   private replace(group: string, bps: ManagedBreakpoint[]): ManagedBreakpoint[] {
@@ -157,11 +159,11 @@ export class BreakpointManager {
    * use int3 if the host supports it, or the remaining slots.
    */
   private assign(): void {
-    let free = HW_SLOTS;
+    let free = this.slotCount;
     let slot = 0;
     const all = this.all().sort((a, b) => a.id - b.id);
     for (const bp of all) bp.impl = [];
-    let soft = HW_SLOTS;
+    let soft = this.slotCount;
     for (const bp of all.filter((b) => b.kind === 'data' && b.watch)) {
       if (!this.hardwareWatchpoints) {
         if (bp.watch!.access !== 'write') {
@@ -176,7 +178,7 @@ export class BreakpointManager {
       }
       if (free === 0) {
         bp.verified = false;
-        bp.message = 'all four hardware debug registers (DR0-3) are in use';
+        bp.message = this.slotCount === HW_SLOTS ? 'all four hardware debug registers (DR0-3) are in use' : `all ${this.slotCount} watchpoint slots are in use`;
         continue;
       }
       const w = bp.watch!;
@@ -214,7 +216,7 @@ export class BreakpointManager {
   }
 
   debugConfig(): DebugConfig {
-    const slots: Array<HwSlot | null> = [null, null, null, null];
+    const slots: Array<HwSlot | null> = Array.from({ length: this.slotCount }, () => null);
     for (const bp of this.all()) {
       for (const i of bp.impl) {
         if (i.how !== 'hw') continue;

@@ -3,7 +3,7 @@
 // debug registers with decoded bits, a set of MSRs, and the x87/SSE state.
 // Nodes know how to write themselves back, so setVariable is one lookup.
 
-import type { VcpuState } from '../vmm/vcpu-state';
+import type { VcpuStateApi as VcpuState } from '../vmm/vcpu-state';
 import { GPR_NAMES, SEGMENT_NAMES, type Regs, type Segment, type Sregs } from '../vmm/kvm/structs';
 import { formatMemoryReference } from './guest-memory';
 

@@ -85,6 +85,8 @@ export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
   breakOnExit?: string[];
   /** Entries in each vCPU's exit trace ring (default 4096). */
   traceBufferSize?: number;
+  /** The backend: auto (KVM where usable, else the emulator), kvm or emu; overrides the spec's accel. */
+  accel?: 'auto' | 'kvm' | 'emu';
   /**
    * Send guest serial output as `vmscope.serial` events (for a client's terminal) instead of Debug Console output.
    * The Debug Console then keeps vmscope's own messages only.
@@ -277,9 +279,13 @@ export class VmscopeSession extends DebugSession {
   }
 
   private createMachine(spec: VmSpec): Machine {
-    const built = buildMachine(spec, { traceCapacity: this.args?.traceBufferSize });
-    for (const w of built.warnings) this.console(`warning: ${w}\n`);
+    const accel = this.args?.accel;
+    if (accel !== undefined && accel !== 'auto' && accel !== 'kvm' && accel !== 'emu') throw new VmscopeError(`launch attribute "accel" is "${String(accel)}"`, 'use auto, kvm or emu');
+    const built = buildMachine(spec, { traceCapacity: this.args?.traceBufferSize, ...(accel ? { accel } : {}) });
     const machine = built.machine;
+    // The Debug Console's first line names the backend, and why it is not KVM when auto chose emulation.
+    this.console(`vmscope: ${spec.name} on ${machine.backendDescription}${built.notice ? ` (${built.notice})` : ''}\n`);
+    for (const w of built.warnings) this.console(`warning: ${w}\n`);
     machine.on('serial', (bytes, device) => {
       const text = Buffer.from(bytes).toString('latin1');
       this.sendEvent(this.args?.serialConsole ? new Event('vmscope.serial', { device, text }) : new OutputEvent(text, 'stdout'));
@@ -312,11 +318,12 @@ export class VmscopeSession extends DebugSession {
     const symbolFiles = (args.symbols ?? []).map((p) => ({ path: path.resolve(this.spec!.dir, p) }));
     this.program = ProgramInfo.load([{ path: this.spec.boot.image }, ...symbolFiles]);
     for (const w of this.program.warnings) this.console(`warning: ${w}\n`);
-    const sw = machine.softwareBreakpointsWork();
+    const caps = machine.capabilities;
     this.bps = new BreakpointManager(
-      sw,
-      sw ? undefined : 'int3 breakpoints do not work on this KVM host (probed: int3 ends in a KVM internal error, as on PVM)',
-      machine.dataWatchpointsWork(),
+      caps.softwareBreakpoints,
+      caps.softwareBreakpoints ? undefined : 'int3 breakpoints do not work on this KVM host (probed: int3 ends in a KVM internal error, as on PVM)',
+      caps.dataWatchpoints,
+      caps.maxHardwareBreakpoints,
     );
     this.access = new GuestAccess(machine, (physical, bytes) => this.hideSoftwareBreakpoints(physical, bytes));
     // The spec's debug.break-on-exit filters are on from the start, and shown ticked.
@@ -1362,7 +1369,8 @@ export class VmscopeSession extends DebugSession {
     return {
       name: spec?.name,
       spec: spec?.file,
-      backend: this.backend,
+      backend: m?.backendName === 'emu' ? 'emu' : this.backend,
+      accel: m ? { name: m.backendName, description: m.backendDescription, capabilities: m.capabilities } : undefined,
       state: !m ? 'none' : this.ended ? 'ended' : this.runState,
       vcpus,
       memory,

@@ -5,11 +5,10 @@
 
 import type { Machine } from '../vmm/machine';
 import type { ExitInfo, TraceEntry } from '../vmm/exit-trace';
-import { derivedVmcs, derivedVmcsGaps, type DerivedInput, type LastExit, type VmcsFieldValue } from '../vmm/vmx/derived';
+import { derivedVmcs, derivedVmcsGaps, emulatedProvenance, type DerivedInput, type LastExit, type VmcsFieldValue } from '../vmm/vmx/derived';
 import { GROUP_ORDER, GROUP_TITLES } from '../vmm/vmx/encoding';
 import { ioExitFromKvm, type DecodedInstruction as VmxInsn } from '../vmm/vmx/qualification';
 import { decodeNestedState } from '../vmm/vmx/vmcs12';
-import { KvmCap } from '../vmm/kvm/constants';
 import type { KvmBackend } from '../vmm/kvm/system';
 import type { Regs } from '../vmm/kvm/structs';
 import { bitnessOf, decode, type DecodedInstruction } from './disasm';
@@ -149,7 +148,7 @@ function fieldNode(machine: Machine, vcpu: number, f: VmcsFieldValue): VarNode {
   };
   const set = writer(machine, vcpu, f);
   if (set) node.set = set;
-  else node.readOnlyReason = f.provenance === 'derived from the last exit' || f.provenance === 'decoded instruction' ? 'exit information is read-only' : 'no KVM call writes this field';
+  else node.readOnlyReason = f.provenance.includes('derived from the last exit') || f.provenance.includes('decoded instruction') ? 'exit information is read-only' : f.provenance.startsWith('emulated') ? 'the emulated vCPU has no VMCS to write' : 'no KVM call writes this field';
   return node;
 }
 
@@ -165,7 +164,8 @@ export function vmcsNodes(machine: Machine, vcpu: number, access: GuestAccess, b
     input.lastExit = lastExitOf(last, io ? toVmxInsn(io.insn) : undefined);
     if (last.exit.reason === 'hlt') input.halted = true;
   }
-  const fields = derivedVmcs(input);
+  const emulated = machine.backendName === 'emu';
+  const fields = derivedVmcs(input).map((f) => (emulated ? { ...f, provenance: emulatedProvenance(f.provenance) } : f));
   const gaps = derivedVmcsGaps(input);
   const groups: VarNode[] = [];
   for (const g of GROUP_ORDER) {
@@ -187,8 +187,9 @@ export function vmcsNodes(machine: Machine, vcpu: number, access: GuestAccess, b
 
 function vmcs12Node(machine: Machine, vcpu: number): VarNode {
   const name = 'vmcs12 (guest hypervisor)';
-  const cap = machine.capability(KvmCap.NESTED_STATE);
-  if (cap <= 0) return { name, value: 'not available: this host\'s KVM has no nested state (KVM_CAP_NESTED_STATE = 0)' };
+  if (!machine.capabilities.nestedState) {
+    return { name, value: machine.backendName === 'kvm' ? 'not available: this host\'s KVM has no nested state (KVM_CAP_NESTED_STATE = 0)' : 'not available: the emulator has no VMX, so there is no guest hypervisor' };
+  }
   let state;
   try {
     state = decodeNestedState(machine.vcpuState(vcpu).getNestedState());

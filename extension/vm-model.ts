@@ -107,7 +107,8 @@ export type SessionPhase =
 
 /** `KVM: PVM · vCPU0 stopped at exit io`, and the like. */
 export function statusText(backend: string | undefined, phase: SessionPhase): string {
-  const kvm = `KVM: ${backend ? backendName(backend) : '…'}`;
+  // The backend leads: "KVM: VMX" on hardware, "emulated" under the emulator.
+  const kvm = backend === 'emu' ? 'emulated' : `KVM: ${backend ? backendName(backend) : '…'}`;
   switch (phase.kind) {
     case 'starting':
       return `${kvm} · starting`;

@@ -59,6 +59,7 @@ test('the example spec parses to exactly these values', () => {
     name: 'hello',
     memory: 16 * 1024 * 1024,
     vcpus: 1,
+    accel: 'auto',
     boot: { image: '/specs/demo/build/hello.elf', format: 'elf', mode: 'long', load: 0x100000, entry: 0x100000n },
     regions: [{ name: 'mmio0', gpa: 0xd0000000, size: 4096, kind: 'mmio' }],
     devices: { serial: { port: 0x3f8 }, debugExit: { port: 0xf4 } },

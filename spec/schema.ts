@@ -143,6 +143,19 @@ export const vmSpecSchema = {
         'Number of vCPUs. vCPU 0 (the bootstrap processor) starts at `boot.entry`. ' +
         'At most 255 (8-bit xAPIC IDs). Default `1`.',
     },
+    accel: {
+      type: 'enum',
+      values: ['auto', 'kvm', 'emu'],
+      default: 'auto',
+      valueDescriptions: {
+        auto: 'KVM where `/dev/kvm` is usable, else the emulator (one line says why).',
+        kvm: 'Hardware virtualization through `/dev/kvm`; the run fails if it cannot be used.',
+        emu: 'The emulator (Unicorn, QEMU\'s CPU emulator as a library): no `/dev/kvm` needed; exact instruction counts, any number of breakpoints, real data watchpoints.',
+      },
+      description:
+        'Which backend runs the guest: `auto` (default), `kvm` or `emu`. ' +
+        'The CLI\'s `--accel` and a launch configuration\'s `accel` override it. See docs/backends.md.',
+    },
     boot: {
       type: 'object',
       required: true,

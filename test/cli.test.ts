@@ -6,7 +6,7 @@ import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, ROOT, kvmTest, hostInfo } from './kvm';
+import { CLI, ROOT, vmTest, hostInfo, EMU_OK, EMU_PROBLEM } from './kvm';
 import { loadNative } from '../vmm/kvm/native';
 import { KvmCap } from '../vmm/kvm/constants';
 
@@ -25,14 +25,14 @@ function tmpSpec(text: string, files: Record<string, string | Uint8Array> = {}):
   return file;
 }
 
-kvmTest('run hello: serial on stdout, exit status 0, nothing on stderr', () => {
+vmTest('run hello: serial on stdout, exit status 0, nothing on stderr', () => {
   const r = vmscope(['run', 'examples/hello/hello.vmspec']);
   assert.equal(r.stdout, 'Hello from the guest\n');
   assert.equal(r.stderr, '');
   assert.equal(r.code, 0);
 });
 
-kvmTest('run: every example and the debug-exit status becomes the exit code', () => {
+vmTest('run: every example and the debug-exit status becomes the exit code', () => {
   assert.equal(vmscope(['run', 'examples/real-mode/real.vmspec']).code, 0);
   assert.equal(vmscope(['run', 'examples/protected-mode/prot.vmspec']).code, 0);
   const r = vmscope(['run', 'test/guests/exit-status.vmspec']);
@@ -41,7 +41,7 @@ kvmTest('run: every example and the debug-exit status becomes the exit code', ()
   assert.equal(vmscope(['run', 'test/guests/protected-exit.vmspec']).code, 5);
 });
 
-kvmTest('run: a triple fault is one line plus registers, exit 126, no stack trace', () => {
+vmTest('run: a triple fault is one line plus registers, exit 126, no stack trace', () => {
   const r = vmscope(['run', 'test/guests/triple-fault.vmspec']);
   assert.equal(r.code, 126);
   assert.match(r.stderr.split('\n')[0]!, /^vmscope: vCPU 0 triple-faulted \(KVM_EXIT_SHUTDOWN\) at rip 0x1000[0-9a-f]+ \(long mode\)$/);
@@ -49,26 +49,26 @@ kvmTest('run: a triple fault is one line plus registers, exit 126, no stack trac
   assert.doesNotMatch(r.stderr, NO_STACK);
 });
 
-kvmTest('run: --timeout stops a spinning guest with exit 124', () => {
+vmTest('run: --timeout stops a spinning guest with exit 124', () => {
   const r = vmscope(['run', 'test/guests/spin.vmspec', '--timeout', '0.5']);
   assert.equal(r.stdout, 'spinning\n');
   assert.equal(r.code, 124);
   assert.equal(r.stderr, 'vmscope: timed out after 0.5 s; the guest was stopped\n');
 });
 
-kvmTest('run: a halted guest is reported, exit 123', () => {
+vmTest('run: a halted guest is reported, exit 123', () => {
   const r = vmscope(['run', 'test/guests/hlt.vmspec']);
   assert.equal(r.code, 123);
   assert.match(r.stderr, /^vmscope: vCPU 0 halted at rip 0x[0-9a-f]+ \(long mode\) with no interrupt source/);
 });
 
-kvmTest('run: stdin goes to the guest UART', () => {
+vmTest('run: stdin goes to the guest UART', () => {
   const r = vmscope(['run', 'test/guests/echo.vmspec', '--timeout', '10'], { input: 'hello guest\n' });
   assert.equal(r.stdout, 'hello guest\n');
   assert.equal(r.code, 7);
 });
 
-kvmTest('run --stats: exit counts per reason', () => {
+vmTest('run --stats: exit counts per reason', () => {
   const r = vmscope(['run', 'test/guests/io-probe.vmspec', '--stats']);
   assert.equal(r.code, 0);
   assert.match(r.stderr, /KVM_EXIT_MMIO\s+2\n/);
@@ -107,10 +107,25 @@ test('run: an image that is not the declared format is one line', () => {
   assert.match(r.stderr, /not-elf\.bin: the image is not elf/);
 });
 
-test('run: a missing /dev/kvm is one line with the fix', () => {
-  const r = vmscope(['run', 'examples/hello/hello.vmspec', '--kvm', '/nonexistent/kvm']);
+test('run --accel kvm: a missing /dev/kvm is one line with the fix', () => {
+  const r = vmscope(['run', 'examples/hello/hello.vmspec', '--accel', 'kvm', '--kvm', '/nonexistent/kvm']);
   assert.equal(r.code, 125);
-  assert.equal(r.stderr, 'vmscope: /nonexistent/kvm does not exist: KVM is not available on this host; load the module (modprobe kvm_intel or kvm_amd), enable virtualization in the firmware, or run on a host/VM with nested virtualization\n');
+  assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+  assert.match(r.stderr, /^vmscope: \/nonexistent\/kvm does not exist: KVM is not available on this host; .*; or run under emulation: accel: emu \(--accel emu\)\n$/);
+});
+
+test('run: without a usable /dev/kvm, auto falls back to emulation with one line that says why', (t) => {
+  if (!EMU_OK) return t.skip(`needs the emulator: ${EMU_PROBLEM}`);
+  const r = vmscope(['run', 'examples/hello/hello.vmspec', '--kvm', '/nonexistent/kvm']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, 'vmscope: /nonexistent/kvm is absent' + (fs.existsSync('/sys/module/kvm_pvm') ? ' (kvm_pvm is loaded but did not bind: this host is itself a PVM guest)' : fs.existsSync('/sys/module/kvm') ? ' (the kvm module is loaded but no vendor module serves it)' : '') + '; running under emulation\n');
+  assert.match(r.stdout, /Hello from the guest/);
+});
+
+test('run --accel: a bad value is a usage error', () => {
+  const r = vmscope(['run', 'examples/hello/hello.vmspec', '--accel', 'tcg']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--accel is auto, kvm or emu, not "tcg"/);
 });
 
 test('run: no permission on /dev/kvm is one line with the fix', (t) => {
@@ -149,7 +164,7 @@ test('check: ok for every example, errors for a bad one', () => {
   assert.equal(r.code, 1);
 });
 
-kvmTest('info tells the truth about this host', () => {
+vmTest('info tells the truth about this host', () => {
   const r = vmscope(['info', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const info = JSON.parse(r.stdout);
@@ -178,7 +193,7 @@ test('info reports an unusable device with the reason, exit 125', () => {
   assert.match(r.stdout, /NOT usable: \/nonexistent\/kvm does not exist/);
 });
 
-kvmTest('info reports what the debug probes found, consistently with the backend', () => {
+vmTest('info reports what the debug probes found, consistently with the backend', () => {
   const info = JSON.parse(vmscope(['info', '--json']).stdout);
   assert.equal(info.probes.instructionBreakpoints, true, 'DR0-3 instruction breakpoints work on every KVM backend');
   if (info.backend === 'pvm') {
@@ -190,7 +205,7 @@ kvmTest('info reports what the debug probes found, consistently with the backend
   assert.match(vmscope(['info']).stdout, /int3 software breakpoints\s+(yes|no)/);
 });
 
-kvmTest('cpu.nested asks for VMX in the guest; where KVM cannot offer it, a warning says so', () => {
+vmTest('cpu.nested asks for VMX in the guest; where KVM cannot offer it, a warning says so', () => {
   const file = tmpSpec(`name: n\nboot:\n  image: ${path.join(ROOT, 'examples/hello/build/hello.elf')}\ncpu: { nested: true }\n`);
   const r = vmscope(['run', file]);
   assert.equal(r.code, 0);

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { localCopy } from '../debug-adapter/session';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { ROOT, kvmTest } from './kvm';
+import { ROOT, vmTest } from './kvm';
 import { withClient, withSession } from './dap-client';
 
 const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
@@ -23,7 +23,7 @@ interface VmInfo {
   exitFilters: string[];
 }
 
-kvmTest('vmInfo: vCPU mode and CPL at entry, the memory map, the devices, and exit counts after a run', async () => {
+vmTest('vmInfo: vCPU mode and CPL at entry, the memory map, the devices, and exit counts after a run', async () => {
   await withSession({ spec: HELLO, stopOnEntry: true }, [], async ({ dc }) => {
     await dc.waitForEvent('stopped', 20_000);
     const info = (await dc.customRequest('vmInfo')).body as VmInfo;
@@ -50,7 +50,7 @@ kvmTest('vmInfo: vCPU mode and CPL at entry, the memory map, the devices, and ex
   });
 });
 
-kvmTest('serialConsole: guest output arrives as vmscope.serial events, not Debug Console output', async () => {
+vmTest('serialConsole: guest output arrives as vmscope.serial events, not Debug Console output', async () => {
   await withClient(async ({ dc, stdout }) => {
     let serial = '';
     dc.on('vmscope.serial', (e: DebugProtocol.Event) => (serial += String((e.body as { text: string }).text)));
@@ -66,7 +66,7 @@ kvmTest('serialConsole: guest output arrives as vmscope.serial events, not Debug
   });
 });
 
-kvmTest('breakOnExit and traceBufferSize launch attributes: ticked from the start, and the trace ring holds that many', async () => {
+vmTest('breakOnExit and traceBufferSize launch attributes: ticked from the start, and the trace ring holds that many', async () => {
   await withClient(async ({ dc, console }) => {
     await dc.initializeRequest();
     const initialized = dc.waitForEvent('initialized');
@@ -92,7 +92,7 @@ kvmTest('breakOnExit and traceBufferSize launch attributes: ticked from the star
   });
 });
 
-kvmTest('a guest debugged from a copy of its directory stops in the copy’s sources, not where it was built', async () => {
+vmTest('a guest debugged from a copy of its directory stops in the copy’s sources, not where it was built', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-copy-'));
   fs.cpSync(path.join(ROOT, 'examples', 'hello'), dir, { recursive: true });
   // An edited copy is not the file the image was built from: it is not substituted.
@@ -108,7 +108,7 @@ kvmTest('a guest debugged from a copy of its directory stops in the copy’s sou
   assert.equal(localCopy(path.join(dir, 'start.S'), dir), undefined, 'already under the spec directory');
 });
 
-kvmTest('an I/O exit stop shows the line of the I/O instruction, whichever side of it rip is on', async () => {
+vmTest('an I/O exit stop shows the line of the I/O instruction, whichever side of it rip is on', async () => {
   const lines = fs.readFileSync(path.join(ROOT, 'examples/hello/hello.c'), 'utf8').split('\n');
   const outLine = lines.findIndex((l) => l.includes('outb(COM1 + UART_THR')) + 1;
   assert.ok(outLine > 0);
@@ -127,7 +127,7 @@ kvmTest('an I/O exit stop shows the line of the I/O instruction, whichever side 
   });
 });
 
-kvmTest('disassembly around any frame: real instructions back across functions, and windows wholly before it', async () => {
+vmTest('disassembly around any frame: real instructions back across functions, and windows wholly before it', async () => {
   await withSession(HELLO, [{ filterId: 'io', condition: "port == 0x3f8 && value == 'H'" }], async ({ dc }) => {
     await dc.waitForEvent('stopped', 20_000);
     const frames = (await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import { withClient } from './dap-client';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { ROOT, hostInfo, kvmTest } from './kvm';
+import { ROOT, hostInfo, vmTest } from './kvm';
 import { parseElf } from '../vmm/loaders/elf';
 
 const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
@@ -77,7 +77,7 @@ async function continueTo(dc: DebugClient): Promise<DebugProtocol.StoppedEvent> 
   return (await stopped) as DebugProtocol.StoppedEvent;
 }
 
-kvmTest('DAP: registers are read in every scope and written back', async () => {
+vmTest('DAP: registers are read in every scope and written back', async () => {
   await session(HELLO, async ({ dc }, first) => {
     assert.equal(first.body.reason, 'entry');
     assert.equal(first.body.allThreadsStopped, true);
@@ -118,7 +118,7 @@ kvmTest('DAP: registers are read in every scope and written back', async () => {
   });
 });
 
-kvmTest('DAP: a source breakpoint in hello.c stops at its line, with serial output and the exit code', async () => {
+vmTest('DAP: a source breakpoint in hello.c stops at its line, with serial output and the exit code', async () => {
   const line = lineOf(HELLO_C, 'outb(COM1 + UART_THR');
   let verified: DebugProtocol.Breakpoint | undefined;
   await session(
@@ -153,7 +153,7 @@ kvmTest('DAP: a source breakpoint in hello.c stops at its line, with serial outp
   );
 });
 
-kvmTest('DAP: function, instruction, conditional and hit-count breakpoints, and logpoints', async () => {
+vmTest('DAP: function, instruction, conditional and hit-count breakpoints, and logpoints', async () => {
   const putc = symbolAddress(HELLO_ELF, 'uart_putc');
   await session(HELLO, async ({ dc, console }) => {
     const fb = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'uart_puts' }, { name: 'no_such_function' }] });
@@ -185,7 +185,7 @@ kvmTest('DAP: function, instruction, conditional and hit-count breakpoints, and 
   });
 });
 
-kvmTest('DAP: stepping by instruction, by line, over calls and out', async () => {
+vmTest('DAP: stepping by instruction, by line, over calls and out', async () => {
   const mainLine = lineOf(HELLO_C, 'uart_init();');
   await session(
     HELLO,
@@ -231,7 +231,7 @@ kvmTest('DAP: stepping by instruction, by line, over calls and out', async () =>
   );
 });
 
-kvmTest('DAP: disassemble at rip with symbols and source lines', async () => {
+vmTest('DAP: disassemble at rip with symbols and source lines', async () => {
   await session(HELLO, async ({ dc }) => {
     const frame = await topFrame(dc);
     const r = await dc.disassembleRequest({ memoryReference: frame.instructionPointerReference!, instructionOffset: -4, instructionCount: 12 });
@@ -248,7 +248,7 @@ kvmTest('DAP: disassemble at rip with symbols and source lines', async () => {
   });
 });
 
-kvmTest('DAP: readMemory through guest-virtual and guest-physical references, and writeMemory', async () => {
+vmTest('DAP: readMemory through guest-virtual and guest-physical references, and writeMemory', async () => {
   const elf = fs.readFileSync(HELLO_ELF);
   const text = parseElf(elf).programHeaders.find((p) => p.type === 1)!;
   const expected = elf.subarray(text.offset, text.offset + 16);
@@ -274,7 +274,7 @@ kvmTest('DAP: readMemory through guest-virtual and guest-physical references, an
   });
 });
 
-kvmTest('DAP: evaluate and completions', async () => {
+vmTest('DAP: evaluate and completions', async () => {
   await session(HELLO, async ({ dc }) => {
     const e = async (expression: string, context = 'repl') => (await dc.evaluateRequest({ expression, context })).body.result;
     assert.equal(await e('$rip'), '0x100000');
@@ -290,7 +290,7 @@ kvmTest('DAP: evaluate and completions', async () => {
   });
 });
 
-kvmTest('DAP: a data breakpoint on a global stops after the write', async () => {
+vmTest('DAP: a data breakpoint on a global stops after the write', async () => {
   await session(
     path.join(ROOT, 'test/guests/smp.vmspec'),
     async ({ dc }) => {
@@ -316,7 +316,7 @@ kvmTest('DAP: a data breakpoint on a global stops after the write', async () => 
   );
 });
 
-kvmTest('DAP: a triple fault is an exception stop with the registers kept', async () => {
+vmTest('DAP: a triple fault is an exception stop with the registers kept', async () => {
   await session(
     path.join(ROOT, 'test/guests/triple-fault.vmspec'),
     async ({ dc }, first) => {
@@ -332,7 +332,7 @@ kvmTest('DAP: a triple fault is an exception stop with the registers kept', asyn
   );
 });
 
-kvmTest('DAP: serialInput reaches the guest and restart builds a fresh VM', async () => {
+vmTest('DAP: serialInput reaches the guest and restart builds a fresh VM', async () => {
   await session(path.join(ROOT, 'test/guests/echo.vmspec'), async ({ dc, output }) => {
     const stopped = dc.waitForEvent('stopped', 10_000);
     await dc.customRequest('restart', {});
@@ -346,7 +346,7 @@ kvmTest('DAP: serialInput reaches the guest and restart builds a fresh VM', asyn
   });
 });
 
-kvmTest('DAP: launch overrides memory and loads symbols from an extra ELF for a flat image', async () => {
+vmTest('DAP: launch overrides memory and loads symbols from an extra ELF for a flat image', async () => {
   const realSpec = path.join(ROOT, 'examples/real-mode/real.vmspec');
   await session(
     realSpec,

@@ -6,12 +6,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { ROOT, kvmTest } from './kvm';
+import { ROOT, vmTest } from './kvm';
 import { withClient, withSession } from './dap-client';
 
 const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
 
-kvmTest('exit breakpoint: a condition stops on the right port and value, and continue completes the exit', async () => {
+vmTest('exit breakpoint: a condition stops on the right port and value, and continue completes the exit', async () => {
   await withSession(HELLO, [{ filterId: 'io', condition: "port == 0x3f8 && write && value == 'l'; ==2" }], async ({ dc, stdout }) => {
     const stop = (await dc.waitForEvent('stopped', 20_000)) as DebugProtocol.StoppedEvent;
     assert.equal(stop.body.reason, 'exception');
@@ -25,7 +25,7 @@ kvmTest('exit breakpoint: a condition stops on the right port and value, and con
   });
 });
 
-kvmTest('exit breakpoint: MMIO with a condition on the guest-physical address', async () => {
+vmTest('exit breakpoint: MMIO with a condition on the guest-physical address', async () => {
   await withSession(path.join(ROOT, 'test/guests/io-probe.vmspec'), [{ filterId: 'mmio', condition: 'gpa >= 0xd0000000 && write' }], async ({ dc }) => {
     const stop = (await dc.waitForEvent('stopped', 20_000)) as DebugProtocol.StoppedEvent;
     assert.equal(stop.body.description, 'EPT violation (VMX exit 48) or EPT misconfiguration (VMX exit 49): write 0xd0000000, 4 bytes, value 0xcafef00d');
@@ -35,7 +35,7 @@ kvmTest('exit breakpoint: MMIO with a condition on the guest-physical address', 
   });
 });
 
-kvmTest('exit logpoint: logs each matching exit and does not stop', async () => {
+vmTest('exit logpoint: logs each matching exit and does not stop', async () => {
   await withSession(HELLO, [{ filterId: 'io', condition: 'port == 0xf4', mode: 'log' }], async ({ dc, console, stdout }) => {
     const exited = (await dc.waitForEvent('exited', 20_000)) as DebugProtocol.ExitedEvent;
     assert.equal(exited.body.exitCode, 0);
@@ -45,7 +45,7 @@ kvmTest('exit logpoint: logs each matching exit and does not stop', async () => 
   });
 });
 
-kvmTest('a condition that does not parse is refused with the reason', async () => {
+vmTest('a condition that does not parse is refused with the reason', async () => {
   await withClient(async ({ dc }) => {
     await dc.initializeRequest();
     await dc.launch({ spec: HELLO });
@@ -55,7 +55,7 @@ kvmTest('a condition that does not parse is refused with the reason', async () =
   });
 });
 
-kvmTest('the spec’s debug.break-on-exit filters are on from the start', async () => {
+vmTest('the spec’s debug.break-on-exit filters are on from the start', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-exits-'));
   const spec = path.join(dir, 'hlt.vmspec');
   fs.writeFileSync(spec, `name: hlt\nboot:\n  image: ${path.join(ROOT, 'test/guests/build/hlt.elf')}\ndebug:\n  break-on-exit: [hlt]\n`);
@@ -66,7 +66,7 @@ kvmTest('the spec’s debug.break-on-exit filters are on from the start', async 
   });
 });
 
-kvmTest('Exits scope, exit trace and its Perfetto export', async () => {
+vmTest('Exits scope, exit trace and its Perfetto export', async () => {
   await withSession(HELLO, [{ filterId: 'io', condition: 'port == 0xf4' }], async ({ dc }) => {
     await dc.waitForEvent('stopped', 20_000);
     const frame = (await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames[0]!;
@@ -95,7 +95,7 @@ kvmTest('Exits scope, exit trace and its Perfetto export', async () => {
   });
 });
 
-kvmTest('VMCS scope: guest state equals the registers; the exit fields follow the SDM for an out', async () => {
+vmTest('VMCS scope: guest state equals the registers; the exit fields follow the SDM for an out', async () => {
   await withSession(HELLO, [{ filterId: 'io', condition: "port == 0x3f8 && write && value == 'H'" }], async ({ dc }) => {
     await dc.waitForEvent('stopped', 20_000);
     const frame = (await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames[0]!;
@@ -148,7 +148,7 @@ kvmTest('VMCS scope: guest state equals the registers; the exit fields follow th
   });
 });
 
-kvmTest('exit breakpoint on WRMSR (through a KVM MSR filter): stops with the MSR and value, and the write still happens', async () => {
+vmTest('exit breakpoint on WRMSR (through a KVM MSR filter): stops with the MSR and value, and the write still happens', async () => {
   await withSession(path.join(ROOT, 'test/guests/msr.vmspec'), [{ filterId: 'wrmsr', condition: 'msr == 0x174' }], async ({ dc }) => {
     const stop = (await dc.waitForEvent('stopped', 20_000)) as DebugProtocol.StoppedEvent;
     assert.equal(stop.body.description, 'WRMSR (VMX exit 32): MSR 0x174, value 0x1234');
@@ -159,7 +159,7 @@ kvmTest('exit breakpoint on WRMSR (through a KVM MSR filter): stops with the MSR
   });
 });
 
-kvmTest('RDMSR with a register condition: the EFER read is the one that stops', async () => {
+vmTest('RDMSR with a register condition: the EFER read is the one that stops', async () => {
   await withSession(path.join(ROOT, 'test/guests/msr.vmspec'), [{ filterId: 'rdmsr', condition: 'msr == 0xc0000080 && rcx == 0xc0000080' }], async ({ dc }) => {
     const stop = (await dc.waitForEvent('stopped', 20_000)) as DebugProtocol.StoppedEvent;
     assert.equal(stop.body.description, 'RDMSR (VMX exit 31): MSR 0xc0000080');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { ROOT, kvmTest } from './kvm';
+import { ROOT, vmTest } from './kvm';
 
 const ADAPTER = path.join(ROOT, 'dist', 'debug-adapter.js');
 
@@ -27,7 +27,7 @@ function u64le(v: bigint): string {
   return b.toString('base64');
 }
 
-kvmTest('translate: identity, 4 KiB non-identity and high-half mappings match KVM_TRANSLATE; unmapped names the level', async () => {
+vmTest('translate: identity, 4 KiB non-identity and high-half mappings match KVM_TRANSLATE; unmapped names the level', async () => {
   const dc = new DebugClient('node', ADAPTER, 'vmscope');
   await dc.start();
   try {

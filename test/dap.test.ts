@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
-import { ROOT, kvmTest } from './kvm';
+import { ROOT, vmTest } from './kvm';
 
 const ADAPTER = path.join(ROOT, 'dist', 'debug-adapter.js');
 
@@ -19,7 +19,7 @@ async function withClient(fn: (dc: DebugClient) => Promise<void>): Promise<void>
   }
 }
 
-kvmTest('DAP: launch hello, stop on entry at _start in vCPU 0, continue to the exit code', async () => {
+vmTest('DAP: launch hello, stop on entry at _start in vCPU 0, continue to the exit code', async () => {
   await withClient(async (dc) => {
     const output: string[] = [];
     dc.on('output', (e) => {
@@ -52,7 +52,7 @@ kvmTest('DAP: launch hello, stop on entry at _start in vCPU 0, continue to the e
   });
 });
 
-kvmTest('DAP: pause stops a spinning vCPU and reports reason pause', async () => {
+vmTest('DAP: pause stops a spinning vCPU and reports reason pause', async () => {
   await withClient(async (dc) => {
     await dc.initializeRequest();
     const spinning = new Promise<void>((resolve) => {
@@ -77,7 +77,7 @@ kvmTest('DAP: pause stops a spinning vCPU and reports reason pause', async () =>
   });
 });
 
-kvmTest('DAP: a bad spec fails the launch with the diagnostics, not a stack', async () => {
+vmTest('DAP: a bad spec fails the launch with the diagnostics, not a stack', async () => {
   await withClient(async (dc) => {
     await dc.initializeRequest();
     await assert.rejects(

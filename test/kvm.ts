@@ -1,7 +1,10 @@
-// Test helpers for tests that need the real /dev/kvm. Without KVM they skip
-// with the reason. VMSCOPE_REQUIRE_KVM=1 (set by .ci/run where /dev/kvm
-// exists) turns an unusable /dev/kvm into a failure instead; on a host with no
-// /dev/kvm at all it has no effect.
+// Test helpers for tests that run a VM. Each such test runs once per backend,
+// with the backend in its name ("[kvm] …", "[emu] …"), and skips with the
+// reason where the host cannot run that backend. VMSCOPE_REQUIRE_KVM=1 (set
+// by .ci/run where /dev/kvm exists) turns an unusable /dev/kvm into a failure;
+// on a host with no /dev/kvm at all it has no effect. The backend reaches the
+// code under test, the CLI and the debug adapter's child processes included,
+// through VMSCOPE_ACCEL (see docs/backends.md).
 
 import { test, type TestContext } from 'node:test';
 import * as fs from 'node:fs';
@@ -9,6 +12,8 @@ import * as path from 'node:path';
 import { gatherHostInfo } from '../vmm/host-info';
 import { loadSpecFile } from '../spec/load';
 import type { VmSpec } from '../spec/types';
+import { loadUnicorn } from '../vmm/emu/native';
+import type { BackendName } from '../vmm/backend';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -17,20 +22,54 @@ const info = gatherHostInfo();
 const required = process.env.VMSCOPE_REQUIRE_KVM === '1' && fs.existsSync('/dev/kvm');
 export const kvmProblem: string | undefined = info.usable ? undefined : (info.problem ?? 'KVM is not usable');
 
-export function kvmTest(name: string, fn: (t: TestContext) => Promise<void> | void): void {
-  if (kvmProblem && !required) {
-    test(name, { skip: `needs /dev/kvm: ${kvmProblem}` }, () => {});
-    return;
+export const EMU_PROBLEM: string | undefined = (() => {
+  try {
+    loadUnicorn();
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
   }
-  // A guest that hangs must fail the test, not stall the suite.
-  test(name, { timeout: 60_000 }, async (t) => {
-    if (kvmProblem) assert_fail(`VMSCOPE_REQUIRE_KVM=1 but ${kvmProblem}`);
-    await fn(t);
-  });
+})();
+export const EMU_OK = EMU_PROBLEM === undefined;
+
+/** Why `backend` cannot run here, or undefined. */
+export function backendProblem(backend: BackendName): string | undefined {
+  return backend === 'kvm' ? (kvmProblem && !required ? `needs /dev/kvm: ${kvmProblem}` : undefined) : EMU_PROBLEM ? `needs the emulator: ${EMU_PROBLEM}` : undefined;
 }
 
-function assert_fail(message: string): never {
-  throw new Error(message);
+export const BACKENDS: readonly BackendName[] = ['kvm', 'emu'];
+
+/**
+ * A test that runs a VM: registered once per backend. The body may ask which
+ * backend it runs on (for the few facts that differ, such as where rip is at
+ * an I/O exit).
+ */
+export function vmTest(name: string, fn: (t: TestContext, backend: BackendName) => Promise<void> | void, only?: readonly BackendName[]): void {
+  for (const backend of only ?? BACKENDS) {
+    const label = `[${backend}] ${name}`;
+    const why = backendProblem(backend);
+    if (why) {
+      test(label, { skip: why }, () => {});
+      continue;
+    }
+    // A guest that hangs must fail the test, not stall the suite.
+    test(label, { timeout: 60_000 }, async (t) => {
+      if (backend === 'kvm' && kvmProblem) throw new Error(`VMSCOPE_REQUIRE_KVM=1 but ${kvmProblem}`);
+      const before = process.env.VMSCOPE_ACCEL;
+      process.env.VMSCOPE_ACCEL = backend;
+      try {
+        await fn(t, backend);
+      } finally {
+        if (before === undefined) delete process.env.VMSCOPE_ACCEL;
+        else process.env.VMSCOPE_ACCEL = before;
+      }
+    });
+  }
+}
+
+/** A VM test that only means something on KVM (it checks KVM itself: KVM_TRANSLATE, its capabilities). */
+export function kvmTest(name: string, fn: (t: TestContext) => Promise<void> | void): void {
+  vmTest(name, (t) => fn(t), ['kvm']);
 }
 
 export function specAt(rel: string): VmSpec {

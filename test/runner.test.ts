@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { buildMachine } from '../vmm/builder';
 import type { Machine } from '../vmm/machine';
 import type { RunResult } from '../vmm/exits';
-import { hostInfo, kvmTest, specAt } from './kvm';
+import { hostInfo, vmTest, specAt } from './kvm';
 
 function collectSerial(m: Machine): () => string {
   const chunks: Buffer[] = [];
@@ -24,26 +24,26 @@ function debugExitStatus(r: RunResult): number | undefined {
   return r.end.kind === 'vcpu' && r.end.end.kind === 'debug-exit' ? r.end.end.status : undefined;
 }
 
-kvmTest('hello (C, long mode) prints its greeting and exits 0', async () => {
+vmTest('hello (C, long mode) prints its greeting and exits 0', async () => {
   const { result, serial } = await runSpec('examples/hello/hello.vmspec');
   assert.equal(serial, 'Hello from the guest\n');
   assert.equal(debugExitStatus(result), 0);
   assert.ok((result.exits.KVM_EXIT_IO ?? 0) >= serial.length, 'one IO exit per byte at least');
 });
 
-kvmTest('real-mode example prints and exits 0', async () => {
+vmTest('real-mode example prints and exits 0', async () => {
   const { result, serial } = await runSpec('examples/real-mode/real.vmspec');
   assert.equal(serial, 'Hello from real mode\n');
   assert.equal(debugExitStatus(result), 0);
 });
 
-kvmTest('protected-mode example prints and exits 0', async () => {
+vmTest('protected-mode example prints and exits 0', async () => {
   const { result, serial } = await runSpec('examples/protected-mode/prot.vmspec');
   assert.equal(serial, 'Hello from protected mode\n');
   assert.equal(debugExitStatus(result), 0);
 });
 
-kvmTest('debug-exit statuses come through in long and protected mode', async () => {
+vmTest('debug-exit statuses come through in long and protected mode', async () => {
   const long = await runSpec('test/guests/exit-status.vmspec');
   assert.equal(long.serial, 'bye\n');
   assert.equal(debugExitStatus(long.result), 42);
@@ -51,7 +51,7 @@ kvmTest('debug-exit statuses come through in long and protected mode', async () 
   assert.equal(debugExitStatus(prot.result), 5);
 });
 
-kvmTest('a triple fault ends the run with the registers at the time', async () => {
+vmTest('a triple fault ends the run with the registers at the time', async () => {
   const { result } = await runSpec('test/guests/triple-fault.vmspec');
   assert.equal(result.end.kind, 'vcpu');
   if (result.end.kind !== 'vcpu' || result.end.end.kind !== 'triple-fault') assert.fail(`got ${JSON.stringify(result.end.kind)}`);
@@ -61,13 +61,13 @@ kvmTest('a triple fault ends the run with the registers at the time', async () =
   assert.equal(result.exits.KVM_EXIT_SHUTDOWN, 1);
 });
 
-kvmTest('HLT with nothing to wake the vCPU ends the run as halted', async () => {
+vmTest('HLT with nothing to wake the vCPU ends the run as halted', async () => {
   const { result, serial } = await runSpec('test/guests/hlt.vmspec');
   assert.equal(serial, 'halting\n');
   assert.ok(result.end.kind === 'vcpu' && result.end.end.kind === 'halted');
 });
 
-kvmTest('unclaimed ports and MMIO are recorded, not fatal', async () => {
+vmTest('unclaimed ports and MMIO are recorded, not fatal', async () => {
   const { result, serial } = await runSpec('test/guests/io-probe.vmspec');
   assert.equal(serial, 'probe done\n');
   assert.equal(debugExitStatus(result), 0);
@@ -80,7 +80,7 @@ kvmTest('unclaimed ports and MMIO are recorded, not fatal', async () => {
   assert.equal(result.exits.KVM_EXIT_MMIO, 2);
 });
 
-kvmTest('serial input reaches the guest through the UART receive path', async () => {
+vmTest('serial input reaches the guest through the UART receive path', async () => {
   const { machine } = buildMachine(specAt('test/guests/echo.vmspec'));
   const serial = collectSerial(machine);
   const done = machine.start({ timeoutMs: 10_000 });
@@ -90,7 +90,7 @@ kvmTest('serial input reaches the guest through the UART receive path', async ()
   assert.equal(serial(), 'ping\n');
 });
 
-kvmTest('a vCPU spinning with no exits is stopped by kick() within 100 ms', async () => {
+vmTest('a vCPU spinning with no exits is stopped by kick() within 100 ms', async () => {
   const { machine } = buildMachine(specAt('test/guests/spin.vmspec'));
   const serial = collectSerial(machine);
   const done = machine.start({ timeoutMs: 20_000 });
@@ -124,7 +124,7 @@ kvmTest('a vCPU spinning with no exits is stopped by kick() within 100 ms', asyn
   await done;
 });
 
-kvmTest('a paused start stops before the first instruction, with registers readable and writable', async () => {
+vmTest('a paused start stops before the first instruction, with registers readable and writable', async () => {
   const { machine } = buildMachine(specAt('test/guests/exit-status.vmspec'));
   const stopped = once(machine, 'stopped');
   const done = machine.start({ paused: true, timeoutMs: 10_000 });
@@ -142,12 +142,12 @@ kvmTest('a paused start stops before the first instruction, with registers reada
   assert.equal(debugExitStatus(await done), 42);
 });
 
-kvmTest('a timeout stops a guest that never exits and says so', async () => {
+vmTest('a timeout stops a guest that never exits and says so', async () => {
   const { result } = await runSpec('test/guests/spin.vmspec', 300);
   assert.deepEqual(result.end, { kind: 'timeout', seconds: 0.3 });
 });
 
-kvmTest('guest memory is the bytes the loader placed', async () => {
+vmTest('guest memory is the bytes the loader placed', async () => {
   const { machine } = buildMachine(specAt('examples/hello/hello.vmspec'));
   const seg = machine.image.segments[0]!;
   assert.deepEqual([...machine.memory.read(seg.gpa, 16)], [...seg.data.subarray(0, 16)]);
@@ -157,14 +157,14 @@ kvmTest('guest memory is the bytes the loader placed', async () => {
   assert.throws(() => machine.memory.read(seg.gpa, 1), /machine has ended/);
 });
 
-kvmTest('two vCPUs run at once on their own threads and share the UART', async () => {
+vmTest('two vCPUs run at once on their own threads and share the UART', async () => {
   const { result, serial } = await runSpec('test/guests/smp.vmspec');
   assert.equal(serial, '[cpu1]\n[cpu0]\n');
   assert.equal(debugExitStatus(result), 0);
   assert.equal(result.loopMs.length, 2);
 });
 
-kvmTest('an instruction KVM cannot handle ends the run with a report, never a crash', async () => {
+vmTest('an instruction KVM cannot handle ends the run with a report, never a crash', async () => {
   const { machine } = buildMachine(specAt('test/guests/int3.vmspec'));
   const bp = machine.image.symbols.find((s) => s.name === 'breakpoint_here')!.value;
   const result = await machine.start({ timeoutMs: 10_000 });

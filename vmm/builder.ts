@@ -1,6 +1,6 @@
-// The one place that assembles a machine from a spec: opens KVM, lays out and
-// maps guest memory, loads the image, creates vCPUs with CPUID and their
-// initial state, and picks the devices. Everything it needs from the spec comes
+// The one place that assembles a machine from a spec: picks the backend (KVM
+// or the emulator), lays out and maps guest memory, loads the image, creates
+// vCPUs with CPUID and their initial state, and picks the devices. Everything it needs from the spec comes
 // through spec/'s VmSpec; everything it produces is a Machine.
 
 import * as fs from 'node:fs';
@@ -9,17 +9,24 @@ import { gpa, gva, hex, type Gva } from './address';
 import { BootArea, KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, MAX_LOW_RAM } from './boot/layout';
 import { BootStateError, initialState } from './boot/cpu-state';
 import { KvmCap } from './kvm/constants';
-import { openKvm, type KvmSystem } from './kvm/system';
-import { Structs, type CpuidEntry } from './kvm/structs';
-import type { KvmNative } from './kvm/native';
+import { KVM_DEVICE, openKvm, type KvmSystem } from './kvm/system';
+import { Structs, type CpuidEntry, type Sregs } from './kvm/structs';
+import { loadNative, type KvmNative } from './kvm/native';
+import { KvmMachine } from './kvm/machine';
+import { EmuMachine } from './emu/machine';
+import { loadUnicorn, UnicornUnavailable } from './emu/native';
+import { ContextLayoutMismatch } from './emu/context';
+import type { AccelChoice, BackendName } from './backend';
 import { loadImage, ImageError, type LoadedImage } from './loaders';
-import { allocateGuestMemory, releaseGuestMemory, type BackedKind, type GuestMemory } from './memory';
+import { allocateGuestMemory, mapGuestMemory, releaseGuestMemory, type BackedKind, type GuestMemory } from './memory';
 import type { DeviceConfig } from './devices';
-import { BuildError } from './errors';
+import { BackendUnavailable, BuildError, KvmUnavailable } from './errors';
 import { Machine, type MachineParts } from './machine';
 import { VcpuState } from './vcpu-state';
 
 export interface BuildOptions {
+  /** The backend: overrides the spec's `accel` (the CLI's --accel, a launch configuration's `accel`). */
+  accel?: AccelChoice;
   /** Path of the KVM device (default /dev/kvm). */
   kvmPath?: string;
   native?: KvmNative;
@@ -174,10 +181,141 @@ export interface BuildResult {
   machine: Machine;
   /** Things worth telling the user that do not stop the run. */
   warnings: string[];
+  /** One line when `auto` chose emulation, saying why KVM was not used. */
+  notice?: string;
+}
+
+/** Which backend runs the machine, and the one line that says why when `auto` fell back to emulation. */
+export interface BackendChoice {
+  name: BackendName;
+  notice?: string;
+}
+
+/** Why KVM cannot be used here, shortly, for the one notice line of an `auto` fallback. */
+function kvmAbsence(problem: string, device = KVM_DEVICE): string {
+  if (!fs.existsSync(device)) {
+    const pvm = fs.existsSync('/sys/module/kvm_pvm');
+    return `${device} is absent${pvm ? ' (kvm_pvm is loaded but did not bind: this host is itself a PVM guest)' : fs.existsSync('/sys/module/kvm') ? ' (the kvm module is loaded but no vendor module serves it)' : ''}`;
+  }
+  return problem.split(';')[0]!;
+}
+
+/**
+ * Picks the backend: `kvm` and `emu` as asked (failing with the fix when it
+ * cannot be used), `auto` KVM where /dev/kvm is usable, else the emulator.
+ */
+export function chooseBackend(accel: AccelChoice, kvmPath = KVM_DEVICE, native?: KvmNative): BackendChoice {
+  const kvm = (): string | undefined => {
+    try {
+      openKvm(kvmPath, native).close();
+      return undefined;
+    } catch (e) {
+      if (e instanceof KvmUnavailable) return e.message;
+      throw e;
+    }
+  };
+  const emu = (): string | undefined => {
+    try {
+      loadUnicorn();
+      return undefined;
+    } catch (e) {
+      if (e instanceof UnicornUnavailable || e instanceof ContextLayoutMismatch) return e.message;
+      throw e;
+    }
+  };
+  switch (accel) {
+    case 'kvm': {
+      const why = kvm();
+      if (why) throw new KvmUnavailable(why, 'or run under emulation: accel: emu (--accel emu)');
+      return { name: 'kvm' };
+    }
+    case 'emu': {
+      const why = emu();
+      if (why) throw new BackendUnavailable(`the emulator cannot run: ${why}`);
+      return { name: 'emu' };
+    }
+    case 'auto': {
+      const kvmWhy = kvm();
+      if (!kvmWhy) return { name: 'kvm' };
+      const emuWhy = emu();
+      if (emuWhy) throw new BackendUnavailable(`no backend can run this VM: KVM: ${kvmWhy}; emulation: ${emuWhy}`);
+      return { name: 'emu', notice: `${kvmAbsence(kvmWhy, kvmPath)}; running under emulation` };
+    }
+  }
+}
+
+function initialStateOf(spec: VmSpec, entry: Gva, reset: Sregs, memory: GuestMemory) {
+  const writer = {
+    writeU64: (a: number, v: bigint) => memory.writeU64(gpa(a), v),
+    fill: (a: number, len: number, v: number) => memory.view(gpa(a), len).fill(v),
+  };
+  try {
+    return initialState(spec.boot.mode, entry, reset, writer);
+  } catch (e) {
+    if (e instanceof BootStateError) throw new BuildError(e.message);
+    throw e;
+  }
+}
+
+function traceCapacity(opts: BuildOptions): number | undefined {
+  return opts.traceCapacity !== undefined ? Math.min(Math.max(Math.floor(opts.traceCapacity), 16), 1 << 20) : undefined;
+}
+
+/** VMSCOPE_ACCEL=auto|kvm|emu: the backend for every run of this process and its children (tests, CI). */
+function envAccel(): AccelChoice | undefined {
+  const v = process.env.VMSCOPE_ACCEL;
+  if (v === undefined || v === '') return undefined;
+  if (v === 'auto' || v === 'kvm' || v === 'emu') return v;
+  throw new BuildError(`VMSCOPE_ACCEL is "${v}"`, 'set it to auto, kvm or emu, or unset it');
 }
 
 export function buildMachine(spec: VmSpec, opts: BuildOptions = {}): BuildResult {
-  const { layout, image, entry, warnings } = planMachine(spec);
+  const plan = planMachine(spec);
+  const choice = chooseBackend(opts.accel ?? envAccel() ?? spec.accel, opts.kvmPath, opts.native);
+  const result = choice.name === 'kvm' ? buildKvmMachine(spec, plan, opts) : buildEmuMachine(spec, plan, opts);
+  if (choice.notice) result.notice = choice.notice;
+  return result;
+}
+
+/** The emulation backend: guest memory in host mappings, one Unicorn engine per vCPU over it. */
+function buildEmuMachine(spec: VmSpec, plan: MachinePlan, opts: BuildOptions): BuildResult {
+  const { layout, image, entry, warnings } = plan;
+  const native = loadNative();
+  const backed = layout.filter((l): l is MemoryLayoutEntry & { kind: BackedKind } => l.kind !== 'mmio');
+  const memory = mapGuestMemory(native, backed);
+  let emu: EmuMachine | undefined;
+  try {
+    copyImage(image, memory);
+    const mmioRegions = layout.filter((l) => l.kind === 'mmio');
+    emu = new EmuMachine({ memory, mmioRegions, vcpus: spec.vcpus });
+    if (spec.cpu.nested) warnings.push('cpu.nested: the emulator has no VMX, so the guest sees none; run on KVM with nested virtualization for that');
+    for (let i = 0; i < spec.vcpus; i++) {
+      const state = emu.vcpuState(i);
+      const init = initialStateOf(spec, entry, state.getSregs(), memory);
+      state.setSregs(init.sregs);
+      state.setRegs(init.regs);
+    }
+    const parts: MachineParts = {
+      spec,
+      backend: emu,
+      vcpuCount: spec.vcpus,
+      memory,
+      image,
+      entry,
+      devices: deviceConfigs(spec),
+      mmioRegions,
+      traceCapacity: traceCapacity(opts),
+    };
+    return { machine: new Machine(parts), warnings };
+  } catch (e) {
+    emu?.release();
+    releaseGuestMemory(native, memory);
+    throw e;
+  }
+}
+
+function buildKvmMachine(spec: VmSpec, plan: MachinePlan, opts: BuildOptions): BuildResult {
+  const { layout, image, entry, warnings } = plan;
   const sys = openKvm(opts.kvmPath, opts.native);
   const native = sys.native;
   const structs = new Structs(native.layout);
@@ -203,11 +341,6 @@ export function buildMachine(spec: VmSpec, opts: BuildOptions = {}): BuildResult
     } else {
       cpuid = cpuid.map((e) => (e.function === 1 ? { ...e, ecx: (e.ecx & ~CPUID_1_ECX_VMX) >>> 0 } : e));
     }
-    const mem = memory;
-    const writer = {
-      writeU64: (a: number, v: bigint) => mem.writeU64(gpa(a), v),
-      fill: (a: number, len: number, v: number) => mem.view(gpa(a), len).fill(v),
-    };
     const vcpuFds: number[] = [];
     for (let i = 0; i < spec.vcpus; i++) {
       const fd = native.createVcpu(vmFd, i);
@@ -217,28 +350,20 @@ export function buildMachine(spec: VmSpec, opts: BuildOptions = {}): BuildResult
       state.setCpuid(cpuidForVcpu(cpuid, i));
       // Every vCPU starts at the entry point; without an in-kernel LAPIC
       // there is no INIT/SIPI, so the guest tells CPUs apart by APIC ID.
-      let init;
-      try {
-        init = initialState(spec.boot.mode, entry, state.getSregs(), writer);
-      } catch (e) {
-        if (e instanceof BootStateError) throw new BuildError(e.message);
-        throw e;
-      }
+      const init = initialStateOf(spec, entry, state.getSregs(), memory);
       state.setSregs(init.sregs);
       state.setRegs(init.regs);
     }
     const parts: MachineParts = {
       spec,
-      cpuid: cpuidForVcpu(cpuid, 0),
-      sys,
-      vmFd,
-      vcpuFds,
+      backend: new KvmMachine(sys, vmFd, vcpuFds, cpuidForVcpu(cpuid, 0)),
+      vcpuCount: spec.vcpus,
       memory,
       image,
       entry,
       devices: deviceConfigs(spec),
       mmioRegions: layout.filter((l) => l.kind === 'mmio'),
-      traceCapacity: opts.traceCapacity !== undefined ? Math.min(Math.max(Math.floor(opts.traceCapacity), 16), 1 << 20) : undefined,
+      traceCapacity: traceCapacity(opts),
     };
     return { machine: new Machine(parts), warnings };
   } catch (e) {

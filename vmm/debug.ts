@@ -69,7 +69,7 @@ const LEN_BITS: Record<WatchLength, bigint> = { 1: 0n, 2: 1n, 8: 2n, 4: 3n };
 export function encodeDr7(slots: ReadonlyArray<HwSlot | null>): bigint {
   let dr7 = 0n;
   slots.forEach((s, i) => {
-    if (!s) return;
+    if (!s || i >= HW_SLOTS) return;
     const n = BigInt(i);
     dr7 |= 1n << (2n * n); // L0..L3
     dr7 |= RW_BITS[s.kind] << (16n + 4n * n);
@@ -103,6 +103,6 @@ export function guestDebugFor(config: DebugConfig, singleStep: boolean, mask?: b
 
 /** A free slot index, or -1. */
 export function freeSlot(slots: ReadonlyArray<HwSlot | null>): number {
-  for (let i = 0; i < HW_SLOTS; i++) if (!slots[i]) return i;
+  for (let i = 0; i < Math.max(HW_SLOTS, slots.length); i++) if (!slots[i]) return i;
   return -1;
 }

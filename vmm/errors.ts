@@ -12,6 +12,9 @@ export class VmscopeError extends Error {
   }
 }
 
+/** No backend can run the VM (neither KVM nor the emulator), or the one asked for cannot. */
+export class BackendUnavailable extends VmscopeError {}
+
 /** /dev/kvm cannot be used: missing, no permission, wrong API. */
 export class KvmUnavailable extends VmscopeError {}
 

@@ -27,6 +27,8 @@ export type VcpuEnd =
   | { kind: 'internal-error'; suberror: number; data: bigint[]; cpu: CpuSnapshot }
   | { kind: 'system-event'; type: number; cpu: CpuSnapshot }
   | { kind: 'unhandled-exit'; code: number; cpu: CpuSnapshot }
+  /** The emulator could not go on (an access to no memory, an instruction it cannot run). */
+  | { kind: 'emulation-error'; message: string; cpu: CpuSnapshot }
   | { kind: 'stopped' }
   | { kind: 'host-error'; message: string };
 
@@ -102,7 +104,7 @@ export function describeVcpuEnd(vcpu: number, e: VcpuEnd): string {
     case 'halted':
       return `${who} halted ${where(e.cpu)} with no interrupt source to wake it`;
     case 'triple-fault':
-      return `${who} triple-faulted (KVM_EXIT_SHUTDOWN) ${where(e.cpu)}`;
+      return `${who} triple-faulted (shutdown) ${where(e.cpu)}`;
     case 'entry-failure':
       return `${who} failed VM entry (KVM_EXIT_FAIL_ENTRY, hardware reason ${hex(e.hardwareReason)}) ${where(e.cpu)}`;
     case 'internal-error':
@@ -111,6 +113,8 @@ export function describeVcpuEnd(vcpu: number, e: VcpuEnd): string {
       return `${who} raised a system event (${SYSTEM_EVENTS[e.type] ?? e.type}) ${where(e.cpu)}`;
     case 'unhandled-exit':
       return `${who} stopped on an exit vmscope does not handle (KVM exit ${e.code}) ${where(e.cpu)}`;
+    case 'emulation-error':
+      return `${who}: the emulator stopped: ${e.message} ${where(e.cpu)}`;
     case 'stopped':
       return `${who} was stopped`;
     case 'host-error':

@@ -8,27 +8,24 @@ import * as path from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { VmSpec } from '../spec/types';
 import type { Gva } from './address';
-import { KvmCap, kvmExitName, MAX_EXIT_CODE } from './kvm/constants';
-import type { KvmSystem } from './kvm/system';
-import type { CpuidEntry } from './kvm/structs';
-import { probeDataWatchpoints, probeSoftwareBreakpoints } from './kvm/probe';
+import { kvmExitName } from './kvm/constants';
+import { loadNative } from './kvm/native';
 import type { LoadedImage } from './loaders';
 import { releaseGuestMemory, type GuestMemory } from './memory';
 import { deviceStateBytes, uartEnqueue, type DeviceConfig, type DeviceEvent } from './devices';
 import type { UnclaimedAccess } from './devices/bus';
-import { Cmd, Ctl, State, type VcpuLoopConfig } from './vcpu-loop';
-import { VcpuState } from './vcpu-state';
+import { Cmd, Ctl, MAX_EXIT_CODE, State, type VcpuLoopConfig } from './vcpu-loop';
+import type { VcpuStateApi } from './vcpu-state';
+import type { BackendCapabilities, BackendName, MachineBackend } from './backend';
 import type { RunEnd, RunResult, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 import type { DebugConfig, ResumeHow, VcpuCommand } from './debug';
 import { TraceRing, traceBytes, type ExitFilterSpec, type TraceEntry } from './exit-trace';
 
 export interface MachineParts {
   spec: VmSpec;
-  /** The CPUID vCPU 0 got (the others differ only in their APIC IDs). */
-  cpuid: CpuidEntry[];
-  sys: KvmSystem;
-  vmFd: number;
-  vcpuFds: number[];
+  /** What runs the guest code: KVM or the emulator. */
+  backend: MachineBackend;
+  vcpuCount: number;
   memory: GuestMemory;
   image: LoadedImage;
   entry: Gva;
@@ -57,7 +54,6 @@ export type VcpuRunState = 'created' | 'running' | 'paused' | 'finished';
 
 interface VcpuHandle {
   index: number;
-  fd: number;
   control: Int32Array;
   controlBuf: SharedArrayBuffer;
   counters: Float64Array;
@@ -99,7 +95,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     this.image = parts.image;
     this.entry = parts.entry;
     for (const d of parts.devices) this.deviceState.set(d.name, new SharedArrayBuffer(Math.max(8, deviceStateBytes(d))));
-    this.vcpus = parts.vcpuFds.map((fd, index) => {
+    this.vcpus = Array.from({ length: parts.vcpuCount }, (_, index) => {
       const controlBuf = new SharedArrayBuffer(Ctl.WORDS * 4);
       const countersBuf = new SharedArrayBuffer((MAX_EXIT_CODE + 1) * 8);
       const channel = new MessageChannel();
@@ -108,7 +104,6 @@ export class Machine extends EventEmitter<MachineEvents> {
         commands: channel.port1,
         workerCommands: channel.port2,
         index,
-        fd,
         controlBuf,
         control: new Int32Array(controlBuf),
         countersBuf,
@@ -120,59 +115,34 @@ export class Machine extends EventEmitter<MachineEvents> {
     });
   }
 
-  /**
-   * The vCPU's KVM fd and kvm_run mmap size, for tools that drive a vCPU with
-   * their own loop instead of start() (the benchmark's thread-hop variant).
-   */
-  rawVcpu(index: number): { fd: number; mmapSize: number } {
-    return { fd: this.vcpus[index]!.fd, mmapSize: this.parts.sys.vcpuMmapSize };
+  /** The backend's name: `kvm` or `emu`. */
+  get backendName(): BackendName {
+    return this.parts.backend.name;
+  }
+
+  /** One line naming the backend, for the first line of a run or a debug session. */
+  get backendDescription(): string {
+    return this.parts.backend.description;
+  }
+
+  /** What the backend can do for the debugger. */
+  get capabilities(): BackendCapabilities {
+    return this.parts.backend.capabilities;
+  }
+
+  /** The backend itself, for tools that need its own calls (the KVM benchmark's raw vCPU). */
+  get backend(): MachineBackend {
+    return this.parts.backend;
   }
 
   /** What the guest's CPUID says about paging: MAXPHYADDR and 1 GiB pages. */
   pagingFeatures(): { maxPhysAddr: number; gbPages: boolean } {
-    const leaf = (fn: number) => this.parts.cpuid.find((e) => e.function === fn && e.index === 0);
-    const phys = leaf(0x80000008)?.eax;
-    return { maxPhysAddr: phys ? phys & 0xff : 36, gbPages: ((leaf(0x80000001)?.edx ?? 0) >>> 26) & 1 ? true : false };
+    return this.parts.backend.pagingFeatures();
   }
 
-  /**
-   * Routes the guest's RDMSR/WRMSR to vmscope (so MSR exit breakpoints see
-   * them) by denying MSRs 0-0x1fff and 0xc0000000-0xc0001fff in a KVM MSR
-   * filter; the vCPU threads then carry out each access with KVM_GET/SET_MSRS.
-   * False when this KVM cannot (no KVM_CAP_X86_USER_SPACE_MSR).
-   */
+  /** Routes the guest's RDMSR/WRMSR to vmscope (MSR exit breakpoints); false where the backend cannot. */
   trapMsrs(on: boolean): boolean {
-    const n = this.parts.sys.native;
-    const vm = this.parts.vmFd;
-    if (!this.msrExitsEnabled) {
-      if (!on) return true;
-      if (this.capability(KvmCap.X86_USER_SPACE_MSR) <= 0) return false;
-      const cap = new ArrayBuffer(n.layout.sizes.kvm_enable_cap!);
-      const dv = new DataView(cap);
-      dv.setUint32(0, KvmCap.X86_USER_SPACE_MSR, true);
-      dv.setBigUint64(8, BigInt(n.constants.KVM_MSR_EXIT_REASON_FILTER!), true);
-      n.enableCap(vm, cap);
-      this.msrExitsEnabled = true;
-    }
-    n.setMsrFilter(vm, on ? [[0, 0x2000], [0xc0000000, 0x2000]] : []);
-    return true;
-  }
-
-  private msrExitsEnabled = false;
-
-  /** KVM_CHECK_EXTENSION on the system fd. */
-  capability(cap: number): number {
-    return this.parts.sys.native.checkExtension(this.parts.sys.fd, cap);
-  }
-
-  /** Whether int3 breakpoints work on this host (probed once per process). */
-  softwareBreakpointsWork(): boolean {
-    return probeSoftwareBreakpoints(this.parts.sys);
-  }
-
-  /** Whether DR0-3 data watchpoints fire on this host (probed once per process). */
-  dataWatchpointsWork(): boolean {
-    return probeDataWatchpoints(this.parts.sys);
+    return this.parts.backend.trapMsrs(on);
   }
 
   get vcpuCount(): number {
@@ -190,8 +160,8 @@ export class Machine extends EventEmitter<MachineEvents> {
     for (const v of this.vcpus) {
       const cfg: VcpuLoopConfig = {
         index: v.index,
-        fd: v.fd,
-        mmapSize: this.parts.sys.vcpuMmapSize,
+        backend: this.parts.backend.name,
+        ...this.parts.backend.loopConfig(v.index),
         mmioRegions: this.parts.mmioRegions,
         devices: this.parts.devices.map((config) => ({ config, state: this.deviceState.get(config.name)! })),
         control: v.controlBuf,
@@ -264,7 +234,7 @@ export class Machine extends EventEmitter<MachineEvents> {
       Atomics.store(v.control, Ctl.CMD, Cmd.STOP);
       Atomics.add(v.control, Ctl.RESUME, 1);
       Atomics.notify(v.control, Ctl.RESUME);
-      this.parts.sys.native.kick(v.fd);
+      this.parts.backend.kick(v.index);
     }
   }
 
@@ -283,7 +253,7 @@ export class Machine extends EventEmitter<MachineEvents> {
 
   /** Forces vCPU `index` out of guest mode now (it then pauses). */
   kick(index: number): void {
-    this.parts.sys.native.kick(this.vcpus[index]!.fd);
+    this.parts.backend.kick(index);
   }
 
   /** Asks vCPUs to pause; each reports a `stopped` event with reason `pause`. */
@@ -292,7 +262,7 @@ export class Machine extends EventEmitter<MachineEvents> {
       if (v.end) continue;
       Atomics.store(v.control, Ctl.CMD, Cmd.PAUSE);
       // A paused vCPU waits on its control words; only a running one needs the signal.
-      if (Atomics.load(v.control, Ctl.STATE) !== State.PAUSED) this.parts.sys.native.kick(v.fd);
+      if (Atomics.load(v.control, Ctl.STATE) !== State.PAUSED) this.parts.backend.kick(v.index);
     }
   }
 
@@ -315,7 +285,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     for (const v of this.vcpus) {
       if (v.end) continue;
       this.send(v, { kind: 'exit-config', filters, trace });
-      if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.parts.sys.native.kick(v.fd);
+      if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.parts.backend.kick(v.index);
     }
   }
 
@@ -332,7 +302,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     for (const v of this.vcpus) {
       if (v.end) continue;
       this.send(v, { kind: 'debug-config', config });
-      if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.parts.sys.native.kick(v.fd);
+      if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.parts.backend.kick(v.index);
     }
   }
 
@@ -357,11 +327,11 @@ export class Machine extends EventEmitter<MachineEvents> {
   }
 
   /** Register and state access for a vCPU that is paused (or not started). */
-  vcpuState(index: number): VcpuState {
+  vcpuState(index: number): VcpuStateApi {
     const v = this.vcpus[index];
     if (!v) throw new RangeError(`no vCPU ${index}`);
     if (this.released) throw new Error('the machine has ended');
-    return new VcpuState(this.parts.sys.native, v.fd, () => Atomics.add(v.control, Ctl.STATE_WRITES, 1));
+    return this.parts.backend.vcpuState(index, () => Atomics.add(v.control, Ctl.STATE_WRITES, 1));
   }
 
   /** Queues bytes for the guest to read from a serial device. Returns how many fit. */
@@ -371,7 +341,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     return uartEnqueue(state, bytes);
   }
 
-  /** Exits per KVM exit reason so far (live while running), summed over vCPUs. */
+  /** Exits per exit reason (named as KVM names them, on either backend) so far, live while running, summed over vCPUs. */
   exitCounts(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const v of this.vcpus) {
@@ -400,7 +370,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     return [...merged.values()].sort((a, b) => a.space.localeCompare(b.space) || a.addr - b.addr);
   }
 
-  /** Frees KVM and memory resources once every vCPU thread has exited. */
+  /** Frees the backend's and memory's resources once every vCPU thread has exited. */
   private release(): RunResult {
     const result: RunResult = {
       end: this.ending ?? { kind: 'stopped' },
@@ -411,15 +381,9 @@ export class Machine extends EventEmitter<MachineEvents> {
     };
     if (!this.released) {
       this.released = true;
-      const n = this.parts.sys.native;
-      for (const v of this.vcpus) {
-        n.unmapRun(v.fd);
-        n.close(v.fd);
-        v.commands.close();
-      }
-      n.close(this.parts.vmFd);
-      releaseGuestMemory(n, this.memory);
-      this.parts.sys.close();
+      for (const v of this.vcpus) v.commands.close();
+      this.parts.backend.release();
+      releaseGuestMemory(loadNative(), this.memory);
       this.emit('end', result);
     }
     return result;

@@ -97,6 +97,20 @@ export function allocateGuestMemory(
   structs: Structs,
   layout: ReadonlyArray<{ name: string; kind: BackedKind; gpa: number; size: number }>,
 ): GuestMemory {
+  return mapGuestMemory(native, layout, (r) => {
+    native.setUserMemoryRegion(vmFd, structs.encodeMemoryRegion(r.slot, r.kind === 'rom' ? KVM_MEM_READONLY : 0, r.gpa, r.size, r.hva));
+  });
+}
+
+/**
+ * Maps host memory for each region and hands each to `register` (a KVM memory
+ * slot, or nothing: the emulator maps the same memory itself per vCPU).
+ */
+export function mapGuestMemory(
+  native: Pick<KvmNative, 'mmapAnonymous' | 'munmap' | 'externalBuffer'>,
+  layout: ReadonlyArray<{ name: string; kind: BackedKind; gpa: number; size: number }>,
+  register: (region: RegionDescriptor) => void = () => {},
+): GuestMemory {
   const regions: MemoryRegion[] = [];
   try {
     layout.forEach((l, slot) => {
@@ -111,7 +125,7 @@ export function allocateGuestMemory(
         bytes: new Uint8Array(native.externalBuffer(addr, l.size)),
       };
       regions.push(region);
-      native.setUserMemoryRegion(vmFd, structs.encodeMemoryRegion(slot, l.kind === 'rom' ? KVM_MEM_READONLY : 0, l.gpa, l.size, addr));
+      register(region);
     });
   } catch (e) {
     for (const r of regions) native.munmap(r.hva, r.size);
@@ -121,7 +135,7 @@ export function allocateGuestMemory(
 }
 
 /** Unmaps host memory. Contract: every vCPU thread has exited and the VM fd is closed. */
-export function releaseGuestMemory(native: KvmNative, memory: GuestMemory): void {
+export function releaseGuestMemory(native: Pick<KvmNative, 'munmap'>, memory: GuestMemory): void {
   memory.markReleased();
   for (const r of memory.regions) native.munmap(r.hva, r.size);
 }

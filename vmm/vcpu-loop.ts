@@ -1,20 +1,19 @@
-// The synchronous run loop of one vCPU. It runs on the vCPU's own thread
-// (a worker_thread) so KVM_RUN never blocks the main event loop, and it
-// handles port and MMIO exits right there: an exit costs one ioctl return and
-// a few DataView reads, with no hop to another thread (see docs/performance.md).
-// Stepping also runs here, so a line step of many instructions costs no hop
-// per instruction.
+// The synchronous run loop of one vCPU, over the backend seam (vmm/backend.ts).
+// It runs on the vCPU's own thread (a worker_thread) so running guest code
+// never blocks the main event loop, and port and MMIO exits are handled right
+// there, with no hop to another thread (see docs/performance.md). Stepping
+// also runs here, so a line step of many instructions costs no hop per
+// instruction. What is KVM's (the kvm_run page) or the emulator's lives in
+// vmm/kvm/vcpu.ts and vmm/emu/vcpu.ts.
 
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type { KvmNative } from './kvm/native';
-import { EAGAIN, EINTR, KvmExit, KVM_EXIT_IO_OUT, MAX_EXIT_CODE } from './kvm/constants';
 import { Bus } from './devices/bus';
+import { loadNative } from './kvm/native';
 import { createDevice, type DeviceConfig, type DeviceEvent } from './devices';
-import { VcpuState } from './vcpu-state';
-import { GPR_NAMES } from './kvm/structs';
-import type { CpuSnapshot, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
-import { decodeDr6, freeSlot, guestDebugFor, NO_DEBUG, type DebugConfig, type ResumeHow, type VcpuCommand } from './debug';
-import { decodeExit, describeExitInfo, exitContext, exitVariables, prepareFilters, TraceRing, type ExitFilter, type ExitInfo } from './exit-trace';
+import type { VcpuEnd, VcpuStop, WorkerMessage } from './exits';
+import { decodeDr6, freeSlot, NO_DEBUG, type DebugConfig, type ResumeHow, type VcpuCommand } from './debug';
+import { describeExitInfo, exitContext, exitVariables, prepareFilters, TraceRing, type ExitFilter, type ExitInfo } from './exit-trace';
+import type { BackendName, ExitSink, LoopEvent, VcpuBackend } from './backend';
 import { interpolate } from './expr/interpolate';
 import { compile } from './expr/evaluate';
 
@@ -40,8 +39,12 @@ export const State = { STARTING: 0, RUNNING: 1, PAUSED: 2, FINISHED: 3 } as cons
 
 export interface VcpuLoopConfig {
   index: number;
+  backend: BackendName;
+  /** KVM: the vCPU fd and the kvm_run mapping size. */
   fd: number;
   mmapSize: number;
+  /** Emulator: what vmm/emu/vcpu.ts needs to set up the vCPU's engine on this thread. */
+  emu?: import('./emu/vcpu').EmuVcpuConfig;
   /** Declared mmio regions, to name unclaimed accesses. */
   mmioRegions: Array<{ name: string; gpa: number; size: number }>;
   devices: Array<{ config: DeviceConfig; state: SharedArrayBuffer }>;
@@ -64,13 +67,7 @@ export interface VcpuLoopConfig {
   startedAt: number;
 }
 
-/** What one KVM_RUN produced that the loop must act on (I/O is handled inside). */
-type Event =
-  | { kind: 'kicked' }
-  | { kind: 'debug'; exception: number; pc: bigint; dr6: bigint }
-  /** An exit filter matched: stop before the exit is handled. */
-  | { kind: 'exit-break'; filter: string; code: number; exit: ExitInfo; hits: number }
-  | { kind: 'end'; end: VcpuEnd };
+type Event = LoopEvent;
 
 class Finished extends Error {
   constructor(readonly end: VcpuEnd) {
@@ -78,27 +75,13 @@ class Finished extends Error {
   }
 }
 
-export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: WorkerMessage) => void): void {
+/** Highest exit code vmscope keeps a counter for (counters are indexed by code). */
+export const MAX_EXIT_CODE = 63;
+
+export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: VcpuLoopConfig, post: (m: WorkerMessage) => void): void {
   const ctl = new Int32Array(cfg.control);
   const lockWords = new Int32Array(cfg.lockBlock);
   const counters = new Float64Array(cfg.counters);
-  const L = native.layout.kvm_run as Record<string, number>;
-  const runBuf = native.mapRun(cfg.fd, cfg.mmapSize);
-  const run = new DataView(runBuf);
-  const runBytes = new Uint8Array(runBuf);
-  const state = new VcpuState(native, cfg.fd);
-
-  const offExit = L.exit_reason!;
-  const offImm = L.immediate_exit!;
-  const offIoDir = L.io_direction!;
-  const offIoSize = L.io_size!;
-  const offIoPort = L.io_port!;
-  const offIoCount = L.io_count!;
-  const offIoData = L.io_data_offset!;
-  const offMmioAddr = L.mmio_phys_addr!;
-  const offMmioData = L.mmio_data!;
-  const offMmioLen = L.mmio_len!;
-  const offMmioWrite = L.mmio_is_write!;
 
   let pendingEnd: VcpuEnd | undefined;
   const emit = (event: DeviceEvent): void => {
@@ -116,8 +99,18 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     Atomics.store(lockWords, Ctl.LOCK, 0);
     Atomics.notify(lockWords, Ctl.LOCK, 1);
   };
+  const locked = <T>(fn: () => T): T => {
+    if (!useLock) return fn();
+    lock();
+    try {
+      return fn();
+    } finally {
+      unlock();
+    }
+  };
 
   // Views of guest memory, for software watchpoints (see SoftWatch).
+  const native = loadNative();
   const memory = cfg.regions.map((r) => ({ gpa: r.gpa, size: r.size, bytes: new Uint8Array(native.externalBuffer(r.hva, r.size)) }));
   const readPhysical = (addr: number, len: number): bigint | undefined => {
     const r = memory.find((m) => addr >= m.gpa && addr + len <= m.gpa + m.size);
@@ -125,78 +118,6 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     let v = 0n;
     for (let i = len - 1; i >= 0; i--) v = (v << 8n) | BigInt(r.bytes[addr - r.gpa + i]!);
     return v;
-  };
-
-  const snapshot = (): CpuSnapshot => ({ regs: state.getRegs(), sregs: state.getSregs() });
-  let lastExitWasIo = false;
-
-  const handleIo = (): void => {
-    const dir = run.getUint8(offIoDir);
-    const size = run.getUint8(offIoSize);
-    const port = run.getUint16(offIoPort, true);
-    const count = run.getUint32(offIoCount, true);
-    let at = run.getUint32(offIoData, true); // data_offset is within the kvm_run mapping
-    if (useLock) lock();
-    try {
-      for (let i = 0; i < count; i++, at += size) {
-        if (dir === KVM_EXIT_IO_OUT) {
-          const v = size === 1 ? run.getUint8(at) : size === 2 ? run.getUint16(at, true) : run.getUint32(at, true);
-          bus.pioWrite(port, size, v);
-        } else {
-          const v = bus.pioRead(port, size);
-          if (size === 1) run.setUint8(at, v);
-          else if (size === 2) run.setUint16(at, v, true);
-          else run.setUint32(at, v >>> 0, true);
-        }
-      }
-    } finally {
-      if (useLock) unlock();
-    }
-  };
-
-  const handleMmio = (): void => {
-    const gpa = Number(run.getBigUint64(offMmioAddr, true));
-    const len = run.getUint32(offMmioLen, true);
-    const isWrite = run.getUint8(offMmioWrite) !== 0;
-    if (useLock) lock();
-    try {
-      if (isWrite) {
-        let v = 0n;
-        for (let i = len - 1; i >= 0; i--) v = (v << 8n) | BigInt(runBytes[offMmioData + i]!);
-        bus.mmioWrite(gpa, len, v);
-      } else {
-        let v = bus.mmioRead(gpa, len);
-        for (let i = 0; i < len; i++, v >>= 8n) runBytes[offMmioData + i] = Number(v & 0xffn);
-      }
-    } finally {
-      if (useLock) unlock();
-    }
-  };
-
-  /**
-   * Lets KVM finish an in-progress IN/MMIO read (it does so at the start of
-   * the next KVM_RUN) without entering the guest, so that registers read
-   * while paused show the completed instruction.
-   */
-  const completePendingIo = (): void => {
-    if (!lastExitWasIo) return;
-    runBytes[offImm] = 1;
-    native.run(cfg.fd);
-    runBytes[offImm] = 0;
-    lastExitWasIo = false;
-  };
-
-  // ---- guest debug -------------------------------------------------------
-
-  let debugConfig: DebugConfig = NO_DEBUG;
-  let applied = '';
-  /** Sets KVM_SET_GUEST_DEBUG, skipping the ioctl when nothing changed. */
-  const applyDebug = (config: DebugConfig, singleStep: boolean, mask?: bigint): void => {
-    const { control, debugreg } = guestDebugFor(config, singleStep, mask);
-    const key = `${control}:${debugreg.join(',')}`;
-    if (key === applied) return;
-    state.setGuestDebug(control, debugreg);
-    applied = key;
   };
 
   // ---- exit filters and the exit trace ------------------------------------
@@ -207,28 +128,14 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
   let filtersByCode: Array<ExitFilter[] | undefined> = [];
   /** Anything to do per exit besides handling it (keeps the hot path to one check). */
   let hooks = false;
-  /** An exit a filter stopped on, handled when the vCPU resumes. */
-  let pendingExit: number | undefined;
-  const offValidRegs = L.kvm_valid_regs!;
-  const offSyncRip = L.sync_rip!;
-  const syncRegsFlag = BigInt(native.constants.KVM_SYNC_X86_REGS ?? 1);
-
-  /** A 64-bit register for an exit condition: from kvm_run's sync regs when tracing (no ioctl), else KVM_GET_REGS. */
-  const registerOf = (name: string): bigint | undefined => {
-    const i = (GPR_NAMES as readonly string[]).indexOf(name);
-    if (i < 0) return undefined;
-    // kvm_regs and GPR_NAMES share one order.
-    return tracing ? run.getBigUint64(L.sync_regs! + 8 * i, true) : state.getRegs()[GPR_NAMES[i]!];
-  };
 
   /** Records the exit and runs the filters; returns a break if one matched. */
-  const exitHooks = (code: number): Event | undefined => {
-    const exit = decodeExit(run, L, code);
-    if (tracing) ring.push(performance.now() + clockOffset, code, run.getBigUint64(offSyncRip, true), exit);
+  const exitHooks = (code: number, exit: ExitInfo, registerOf: (name: string) => bigint | undefined, rip: () => bigint): Extract<Event, { kind: 'exit-break' }> | undefined => {
+    if (tracing) ring.push(performance.now() + clockOffset, code, rip(), exit);
     const filters = filtersByCode[code];
     if (!filters) return undefined;
     const vars = exitVariables(exit);
-    let hit: Event | undefined;
+    let hit: Extract<Event, { kind: 'exit-break' }> | undefined;
     for (const f of filters) {
       let match = true;
       if (f.compiled) {
@@ -243,10 +150,9 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
       if (f.hitTest && !f.hitTest(hits)) continue;
       if (f.logMessage !== undefined) {
         // An empty message logs the exit itself: `out 0x3f8, 1 byte, value 0x48 at rip 0x10008a`.
-        const rip = registerOf('rip');
         const text = f.logMessage
           ? interpolate(f.logMessage, (expr) => '0x' + compile(expr).evaluate(exitContext(vars, registerOf)).toString(16))
-          : `${exit.reason} ${describeExitInfo(exit)}${rip !== undefined ? ` at rip 0x${rip.toString(16)}` : ''}`;
+          : `${exit.reason} ${describeExitInfo(exit)} at rip 0x${rip().toString(16)}`;
         post({ t: 'exit-log', filter: f.id, text });
         continue;
       }
@@ -256,6 +162,36 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
   };
 
   let how: ResumeHow = { kind: 'continue' };
+  /** Set when a pause inside an exit (emulator) took new orders: the loop carries them out next. */
+  let resumedInExit = false;
+
+  const sink: ExitSink = {
+    count: (code) => counters[code > MAX_EXIT_CODE ? MAX_EXIT_CODE : code]!++,
+    get hooks() {
+      return hooks;
+    },
+    exitHooks,
+    pioRead: (port, size) => locked(() => bus.pioRead(port, size)),
+    pioWrite: (port, size, value) => locked(() => bus.pioWrite(port, size, value)),
+    mmioRead: (gpa, size) => locked(() => bus.mmioRead(gpa, size)),
+    mmioWrite: (gpa, size, value) => locked(() => bus.mmioWrite(gpa, size, value)),
+    pendingEnd: () => pendingEnd,
+    claimsPort: (port) => bus.claimsPort(port),
+    addUnclaimedPio: (port, size, reads, writes) => bus.addUnclaimedPio(port, size, reads, writes),
+    pauseInExit: (stop) => {
+      const writes = Atomics.load(ctl, Ctl.STATE_WRITES);
+      const resumed = waitForResume(stop);
+      // The exit completes when this returns; new orders other than a plain
+      // continue, or registers written while paused, need a stop right after it.
+      resumedInExit = resumed && (how.kind !== 'continue' || Atomics.load(ctl, Ctl.STATE_WRITES) !== writes || debugChanged);
+      return resumed;
+    },
+    stopAfterExit: () => resumedInExit,
+  };
+  let debugChanged = false;
+  const backend = makeBackend(sink);
+  const state = backend.state;
+
   const drainCommands = (): void => {
     Atomics.store(ctl, Ctl.PENDING, 0);
     for (;;) {
@@ -265,6 +201,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
       switch (c.kind) {
         case 'debug-config':
           debugConfig = c.config;
+          debugChanged = true;
           break;
         case 'resume':
           how = c.how;
@@ -274,7 +211,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
           for (const err of prepared.errors) post({ t: 'exit-log', filter: 'config', text: err });
           filtersByCode = prepared.byCode;
           tracing = c.trace;
-          run.setBigUint64(offValidRegs, tracing ? syncRegsFlag : 0n, true);
+          backend.setTracing(tracing);
           hooks = tracing || filtersByCode.some((f) => f !== undefined);
           break;
         }
@@ -282,85 +219,16 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     }
   };
 
-  /** One KVM_RUN; I/O and MMIO are handled here and yield undefined. */
+  // ---- guest debug -------------------------------------------------------
+
+  let debugConfig: DebugConfig = NO_DEBUG;
+
+  /** One entry into the guest; I/O and MMIO are handled inside and yield undefined. */
   const runOnce = (): Event | undefined => {
     knownPc = undefined;
-    const r = native.run(cfg.fd);
-    if (r === -EINTR || r === -EAGAIN) {
-      runBytes[offImm] = 0;
-      return { kind: 'kicked' };
-    }
-    const reason = run.getUint32(offExit, true);
-    counters[reason > MAX_EXIT_CODE ? MAX_EXIT_CODE : reason]!++;
-    lastExitWasIo = false;
-    if (hooks) {
-      const stop = exitHooks(reason);
-      if (stop) {
-        pendingExit = reason;
-        return stop;
-      }
-    }
-    return handleExit(reason);
-  };
-
-  /** What an exit does: device accesses, ends, debug events. */
-  const handleExit = (reason: number): Event | undefined => {
-    switch (reason) {
-      case KvmExit.IO:
-        lastExitWasIo = run.getUint8(offIoDir) !== KVM_EXIT_IO_OUT;
-        handleIo();
-        return pendingEnd ? { kind: 'end', end: pendingEnd } : undefined;
-      case KvmExit.MMIO:
-        lastExitWasIo = run.getUint8(offMmioWrite) === 0;
-        handleMmio();
-        return undefined;
-      case KvmExit.INTR:
-        return { kind: 'kicked' };
-      case KvmExit.X86_RDMSR: {
-        // A filtered MSR (see Machine.trapMsrs): read it as KVM holds it; a refusal becomes #GP.
-        const index = run.getUint32(L.msr_index!, true);
-        const v = state.getMsrs([index]).get(index);
-        run.setUint8(L.msr_error!, v === undefined ? 1 : 0);
-        if (v !== undefined) run.setBigUint64(L.msr_data!, v, true);
-        return undefined;
-      }
-      case KvmExit.X86_WRMSR: {
-        const ok = state.setMsrs([{ index: run.getUint32(L.msr_index!, true), data: run.getBigUint64(L.msr_data!, true) }]) === 1;
-        run.setUint8(L.msr_error!, ok ? 0 : 1);
-        return undefined;
-      }
-      case KvmExit.DEBUG:
-        notePc(run.getBigUint64(L.debug_pc!, true));
-        return {
-          kind: 'debug',
-          exception: run.getUint32(L.debug_exception!, true),
-          pc: run.getBigUint64(L.debug_pc!, true),
-          dr6: run.getBigUint64(L.debug_dr6!, true),
-        };
-      case KvmExit.HLT:
-        return { kind: 'end', end: { kind: 'halted', cpu: snapshot() } };
-      case KvmExit.SHUTDOWN:
-        return { kind: 'end', end: { kind: 'triple-fault', cpu: snapshot() } };
-      case KvmExit.FAIL_ENTRY:
-        return {
-          kind: 'end',
-          end: {
-            kind: 'entry-failure',
-            hardwareReason: run.getBigUint64(L.fail_entry_reason!, true),
-            hostCpu: run.getUint32(L.fail_entry_cpu!, true),
-            cpu: snapshot(),
-          },
-        };
-      case KvmExit.INTERNAL_ERROR: {
-        const n = Math.min(run.getUint32(L.internal_ndata!, true), 16);
-        const data = Array.from({ length: n }, (_, i) => run.getBigUint64(L.internal_data! + 8 * i, true));
-        return { kind: 'end', end: { kind: 'internal-error', suberror: run.getUint32(L.internal_suberror!, true), data, cpu: snapshot() } };
-      }
-      case KvmExit.SYSTEM_EVENT:
-        return { kind: 'end', end: { kind: 'system-event', type: run.getUint32(L.system_event_type!, true), cpu: snapshot() } };
-      default:
-        return { kind: 'end', end: { kind: 'unhandled-exit', code: reason, cpu: snapshot() } };
-    }
+    const ev = backend.runOnce();
+    if (ev?.kind === 'debug') notePc(ev.pc);
+    return ev;
   };
 
   /**
@@ -368,7 +236,7 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
    * stops it (false). On resume, `how` and `debugConfig` hold the new orders.
    */
   const waitForResume = (stop: VcpuStop): boolean => {
-    completePendingIo();
+    backend.settle();
     const gen = Atomics.load(ctl, Ctl.RESUME);
     Atomics.store(ctl, Ctl.STATE, State.PAUSED);
     post({ t: 'stopped', stop });
@@ -378,15 +246,15 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
       if (cmd === Cmd.RUN && Atomics.load(ctl, Ctl.RESUME) !== gen) break;
       Atomics.wait(ctl, Ctl.RESUME, gen, 1000);
     }
-    runBytes[offImm] = 0;
     how = { kind: 'continue' };
+    debugChanged = false;
     drainCommands();
     Atomics.store(ctl, Ctl.STATE, State.RUNNING);
     return true;
   };
 
   const isFailure = (end: VcpuEnd): boolean =>
-    end.kind === 'triple-fault' || end.kind === 'entry-failure' || end.kind === 'internal-error' || end.kind === 'unhandled-exit';
+    end.kind === 'triple-fault' || end.kind === 'entry-failure' || end.kind === 'internal-error' || end.kind === 'unhandled-exit' || end.kind === 'emulation-error';
 
   /**
    * Runs until something needs the machine's attention: returns the stop to
@@ -394,25 +262,23 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
    * kick returns undefined so the caller re-reads the command word.
    */
   const runUntilEvent = (singleStep: boolean, mask?: bigint): Exclude<Event, { kind: 'end' }> | undefined => {
-    applyDebug(debugConfig, singleStep, mask);
-    if (pendingExit !== undefined) {
-      // Resuming from an exit breakpoint: the exit now completes as if no breakpoint had been there.
-      const code = pendingExit;
-      pendingExit = undefined;
-      const ev = handleExit(code);
-      if (ev?.kind === 'end') {
-        if (cfg.holdFailures && isFailure(ev.end)) waitForResume({ kind: 'failure', end: ev.end });
-        throw new Finished(ev.end);
+    backend.applyDebug(debugConfig, singleStep, mask);
+    const pending = backend.resumePendingExit();
+    if (pending) {
+      if (pending.kind === 'end') {
+        if (cfg.holdFailures && isFailure(pending.end)) waitForResume({ kind: 'failure', end: pending.end });
+        throw new Finished(pending.end);
       }
-      if (ev && ev.kind !== 'kicked') return ev;
+      if (pending.kind !== 'kicked') return pending;
     }
     for (;;) {
       if (Atomics.load(ctl, Ctl.PENDING)) {
         drainCommands();
-        applyDebug(debugConfig, singleStep, mask);
+        backend.applyDebug(debugConfig, singleStep, mask);
       }
       if (Atomics.load(ctl, Ctl.CMD) !== Cmd.RUN) return { kind: 'kicked' };
       const ev = runOnce();
+      if (resumedInExit) return { kind: 'kicked' };
       if (!ev) continue;
       // A kick only for new commands (PENDING) keeps the current orders.
       if (ev.kind === 'kicked' && Atomics.load(ctl, Ctl.CMD) === Cmd.RUN) continue;
@@ -426,11 +292,13 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     }
   };
 
+  const slotsOf = (ev: Extract<Event, { kind: 'debug' }>): number[] => ev.slots ?? decodeDr6(ev.dr6).slots;
+
   /** The stop a debug exit (or an exit breakpoint) means when vmscope did not single-step. */
   const stopFor = (ev: Exclude<Event, { kind: 'end' } | { kind: 'kicked' }>): VcpuStop => {
     if (ev.kind === 'exit-break') return { kind: 'exit', filter: ev.filter, code: ev.code, exit: ev.exit, hits: ev.hits };
     if (ev.exception === 3 && debugConfig.softwareBreakpoints) return { kind: 'sw-breakpoint', pc: ev.pc };
-    const hit = decodeDr6(ev.dr6).slots.filter((i) => debugConfig.slots[i]);
+    const hit = slotsOf(ev).filter((i) => debugConfig.slots[i]);
     const exec = hit.filter((i) => debugConfig.slots[i]!.kind === 'exec');
     if (exec.length) return { kind: 'breakpoint', slots: exec, pc: ev.pc };
     if (hit.length) return { kind: 'watchpoint', slots: hit, pc: ev.pc };
@@ -463,8 +331,8 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
     const ev = runUntilEvent(true, pc);
     if (!ev || ev.kind === 'kicked') return 'kicked';
     if (ev.kind === 'exit-break') return stopFor(ev);
-    const { slots, singleStep: bs } = decodeDr6(ev.dr6);
-    const watch = slots.filter((i) => debugConfig.slots[i] && debugConfig.slots[i]!.kind !== 'exec');
+    const { singleStep: bs } = decodeDr6(ev.dr6);
+    const watch = slotsOf(ev).filter((i) => debugConfig.slots[i] && debugConfig.slots[i]!.kind !== 'exec');
     if (watch.length) return { kind: 'watchpoint', slots: watch, pc: ev.pc };
     if (bs) return { kind: 'stepped', pc: ev.pc };
     return stopFor(ev);
@@ -547,6 +415,8 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
         return stopFor(ev);
       }
       case 'step-instruction': {
+        // The instruction of an exit the vCPU paused inside (emulator) was the step.
+        if (steppedInExit) return { kind: 'step' };
         const r = singleStep(currentPc());
         return r !== 'kicked' && r.kind === 'stepped' ? { kind: 'step' } : r;
       }
@@ -577,11 +447,12 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
 
   const finish = (end: VcpuEnd): void => {
     Atomics.store(ctl, Ctl.STATE, State.FINISHED);
-    // After unmapRun, kick() from the machine no longer signals this thread.
-    native.unmapRun(cfg.fd);
+    // After this, kick() from the machine no longer reaches this thread.
+    backend.finish();
     post({ t: 'finished', end, unclaimed: bus.unclaimedAccesses(), loopMs: performance.now() - loopStart });
   };
 
+  let steppedInExit = false;
   Atomics.store(ctl, Ctl.STATE, State.RUNNING);
   const loopStart = performance.now();
   try {
@@ -597,6 +468,8 @@ export function runVcpuLoop(native: KvmNative, cfg: VcpuLoopConfig, post: (m: Wo
       }
       const h = how;
       how = { kind: 'continue' };
+      steppedInExit = resumedInExit;
+      resumedInExit = false;
       const stop = carryOut(h);
       if (stop === 'kicked') continue;
       if (!waitForResume(stop)) return finish({ kind: 'stopped' });

@@ -16,7 +16,31 @@ import {
 } from './kvm/structs';
 import { gva, type Gva } from './address';
 
-export class VcpuState {
+/**
+ * A vCPU's state in the runner's own register types, whatever the backend:
+ * KVM's ioctls (VcpuState below) or the emulator's registers (vmm/emu/state.ts).
+ */
+export interface VcpuStateApi {
+  getRegs(): Regs;
+  setRegs(regs: Regs): void;
+  getSregs(): Sregs;
+  setSregs(sregs: Sregs): void;
+  /** Reads MSRs; those the backend refuses are left out of the result. */
+  getMsrs(indices: readonly number[]): Map<number, bigint>;
+  /** Writes MSRs; returns how many were accepted (stopping at the first refusal). */
+  setMsrs(entries: ReadonlyArray<{ index: number; data: bigint }>): number;
+  getFpu(): Fpu;
+  getDebugRegs(): DebugRegs;
+  setDebugRegs(d: DebugRegs): void;
+  getEvents(): VcpuEvents;
+  setCpuid(entries: readonly CpuidEntry[]): void;
+  /** GVA -> GPA with the vCPU's current paging (KVM_TRANSLATE, or the runner's walk under emulation). */
+  translate(addr: Gva): Translation;
+  /** The nested-virtualization state (vmcs12) of a vCPU running a guest hypervisor; throws where there is none. */
+  getNestedState(maxBytes?: number): Uint8Array;
+}
+
+export class VcpuState implements VcpuStateApi {
   readonly structs: Structs;
   private readonly regsBuf: ArrayBuffer;
   private readonly sregsBuf: ArrayBuffer;

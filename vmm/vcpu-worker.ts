@@ -1,11 +1,27 @@
-// Entry point of a vCPU thread: runs the synchronous loop for one vCPU and
-// reports to the machine over the worker's message port.
+// Entry point of a vCPU thread: runs the synchronous loop for one vCPU over
+// the backend the machine chose, and reports to the machine over the
+// worker's message port.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadNative } from './kvm/native';
+import { KvmVcpu } from './kvm/vcpu';
+import { EmuVcpu } from './emu/vcpu';
 import { runVcpuLoop, type VcpuLoopConfig } from './vcpu-loop';
 import type { WorkerMessage } from './exits';
 
 if (!parentPort) throw new Error('vcpu-worker must run as a worker thread');
 const port = parentPort;
-runVcpuLoop(loadNative(), workerData as VcpuLoopConfig, (m: WorkerMessage) => port.postMessage(m));
+const cfg = workerData as VcpuLoopConfig;
+runVcpuLoop(
+  (sink) => {
+    switch (cfg.backend) {
+      case 'kvm':
+        return new KvmVcpu(loadNative(), cfg.fd, cfg.mmapSize, sink);
+      case 'emu':
+        if (!cfg.emu) throw new Error('an emulated vCPU needs its engine configuration');
+        return new EmuVcpu(cfg.emu, sink);
+    }
+  },
+  cfg,
+  (m: WorkerMessage) => port.postMessage(m),
+);

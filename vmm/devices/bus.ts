@@ -108,6 +108,20 @@ export class Bus {
     u.lastValue = value;
   }
 
+  /** Whether a device claims `port` (a backend may count unclaimed ports itself, off the bus). */
+  claimsPort(port: number): boolean {
+    return this.portMap[port] !== 0;
+  }
+
+  /** Adds accesses to an unclaimed port that a backend counted itself (the emulator's fast path). */
+  addUnclaimedPio(port: number, size: number, reads: number, writes: number): void {
+    if (!reads && !writes) return;
+    let u = this.unclaimed.pio.get(port);
+    if (!u) this.unclaimed.pio.set(port, (u = { space: 'pio', addr: port, reads: 0, writes: 0, size, lastValue: -1 }));
+    u.reads += reads;
+    u.writes += writes;
+  }
+
   unclaimedAccesses(): UnclaimedAccess[] {
     return [...this.unclaimed.pio.values(), ...this.unclaimed.mmio.values()];
   }

@@ -26,6 +26,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+void vmscope_register_unicorn(napi_env env, napi_value exports);
+
 /* ---------------------------------------------------------------- helpers */
 
 #define CHECK_NAPI(call)                                                       \
@@ -772,5 +774,7 @@ NAPI_MODULE_INIT() {
     return NULL;
   napi_set_named_property(env, exports, "layout", build_layout(env));
   napi_set_named_property(env, exports, "constants", build_constants(env));
+  /* The emulation backend's calls (vmm/native/unicorn.c) live in the same addon. */
+  vmscope_register_unicorn(env, exports);
   return exports;
 }

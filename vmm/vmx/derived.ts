@@ -22,7 +22,15 @@ export type Provenance =
   | 'KVM_GET_VCPU_EVENTS'
   | 'derived from the last exit'
   | 'decoded instruction'
-  | 'vmcs12 (KVM_GET_NESTED_STATE)';
+  | 'vmcs12 (KVM_GET_NESTED_STATE)'
+  /** Under emulation there is no hardware VMCS: every field is derived, and says so. */
+  | `emulated: ${string}`;
+
+/** A field's provenance as the emulation backend reports it (no hardware VMCS, no KVM calls). */
+export function emulatedProvenance(p: Provenance): Provenance {
+  if (p.startsWith('emulated')) return p;
+  return p.startsWith('KVM_GET') ? 'emulated: the emulated vCPU\'s state' : `emulated: ${p}`;
+}
 
 export interface VmcsFieldValue {
   name: string;

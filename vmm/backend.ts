@@ -1,0 +1,111 @@
+// The backend seam: what the runner needs from whatever runs guest code.
+// KVM (vmm/kvm/) and the emulator (vmm/emu/) each implement it; above vmm/,
+// code sees only a backend name and a capability record. In the spirit of
+// QEMU's accel/kvm and accel/tcg behind one set of operations.
+
+import type { DebugConfig } from './debug';
+import type { CpuSnapshot, VcpuEnd, VcpuStop } from './exits';
+import type { ExitInfo } from './exit-trace';
+import type { VcpuStateApi } from './vcpu-state';
+
+export type BackendName = 'kvm' | 'emu';
+/** What a spec, the CLI or a launch configuration asks for. */
+export type AccelChoice = 'auto' | BackendName;
+
+/** What a backend can do for the debugger, as front ends need to know it. */
+export interface BackendCapabilities {
+  /** int3 breakpoints planted in guest memory reach the debugger. */
+  softwareBreakpoints: boolean;
+  /** Data watchpoints fire without single-stepping. */
+  dataWatchpoints: boolean;
+  /** Instruction breakpoints and watchpoints the backend offers at once (DR0-3 on KVM). */
+  maxHardwareBreakpoints: number;
+  /** The vmcs12 of a guest hypervisor can be read (KVM_CAP_NESTED_STATE). */
+  nestedState: boolean;
+  /** Guest instructions are counted exactly (the emulator). */
+  exactInstructionCount: boolean;
+  /** RDMSR/WRMSR can be routed to vmscope (for MSR exit breakpoints). */
+  msrExits: boolean;
+  /** A hardware VMCS exists behind the exits (KVM on VMX); otherwise the VMCS view is derived. */
+  hardwareVmcs: boolean;
+}
+
+/** Something the vCPU loop must act on, from one entry into the guest. */
+export type LoopEvent =
+  | { kind: 'kicked' }
+  /**
+   * A debug event: #DB (single step, breakpoint, watchpoint) or #BP. `slots`
+   * names the breakpoint/watchpoint slots hit where DR6 cannot (more than 4).
+   */
+  | { kind: 'debug'; exception: number; pc: bigint; dr6: bigint; slots?: number[] }
+  /** An exit filter matched: the loop stops before the exit is handled (KVM). */
+  | { kind: 'exit-break'; filter: string; code: number; exit: ExitInfo; hits: number }
+  | { kind: 'end'; end: VcpuEnd };
+
+/** What the loop gives a backend's vCPU: the device bus, exit hooks and the stop handshake. */
+export interface ExitSink {
+  /** Counts an exit (by exit code). */
+  count(code: number): void;
+  /** True when exits must go through `exitHooks` (tracing or filters are on). */
+  readonly hooks: boolean;
+  /** Records the exit in the trace and runs the filters; a break event if one matched. */
+  exitHooks(code: number, exit: ExitInfo, registerOf: (name: string) => bigint | undefined, rip: () => bigint): Extract<LoopEvent, { kind: 'exit-break' }> | undefined;
+  pioRead(port: number, size: number): number;
+  pioWrite(port: number, size: number, value: number): void;
+  mmioRead(gpa: number, size: number): bigint;
+  mmioWrite(gpa: number, size: number, value: bigint): void;
+  /** Whether a device claims the port (a backend may handle unclaimed ports off the bus). */
+  claimsPort(port: number): boolean;
+  /** Accesses to an unclaimed port that the backend counted itself. */
+  addUnclaimedPio(port: number, size: number, reads: number, writes: number): void;
+  /** A device ended the run (the debug-exit port). */
+  pendingEnd(): VcpuEnd | undefined;
+  /**
+   * Publishes `stop` and waits, inside the exit, until the machine resumes
+   * this vCPU (true) or stops it (false). For backends whose exits are
+   * handled synchronously inside the guest's instruction (the emulator).
+   */
+  pauseInExit(stop: VcpuStop): boolean;
+  /** After pauseInExit returned true: whether the new orders need the vCPU to stop right after this instruction. */
+  stopAfterExit(): boolean;
+}
+
+/** One vCPU as its own thread's loop drives it. */
+export interface VcpuBackend {
+  readonly state: VcpuStateApi;
+  /** One entry into the guest until something needs the loop. Port I/O and MMIO are handled inside (undefined). */
+  runOnce(): LoopEvent | undefined;
+  /** Completes an exit the loop stopped on (an exit breakpoint) now that the vCPU resumes. */
+  resumePendingExit(): LoopEvent | undefined;
+  /** Lets an in-progress IN or MMIO read finish without running guest code, before registers are shown. */
+  settle(): void;
+  /** Breakpoints, watchpoints and single-step for the next entries; `mask` is an exec address to pass once. */
+  applyDebug(config: DebugConfig, singleStep: boolean, mask?: bigint): void;
+  /** Exit tracing on or off (KVM then keeps registers in kvm_run). */
+  setTracing(on: boolean): void;
+  /** A 64-bit register by name, cheaply, for exit conditions. */
+  registerOf(name: string): bigint | undefined;
+  snapshot(): CpuSnapshot;
+  /** Releases what the thread holds (after this, kicks no longer reach it). */
+  finish(): void;
+}
+
+/** The machine-thread side of a backend: what Machine (vmm/machine.ts) asks of it. */
+export interface MachineBackend {
+  readonly name: BackendName;
+  readonly capabilities: BackendCapabilities;
+  /** One line on the backend for reports: "KVM (VMX)", "emulation (Unicorn 2.1.4)". */
+  readonly description: string;
+  /** State access to a vCPU that is paused (or not started). */
+  vcpuState(index: number, onWrite: () => void): VcpuStateApi;
+  /** Forces vCPU `index` out of guest code now (from any thread). */
+  kick(index: number): void;
+  /** What vCPU `index`'s thread needs, besides the loop's own configuration. */
+  loopConfig(index: number): Pick<import('./vcpu-loop').VcpuLoopConfig, 'fd' | 'mmapSize' | 'emu'>;
+  /** What the guest's CPUID says about paging: MAXPHYADDR and 1 GiB pages. */
+  pagingFeatures(): { maxPhysAddr: number; gbPages: boolean };
+  /** Routes RDMSR/WRMSR to vmscope (MSR exit breakpoints); false where the backend cannot. */
+  trapMsrs(on: boolean): boolean;
+  /** Frees the backend's resources. Contract: every vCPU thread has exited. */
+  release(): void;
+}

@@ -1,0 +1,107 @@
+// The part of Unicorn's saved CPU state (QEMU's CPUX86State, as
+// uc_context_save copies it) that vmscope edits: segment caches with their
+// hidden parts, and the mode flags (hflags) that hold the CPL. Unicorn's
+// register API cannot load those in UC_MODE_64. The layout is Unicorn's
+// private business, so it is checked against known register values on first
+// use, and vmscope refuses to run rather than trust a layout that differs.
+// Offsets: QEMU 5's target/i386/cpu.h as built into Unicorn 2.1 (see
+// ../shared/research/unicorn.md).
+
+import type { Segment, Sregs } from '../kvm/structs';
+import type { UnicornNative } from './native';
+
+export interface ContextLayout {
+  /** regs[16]: rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8..r15 (QEMU's order). */
+  regs: number;
+  hflags: number;
+  /** segs[6] in QEMU's order ES, CS, SS, DS, FS, GS; each: u32 selector, pad, u64 base, u32 limit, u32 flags. */
+  segs: number;
+  segSize: number;
+}
+
+const EXPECTED: ContextLayout = { regs: 0, hflags: 176, segs: 184, segSize: 24 };
+
+// hflags bits (QEMU target/i386/cpu.h).
+export const HF_CPL_MASK = 3;
+export const HF_CS32 = 1 << 4;
+export const HF_SS32 = 1 << 5;
+export const HF_ADDSEG = 1 << 6;
+export const HF_PE = 1 << 7;
+export const HF_LMA = 1 << 14;
+export const HF_CS64 = 1 << 15;
+
+export class ContextLayoutMismatch extends Error {}
+
+const cache = new Map<number, ContextLayout>();
+
+/** The checked layout for an engine (one check per engine). */
+export function contextLayout(uc: UnicornNative, engine: number): ContextLayout {
+  const known = cache.get(engine);
+  if (known) return known;
+  const C = uc.ucConstants;
+  const save = { rax: uc.ucRegRead(engine, C.UC_X86_REG_RAX!), rbx: uc.ucRegRead(engine, C.UC_X86_REG_RBX!), fs: uc.ucRegRead(engine, C.UC_X86_REG_FS_BASE!), gs: uc.ucRegRead(engine, C.UC_X86_REG_GS_BASE!) };
+  const probe = { rax: 0x1122334455667788n, rbx: 0x0badc0ffee0ddf00n, fs: 0x7f0012345000n, gs: 0x7f00abcde000n };
+  uc.ucRegWrite(engine, C.UC_X86_REG_RAX!, probe.rax);
+  uc.ucRegWrite(engine, C.UC_X86_REG_RBX!, probe.rbx);
+  uc.ucRegWrite(engine, C.UC_X86_REG_FS_BASE!, probe.fs);
+  uc.ucRegWrite(engine, C.UC_X86_REG_GS_BASE!, probe.gs);
+  const blob = new DataView(uc.ucContextSave(engine));
+  const L = EXPECTED;
+  const ok =
+    blob.byteLength > L.segs + 6 * L.segSize &&
+    blob.getBigUint64(L.regs, true) === probe.rax &&
+    blob.getBigUint64(L.regs + 3 * 8, true) === probe.rbx &&
+    blob.getBigUint64(L.segs + 4 * L.segSize + 8, true) === probe.fs &&
+    blob.getBigUint64(L.segs + 5 * L.segSize + 8, true) === probe.gs;
+  uc.ucRegWrite(engine, C.UC_X86_REG_RAX!, save.rax);
+  uc.ucRegWrite(engine, C.UC_X86_REG_RBX!, save.rbx);
+  uc.ucRegWrite(engine, C.UC_X86_REG_FS_BASE!, save.fs);
+  uc.ucRegWrite(engine, C.UC_X86_REG_GS_BASE!, save.gs);
+  if (!ok) {
+    throw new ContextLayoutMismatch(
+      "this Unicorn's saved CPU state is not laid out as vmscope expects (it was checked against Unicorn 2.1.4), so segment state cannot be set safely; use Unicorn 2.1.4 (npm install fetches it)",
+    );
+  }
+  cache.set(engine, L);
+  return L;
+}
+
+/** A segment's attributes from QEMU's cached flags (the descriptor's high dword & 0x00f0ff00). */
+export function decodeSegmentFlags(flags: number): Omit<Segment, 'base' | 'limit' | 'selector'> {
+  const present = (flags >>> 15) & 1;
+  return {
+    type: (flags >>> 8) & 0xf,
+    s: (flags >>> 12) & 1,
+    dpl: (flags >>> 13) & 3,
+    present,
+    avl: (flags >>> 20) & 1,
+    l: (flags >>> 21) & 1,
+    db: (flags >>> 22) & 1,
+    g: (flags >>> 23) & 1,
+    unusable: present ? 0 : 1,
+  };
+}
+
+export function encodeSegmentFlags(s: Pick<Segment, 'type' | 's' | 'dpl' | 'present' | 'avl' | 'l' | 'db' | 'g' | 'unusable'>): number {
+  const present = s.present && !s.unusable ? 1 : 0;
+  return (((s.type & 0xf) << 8) | ((s.s & 1) << 12) | ((s.dpl & 3) << 13) | (present << 15) | ((s.avl & 1) << 20) | ((s.l & 1) << 21) | ((s.db & 1) << 22) | ((s.g & 1) << 23)) >>> 0;
+}
+
+/** hflags for segment registers loaded as `s` describes, as QEMU's segment loads would compute them. */
+export function hflagsFor(old: number, s: Pick<Sregs, 'cr0' | 'efer' | 'cs' | 'ss' | 'ds' | 'es'>): number {
+  let h = old & ~(HF_CPL_MASK | HF_CS32 | HF_SS32 | HF_ADDSEG | HF_CS64);
+  const pe = (s.cr0 & 1n) !== 0n;
+  const lma = (s.efer & (1n << 10n)) !== 0n;
+  // The CPL is SS's DPL (CS's where SS is null, as in 64-bit code at ring 0 with a null SS).
+  const cpl = !pe ? 0 : s.ss.present && !s.ss.unusable ? s.ss.dpl : s.cs.dpl;
+  h |= cpl & HF_CPL_MASK;
+  if (lma && s.cs.l) {
+    h |= HF_CS32 | HF_SS32 | HF_CS64;
+  } else {
+    if (s.cs.db) h |= HF_CS32;
+    if (s.ss.db) h |= HF_SS32;
+    if (!pe || !s.cs.db) h |= HF_ADDSEG;
+    else if ((s.ds.base | s.es.base | s.ss.base) !== 0n) h |= HF_ADDSEG;
+  }
+  return h >>> 0;
+}

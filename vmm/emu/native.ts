@@ -1,0 +1,123 @@
+// The TypeScript face of vmm/native/unicorn.c (the emulation backend's calls
+// in the vmscope addon), and where libunicorn comes from: VMSCOPE_UNICORN, the
+// copy `npm install` put in .unicorn/, or the system's. Unicorn older than 2.1
+// is refused: 2.0 maps guest-virtual addresses 1:1 to physical ones (upstream
+// issue #1953), so guests with their own page tables fault.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadNative, packageRoot } from '../kvm/native';
+
+/** Handlers the engine calls synchronously from its hooks, on the thread that runs it. */
+export interface UcHandlers {
+  /** Port I/O a device or an exit hook wants (dir 0 = in, 1 = out); returns the value an IN reads. */
+  io(dir: number, port: number, size: number, value: number): number;
+  /** An access to an MMIO range (dir 0 = read, 1 = write); returns the value a read gets. */
+  mmio(dir: number, gpa: bigint, size: number, value: bigint): bigint;
+  /** An exception or software interrupt (vector). */
+  intr(vector: number): void;
+  /** An invalid opcode; true when handled (#UD delivered). */
+  invalid(): boolean;
+  /** CPUID; true when the handler wrote the answer. */
+  cpuid(): boolean;
+}
+
+/** [ucErr, stopKind, stopAddr, stopData, kicked, timedOut] */
+export type UcStartResult = [number, number, bigint, number, number, number];
+
+export interface UnicornNative {
+  ucLoad(lib: string): number;
+  ucOpen(mode: number): number;
+  ucClose(id: number): void;
+  ucCtl(id: number, op: 'flush-tb'): void;
+  ucCtl(id: number, op: 'cpu-model', model: number): void;
+  ucMemMapPtr(id: number, gpa: number, size: number, perms: number, hva: bigint): void;
+  ucMmioMap(id: number, gpa: number, size: number): void;
+  ucSetHandlers(id: number, handlers: UcHandlers, portsHva: bigint, countsHva: bigint, fastHva: bigint): void;
+  ucHookBreakpoint(id: number, addr: bigint): bigint;
+  ucHookPrecise(id: number): bigint;
+  ucHookWatch(id: number, addr: bigint, len: number, write: boolean, read: boolean): bigint;
+  ucHookDel(id: number, hook: bigint): void;
+  ucSkipOnce(id: number, addr: bigint): void;
+  ucEmuStart(id: number, begin: bigint, timeoutUs: number, count: number): UcStartResult;
+  ucEmuStop(id: number): void;
+  ucKick(id: number): void;
+  ucRegRead(id: number, reg: number): bigint;
+  ucRegWrite(id: number, reg: number, value: bigint): void;
+  ucRegReadBytes(id: number, reg: number, buf: Uint8Array): number;
+  ucMmrRead(id: number, reg: number): [number, bigint, number, number];
+  ucMmrWrite(id: number, reg: number, selector: number, base: bigint, limit: number, flags: number): void;
+  ucMsrRead(id: number, index: number): bigint;
+  ucMsrWrite(id: number, index: number, value: bigint): void;
+  ucContextSave(id: number): ArrayBuffer;
+  ucContextRestore(id: number, state: ArrayBuffer): void;
+  readonly ucConstants: Readonly<Record<string, number>>;
+  mmapAnonymous(size: number): bigint;
+  munmap(addr: bigint, size: number): void;
+  externalBuffer(addr: bigint, size: number): ArrayBuffer;
+}
+
+export const MIN_VERSION = { major: 2, minor: 1 };
+
+export interface UnicornLibrary {
+  native: UnicornNative;
+  path: string;
+  version: string;
+}
+
+/** Candidate libraries, in the order vmscope tries them, each with where it came from. */
+export function unicornCandidates(env: NodeJS.ProcessEnv = process.env): Array<{ path: string; from: string }> {
+  const out: Array<{ path: string; from: string }> = [];
+  if (env.VMSCOPE_UNICORN) out.push({ path: env.VMSCOPE_UNICORN, from: 'VMSCOPE_UNICORN' });
+  out.push({ path: path.join(packageRoot(), '.unicorn', 'lib', 'libunicorn.so.2'), from: 'npm install (.unicorn/)' });
+  out.push({ path: 'libunicorn.so.2', from: 'the system library path' });
+  return out;
+}
+
+export class UnicornUnavailable extends Error {}
+
+let loaded: UnicornLibrary | undefined;
+let failure: string | undefined;
+
+const HOW_TO_GET = 'run `npm install` (it fetches Unicorn 2.1.4 from PyPI with python3 -m pip), or set VMSCOPE_UNICORN=/path/to/libunicorn.so.2';
+
+/** Loads libunicorn once per process (per thread: the addon keeps it for all); throws UnicornUnavailable with the fix. */
+export function loadUnicorn(): UnicornLibrary {
+  if (loaded) return loaded;
+  if (failure) throw new UnicornUnavailable(failure);
+  const native = loadNative() as unknown as UnicornNative;
+  if (typeof native.ucOpen !== 'function') {
+    try {
+      native.ucLoad('');
+    } catch (e) {
+      failure = e instanceof Error ? e.message : String(e);
+      throw new UnicornUnavailable(failure);
+    }
+  }
+  const tried: string[] = [];
+  for (const c of unicornCandidates()) {
+    if (path.isAbsolute(c.path) && !fs.existsSync(c.path)) {
+      if (c.from === 'VMSCOPE_UNICORN') tried.push(`VMSCOPE_UNICORN=${c.path} does not exist`);
+      continue;
+    }
+    let v: number;
+    try {
+      v = native.ucLoad(c.path);
+    } catch (e) {
+      tried.push(`${c.path}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+      continue;
+    }
+    const major = (v >>> 24) & 0xff;
+    const minor = (v >>> 16) & 0xff;
+    const patch = (v >>> 8) & 0xff;
+    const version = `${major}.${minor}.${patch}`;
+    if (major < MIN_VERSION.major || (major === MIN_VERSION.major && minor < MIN_VERSION.minor)) {
+      failure = `Unicorn ${version} (${c.path}, from ${c.from}) is older than 2.1: it maps guest-virtual addresses 1:1 to physical (Unicorn issue #1953), so guests with their own page tables fault; ${HOW_TO_GET}`;
+      throw new UnicornUnavailable(failure);
+    }
+    loaded = { native, path: c.path, version };
+    return loaded;
+  }
+  failure = `Unicorn 2.1+ is not installed${tried.length ? ` (${tried.join('; ')})` : ''}; ${HOW_TO_GET}`;
+  throw new UnicornUnavailable(failure);
+}

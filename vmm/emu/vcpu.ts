@@ -1,0 +1,440 @@
+// An emulated vCPU behind the backend seam, on its own thread: one Unicorn
+// engine (created by the machine, vmm/emu/machine.ts) whose hooks complete
+// port I/O, MMIO and CPUID synchronously inside the guest's instruction, as a
+// KVM exit would be completed, and deliver exceptions through the guest's IDT
+// (vmm/emu/deliver.ts), which Unicorn does not do itself.
+//
+// Ports nobody claims are counted in C without entering JavaScript (the fast
+// path); a stop at an exit breakpoint pauses the vCPU inside the hook, before
+// the device sees the access. While exit filters or watchpoints are set, a
+// do-nothing code hook makes stops requested from inside an instruction land
+// right after it (see docs/backends.md). Several vCPUs of one VM take turns
+// through a ticket lock: `lock`-prefixed instructions are not atomic across
+// Unicorn engines, so only one runs at a time, as in QEMU's single-threaded TCG.
+
+import type { CpuidEntry } from '../kvm/structs';
+import { KvmExit } from '../kvm/constants';
+import type { DebugConfig, HwSlot } from '../debug';
+import type { ExitInfo } from '../exit-trace';
+import type { CpuSnapshot, VcpuEnd, VcpuStop } from '../exits';
+import type { ExitSink, LoopEvent, VcpuBackend } from '../backend';
+import { physReader } from '../paging/phys';
+import { translate as walkTranslate } from '../paging/walk';
+import { EmuVcpuState } from './state';
+import { loadUnicorn, type UnicornNative } from './native';
+import { deliver, hasErrorCode, pageFaultErrorCode, type DeliveryCpu } from './deliver';
+
+export interface EmuVcpuConfig {
+  engine: number;
+  /** Guest RAM/ROM: the same host memory Unicorn maps. */
+  regions: ReadonlyArray<{ gpa: number; size: number; hva: bigint }>;
+  /** This vCPU's CPUID table (the runner's, with its APIC ID). */
+  cpuid: CpuidEntry[];
+  paging: { maxPhysAddr: number; gbPages: boolean };
+  /** Host memory the runner mapped: port policy bytes, per-port counters, the fast-path exit count. */
+  shared: { ports: bigint; counts: bigint; fast: bigint };
+  /** The VM's turn words (several vCPUs) and every vCPU's engine, to kick the one running. */
+  turn?: { words: SharedArrayBuffer; engines: number[] };
+  /** Unicorn time slice (µs) before a vCPU yields and rereads its orders. */
+  sliceUs: number;
+}
+
+export const PORT_COUNT = 0x10000;
+/** Bytes of shared memory a vCPU needs for its port policy, counters and fast-path count. */
+export const SHARED_BYTES = { ports: PORT_COUNT, counts: PORT_COUNT * 8, fast: 8 };
+
+const TURN = { NEXT: 0, SERVING: 1, HOLDER: 2 } as const;
+const BS = 1n << 14n;
+
+const UC_ERRORS: Record<number, string> = {
+  6: 'a read from guest-physical memory that nothing backs',
+  7: 'a write to guest-physical memory that nothing backs',
+  8: 'an instruction fetch from guest-physical memory that nothing backs',
+  10: 'an instruction the emulator cannot run',
+  12: 'a read the page protection forbids',
+  13: 'a write the page protection forbids',
+  14: 'a fetch the page protection forbids',
+  21: 'a CPU exception the emulator could not deliver',
+};
+
+export class EmuVcpu implements VcpuBackend {
+  readonly state: EmuVcpuState;
+  private readonly uc: UnicornNative;
+  private readonly C: Readonly<Record<string, number>>;
+  private readonly id: number;
+  private readonly ports: Uint8Array;
+  private readonly counts: Uint32Array;
+  private readonly fast: BigUint64Array;
+  private fastSeen = 0n;
+  private portsForHooks: boolean | undefined;
+  private readonly memory: Array<{ gpa: number; bytes: Uint8Array }>;
+  /** What a hook decided the run ends with (taken before anything else). */
+  private pending: LoopEvent | undefined;
+  private stepping = false;
+  private mask: bigint | undefined;
+  private config: DebugConfig = { slots: [], softwareBreakpoints: false };
+  private bpHooks = new Map<bigint, bigint>();
+  private watchHooks = new Map<string, bigint>();
+  private preciseHook: bigint | undefined;
+  private readonly turn: Int32Array | undefined;
+  private readonly ripId: number;
+
+  constructor(private readonly cfg: EmuVcpuConfig, private readonly sink: ExitSink) {
+    this.uc = loadUnicorn().native;
+    this.C = this.uc.ucConstants;
+    this.id = cfg.engine;
+    this.ripId = this.C.UC_X86_REG_RIP!;
+    this.ports = new Uint8Array(this.uc.externalBuffer(cfg.shared.ports, SHARED_BYTES.ports));
+    this.counts = new Uint32Array(this.uc.externalBuffer(cfg.shared.counts, SHARED_BYTES.counts));
+    this.fast = new BigUint64Array(this.uc.externalBuffer(cfg.shared.fast, SHARED_BYTES.fast));
+    this.memory = cfg.regions.map((r) => ({ gpa: r.gpa, bytes: new Uint8Array(this.uc.externalBuffer(r.hva, r.size)) }));
+    this.state = new EmuVcpuState(this.uc, this.id, physReader({ regions: this.memory }), () => cfg.paging);
+    this.turn = cfg.turn ? new Int32Array(cfg.turn.words) : undefined;
+    this.uc.ucSetHandlers(
+      this.id,
+      {
+        io: (dir, port, size, value) => this.onIo(dir, port, size, value),
+        mmio: (dir, gpa, size, value) => this.onMmio(dir, gpa, size, value),
+        intr: (vector) => this.onInterrupt(vector),
+        invalid: () => this.onInvalid(),
+        cpuid: () => this.onCpuid(),
+      },
+      cfg.shared.ports,
+      cfg.shared.counts,
+      cfg.shared.fast,
+    );
+    this.updatePorts();
+  }
+
+  // ---- the seam ------------------------------------------------------------
+
+  snapshot(): CpuSnapshot {
+    return { regs: this.state.getRegs(), sregs: this.state.getSregs() };
+  }
+
+  setTracing(_on: boolean): void {
+    this.updatePorts();
+  }
+
+  registerOf(name: string): bigint | undefined {
+    const id = this.C[`UC_X86_REG_${name.toUpperCase()}`];
+    return id === undefined ? undefined : this.uc.ucRegRead(this.id, id);
+  }
+
+  settle(): void {
+    // Exits complete inside the instruction: nothing is ever half done.
+  }
+
+  resumePendingExit(): LoopEvent | undefined {
+    return undefined;
+  }
+
+  applyDebug(config: DebugConfig, singleStep: boolean, mask?: bigint): void {
+    this.stepping = singleStep;
+    this.mask = mask;
+    if (config === this.config && this.preciseHook !== undefined === this.wantPrecise()) return;
+    this.config = config;
+    let changed = false;
+    const execs = new Set(config.slots.filter((s): s is HwSlot => !!s && s.kind === 'exec').map((s) => s.addr));
+    for (const [addr, h] of this.bpHooks) {
+      if (!execs.has(addr)) {
+        this.uc.ucHookDel(this.id, h);
+        this.bpHooks.delete(addr);
+        changed = true;
+      }
+    }
+    for (const addr of execs) {
+      if (!this.bpHooks.has(addr)) {
+        this.bpHooks.set(addr, this.uc.ucHookBreakpoint(this.id, addr));
+        changed = true;
+      }
+    }
+    const watches = new Map(config.slots.filter((s): s is HwSlot => !!s && s.kind !== 'exec').map((s) => [`${s.addr}:${s.len}:${s.kind}`, s]));
+    for (const [key, h] of this.watchHooks) {
+      if (!watches.has(key)) {
+        this.uc.ucHookDel(this.id, h);
+        this.watchHooks.delete(key);
+        changed = true;
+      }
+    }
+    for (const [key, s] of watches) {
+      if (!this.watchHooks.has(key)) {
+        this.watchHooks.set(key, this.uc.ucHookWatch(this.id, s.addr, s.len, true, s.kind === 'rw'));
+        changed = true;
+      }
+    }
+    changed = this.updatePrecise() || changed;
+    // Hooks apply to code translated after they were added: drop what was translated before.
+    if (changed) this.uc.ucCtl(this.id, 'flush-tb');
+  }
+
+  runOnce(): LoopEvent | undefined {
+    if (this.portsForHooks !== this.sink.hooks) {
+      this.updatePorts();
+      if (this.updatePrecise()) this.uc.ucCtl(this.id, 'flush-tb');
+    }
+    this.pending = undefined;
+    const rip = this.uc.ucRegRead(this.id, this.ripId);
+    if (this.mask !== undefined) this.uc.ucSkipOnce(this.id, this.mask);
+    this.takeTurn();
+    let r;
+    try {
+      r = this.uc.ucEmuStart(this.id, rip, this.stepping ? 0 : this.cfg.sliceUs, this.stepping ? 1 : 0);
+    } finally {
+      this.giveTurn();
+      this.countFastExits();
+    }
+    const [err, stopKind, stopAddr, , kicked, timedOut] = r;
+    if (this.pending) return this.pending;
+    const C = this.C;
+    if (err !== C.UC_ERR_OK) return { kind: 'end', end: { kind: 'emulation-error', message: UC_ERRORS[err] ?? `Unicorn error ${err}`, cpu: this.snapshot() } };
+    if (stopKind === C.STOP_BREAKPOINT) return { kind: 'debug', exception: 1, pc: stopAddr, dr6: 0n, slots: this.slotsAt(stopAddr) };
+    if (stopKind === C.STOP_WATCH_READ || stopKind === C.STOP_WATCH_WRITE) {
+      return { kind: 'debug', exception: 1, pc: this.pc(), dr6: 0n, slots: this.watchSlotsAt(stopAddr) };
+    }
+    if (this.stepping && !kicked) return { kind: 'debug', exception: 1, pc: this.pc(), dr6: BS, slots: [] };
+    if (kicked || timedOut || stopKind === C.STOP_REQUESTED) return { kind: 'kicked' };
+    // Unicorn returns after HLT with rip past it and nothing else to tell.
+    if (this.byteAt(this.pc() - 1n) === 0xf4) return { kind: 'end', end: { kind: 'halted', cpu: this.snapshot() } };
+    return { kind: 'kicked' };
+  }
+
+  finish(): void {
+    this.countFastExits();
+    // Fold the ports the C fast path counted into the bus's record of unclaimed accesses.
+    for (let port = 0; port < PORT_COUNT; port++) {
+      const reads = this.counts[2 * port]!;
+      const writes = this.counts[2 * port + 1]!;
+      if (reads || writes) this.sink.addUnclaimedPio(port, 1, reads, writes);
+    }
+  }
+
+  // ---- hooks (called by Unicorn inside an instruction) -----------------------
+
+  private onIo(dir: number, port: number, size: number, value: number): number {
+    const exit: ExitInfo = { reason: 'io', port, size, direction: dir ? 'out' : 'in', count: 1 };
+    if (dir) exit.value = value;
+    if (!this.atExit(KvmExit.IO, exit)) return 0;
+    let result = 0;
+    if (dir) this.sink.pioWrite(port, size, value);
+    else result = this.sink.pioRead(port, size);
+    this.afterExit();
+    return result;
+  }
+
+  private onMmio(dir: number, gpa: bigint, size: number, value: bigint): bigint {
+    const exit: ExitInfo = { reason: 'mmio', gpa: Number(gpa), len: size, write: dir === 1 };
+    if (dir) exit.value = value;
+    if (!this.atExit(KvmExit.MMIO, exit)) return 0n;
+    let result = 0n;
+    if (dir) this.sink.mmioWrite(Number(gpa), size, value);
+    else result = this.sink.mmioRead(Number(gpa), size);
+    this.afterExit();
+    return result;
+  }
+
+  /** Counts and hooks an exit; pauses inside it if a filter says so. False when the machine is stopping. */
+  private atExit(code: number, exit: ExitInfo): boolean {
+    this.sink.count(code);
+    if (!this.sink.hooks) return true;
+    const hit = this.sink.exitHooks(code, exit, (n) => this.registerOf(n), () => this.uc.ucRegRead(this.id, this.ripId));
+    if (!hit) return true;
+    const stop: VcpuStop = { kind: 'exit', filter: hit.filter, code: hit.code, exit: hit.exit, hits: hit.hits };
+    // Other vCPUs may run while this one waits inside its instruction.
+    this.giveTurn();
+    const resumed = this.sink.pauseInExit(stop);
+    this.takeTurn();
+    if (!resumed) {
+      this.pending = { kind: 'kicked' };
+      this.uc.ucEmuStop(this.id);
+    }
+    return resumed;
+  }
+
+  private afterExit(): void {
+    const end = this.sink.pendingEnd();
+    if (end) {
+      this.pending = { kind: 'end', end };
+      this.uc.ucEmuStop(this.id);
+    } else if (this.sink.stopAfterExit()) {
+      this.uc.ucEmuStop(this.id);
+    }
+  }
+
+  private onCpuid(): boolean {
+    const C = this.C;
+    const fn = Number(this.uc.ucRegRead(this.id, C.UC_X86_REG_RAX!) & 0xffffffffn);
+    const index = Number(this.uc.ucRegRead(this.id, C.UC_X86_REG_RCX!) & 0xffffffffn);
+    // A leaf beyond the table answers as the highest basic leaf does (SDM: CPUID, "If a value entered ... is invalid").
+    const e =
+      this.cfg.cpuid.find((x) => x.function === fn && (x.index === index || !(x.flags & 1))) ??
+      (fn >= 0x80000000 ? undefined : this.cfg.cpuid.find((x) => x.function === (this.cfg.cpuid.find((y) => y.function === 0)?.eax ?? 0) && x.index === 0));
+    const [a, b, c, d] = e ? [e.eax, e.ebx, e.ecx, e.edx] : [0, 0, 0, 0];
+    this.uc.ucRegWrite(this.id, C.UC_X86_REG_RAX!, BigInt(a >>> 0));
+    this.uc.ucRegWrite(this.id, C.UC_X86_REG_RBX!, BigInt(b >>> 0));
+    this.uc.ucRegWrite(this.id, C.UC_X86_REG_RCX!, BigInt(c >>> 0));
+    this.uc.ucRegWrite(this.id, C.UC_X86_REG_RDX!, BigInt(d >>> 0));
+    return true;
+  }
+
+  /**
+   * An exception or a software interrupt. Unicorn gives only the vector: a
+   * fault leaves rip at the faulting instruction, `int n`/int3 past it, so the
+   * bytes before rip tell a software interrupt from an exception.
+   */
+  private onInterrupt(vector: number): void {
+    const rip = this.uc.ucRegRead(this.id, this.ripId);
+    const pc = this.pc();
+    const software = (vector === 3 && this.byteAt(pc - 1n) === 0xcc) || (vector === 4 && this.byteAt(pc - 1n) === 0xce) || (this.byteAt(pc - 2n) === 0xcd && this.byteAt(pc - 1n) === vector);
+    if (vector === 3 && software && this.config.softwareBreakpoints) {
+      // As KVM_GUESTDBG_USE_SW_BP: the debugger gets the #BP, rip back on the int3.
+      this.uc.ucRegWrite(this.id, this.ripId, rip - 1n);
+      this.pending = { kind: 'debug', exception: 3, pc: pc - 1n, dr6: 0n };
+      this.uc.ucEmuStop(this.id);
+      return;
+    }
+    this.raise(vector, software ? 'software' : 'exception');
+  }
+
+  private onInvalid(): boolean {
+    return this.raise(6, 'exception');
+  }
+
+  /** Delivers a vector through the guest's IDT; a triple fault ends the vCPU as a shutdown. */
+  private raise(vector: number, source: 'exception' | 'software' | 'interrupt'): boolean {
+    const cpu = this.deliveryCpu();
+    let errorCode: number | undefined;
+    if (source === 'exception' && hasErrorCode(vector)) {
+      // Unicorn does not expose the error code: #PF's comes from the access and a walk; the selector-based ones are 0.
+      errorCode = vector === 14 ? pageFaultErrorCode(cpu, this.state.getSregs().cr2, this.cfg.paging) : 0;
+    }
+    const r = deliver(cpu, errorCode === undefined ? { vector, source } : { vector, source, errorCode });
+    if (r.kind === 'triple-fault') {
+      this.pending = { kind: 'end', end: { kind: 'triple-fault', cpu: this.snapshot() } };
+      this.uc.ucEmuStop(this.id);
+      return false;
+    }
+    return true;
+  }
+
+  private deliveryCpu(): DeliveryCpu {
+    return {
+      getRegs: () => this.state.getRegs(),
+      setRegs: (r) => this.state.setRegs(r),
+      getSregs: () => this.state.getSregs(),
+      setSregs: (s) => this.state.setSregs(s),
+      readLinear: (addr, len) => this.readLinear(addr, len),
+      writeLinear: (addr, bytes) => this.writeLinear(addr, bytes),
+      readPhys: physReader({ regions: this.memory }),
+    };
+  }
+
+  // ---- helpers ---------------------------------------------------------------
+
+  /** Port policy: 1 where a device claims the port or exit hooks want every access. */
+  private updatePorts(): void {
+    const all = this.sink.hooks;
+    for (let p = 0; p < PORT_COUNT; p++) this.ports[p] = all || this.sink.claimsPort(p) ? 1 : 0;
+    this.portsForHooks = all;
+  }
+
+  private wantPrecise(): boolean {
+    return this.sink.hooks || this.watchHooks.size > 0;
+  }
+
+  /** Adds or removes the all-address code hook; true when it changed. */
+  private updatePrecise(): boolean {
+    const want = this.wantPrecise();
+    if (want && this.preciseHook === undefined) {
+      this.preciseHook = this.uc.ucHookPrecise(this.id);
+      return true;
+    }
+    if (!want && this.preciseHook !== undefined) {
+      this.uc.ucHookDel(this.id, this.preciseHook);
+      this.preciseHook = undefined;
+      return true;
+    }
+    return false;
+  }
+
+  private countFastExits(): void {
+    const n = this.fast[0]!;
+    if (n !== this.fastSeen) {
+      for (let i = this.fastSeen; i < n; i++) this.sink.count(KvmExit.IO);
+      this.fastSeen = n;
+    }
+  }
+
+  private slotsAt(addr: bigint): number[] {
+    return this.config.slots.flatMap((s, i) => (s && s.kind === 'exec' && s.addr === addr ? [i] : []));
+  }
+
+  private watchSlotsAt(addr: bigint): number[] {
+    const hit = this.config.slots.flatMap((s, i) => (s && s.kind !== 'exec' && addr < s.addr + BigInt(s.len) && s.addr <= addr ? [i] : []));
+    return hit.length ? hit : this.config.slots.flatMap((s, i) => (s && s.kind !== 'exec' ? [i] : []));
+  }
+
+  /** Linear address of the next instruction: CS base + rip. */
+  private pc(): bigint {
+    return this.state.getSregs().cs.base + this.uc.ucRegRead(this.id, this.ripId);
+  }
+
+  private physOf(linear: bigint): number | undefined {
+    const s = this.state.getSregs();
+    const p = walkTranslate(linear, { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, ...this.cfg.paging }, physReader({ regions: this.memory }));
+    return p === undefined ? undefined : Number(p);
+  }
+
+  private byteAt(linear: bigint): number | undefined {
+    return this.readLinear(linear, 1)?.[0];
+  }
+
+  private readLinear(addr: bigint, len: number): Uint8Array | undefined {
+    const out = new Uint8Array(len);
+    for (let i = 0; i < len; i++) {
+      const p = this.physOf(addr + BigInt(i));
+      const r = p === undefined ? undefined : this.memory.find((m) => p >= m.gpa && p < m.gpa + m.bytes.length);
+      if (p === undefined || !r) return undefined;
+      out[i] = r.bytes[p - r.gpa]!;
+    }
+    return out;
+  }
+
+  private writeLinear(addr: bigint, bytes: Uint8Array): boolean {
+    for (let i = 0; i < bytes.length; i++) {
+      const p = this.physOf(addr + BigInt(i));
+      const r = p === undefined ? undefined : this.memory.find((m) => p >= m.gpa && p < m.gpa + m.bytes.length);
+      if (p === undefined || !r) return false;
+      r.bytes[p - r.gpa] = bytes[i]!;
+    }
+    return true;
+  }
+
+  /** Waits for this vCPU's turn to run (several vCPUs), kicking the one running so it yields. */
+  private takeTurn(): void {
+    const w = this.turn;
+    if (!w) return;
+    const ticket = Atomics.add(w, TURN.NEXT, 1);
+    for (;;) {
+      const serving = Atomics.load(w, TURN.SERVING);
+      if (serving === ticket) break;
+      const holder = Atomics.load(w, TURN.HOLDER);
+      if (holder >= 0) this.uc.ucKick(holder);
+      Atomics.wait(w, TURN.SERVING, serving, 5);
+    }
+    Atomics.store(w, TURN.HOLDER, this.id);
+  }
+
+  private giveTurn(): void {
+    const w = this.turn;
+    if (!w) return;
+    Atomics.store(w, TURN.HOLDER, -1);
+    Atomics.add(w, TURN.SERVING, 1);
+    Atomics.notify(w, TURN.SERVING);
+  }
+}
+
+/** The end of a vCPU whose engine could not even be set up. */
+export function setupFailure(message: string): VcpuEnd {
+  return { kind: 'host-error', message };
+}
