@@ -1,18 +1,25 @@
-// `vmscope info`: tells the truth about this host's KVM.
+// `vmscope info`: tells the truth about this host: KVM (access, API version,
+// implementation, capabilities, what probes found), the emulator (Unicorn:
+// where from, which version), and which backend `accel: auto` picks.
 
-import { gatherHostInfo } from '../vmm/host-info';
+import { gatherBackendsInfo } from '../vmm/host-info';
 import { ExitCode } from './common';
 
 export function infoCommand(opts: { json: boolean; kvmPath?: string | undefined }): number {
-  const info = gatherHostInfo(opts.kvmPath);
+  const all = gatherBackendsInfo(opts.kvmPath);
+  const code = all.auto ? ExitCode.ok : ExitCode.vmscopeError;
   if (opts.json) {
-    process.stdout.write(JSON.stringify(info, null, 2) + '\n');
-    return info.usable ? ExitCode.ok : ExitCode.vmscopeError;
+    process.stdout.write(JSON.stringify(all, null, 2) + '\n');
+    return code;
   }
+  const info = all.kvm;
+  const emu = all.emulator;
   const lines: string[] = [];
-  lines.push(`device:      ${info.device} — ${info.usable ? 'usable' : `NOT usable: ${info.problem}`}`);
+  lines.push(`kvm:         ${info.device} — ${info.usable ? 'usable' : `NOT usable: ${info.problem}`}`);
   if (info.apiVersion !== undefined) lines.push(`api version: ${info.apiVersion}`);
   lines.push(`backend:     ${info.backend.toUpperCase()} (${info.backendEvidence})`);
+  lines.push(`emulator:    ${emu.usable ? `usable: Unicorn ${emu.version} (${emu.library}, from ${emu.from})` : `NOT usable: ${emu.problem}`}`);
+  lines.push(`auto picks:  ${all.auto === 'kvm' ? 'KVM' : all.auto === 'emu' ? 'the emulator' : 'nothing: no backend can run a VM here'}`);
   lines.push(`host:        ${info.host.cpus} CPUs, ${(info.host.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, Linux ${info.host.kernel}`);
   if (info.capabilities) {
     lines.push('capabilities:');
@@ -28,6 +35,7 @@ export function infoCommand(opts: { json: boolean; kvmPath?: string | undefined 
     lines.push(`  hardware data watchpoints          ${yn(info.probes.dataWatchpoints)}`);
   }
   for (const n of info.notes) lines.push(`note: ${n}`);
+  if (emu.usable) lines.push('note: under emulation, breakpoints and watchpoints are unlimited and data watchpoints are exact; there is no hardware VMCS (the VMCS view is derived)');
   process.stdout.write(lines.join('\n') + '\n');
-  return info.usable ? ExitCode.ok : ExitCode.vmscopeError;
+  return code;
 }

@@ -409,7 +409,17 @@ export class VmscopeSession extends DebugSession {
     }
     const decision = this.decide(machine, vcpu, stop);
     if (decision === 'resume') {
-      machine.resume(vcpu, this.stepPlanHow(machine, vcpu) ?? { kind: 'continue' });
+      const how = (): ResumeHow => this.stepPlanHow(machine, vcpu) ?? { kind: 'continue' };
+      // A breakpoint that does not stop (condition false, hit count not reached, logpoint) on an
+      // int3: step off it first, or the vCPU would execute the int3 again at once.
+      if (stop.kind === 'sw-breakpoint') {
+        void this.stepOffSoftwareBreakpoint(machine, vcpu).then(
+          () => machine.resume(vcpu, how()),
+          (e: unknown) => this.console(`vmscope: stepping vCPU ${vcpu} off a breakpoint: ${e instanceof Error ? e.message : String(e)}\n`),
+        );
+        return;
+      }
+      machine.resume(vcpu, how());
       return;
     }
     void this.allStop(machine, vcpu, decision.reason, decision.description, decision.text, decision.hitIds);
@@ -557,26 +567,29 @@ export class VmscopeSession extends DebugSession {
   private async stepOffSoftwareBreakpoints(): Promise<void> {
     const m = this.machine;
     if (!m || this.planted.size === 0) return;
-    for (let vcpu = 0; vcpu < m.vcpuCount; vcpu++) {
-      if (m.vcpuRunState(vcpu) !== 'paused') continue;
-      const phys = this.access?.translate(vcpu, this.pcOf(m, vcpu).pc);
-      const orig = phys === undefined ? undefined : this.planted.get(phys);
-      if (phys === undefined || orig === undefined) continue;
-      m.memory.write(Number(phys) as never, Uint8Array.of(orig));
-      const stepped = new Promise<void>((resolve) => {
-        const on = (v: number) => {
-          if (v !== vcpu) return;
-          m.off('stopped', on);
-          resolve();
-        };
-        m.on('stopped', on);
-      });
-      this.suppressStops.add(vcpu);
-      m.resume(vcpu, { kind: 'step-instruction' });
-      await stepped;
-      this.suppressStops.delete(vcpu);
-      m.memory.write(Number(phys) as never, Uint8Array.of(0xcc));
-    }
+    for (let vcpu = 0; vcpu < m.vcpuCount; vcpu++) await this.stepOffSoftwareBreakpoint(m, vcpu);
+  }
+
+  /** Steps one paused vCPU off an int3 vmscope planted at its pc, if there is one. */
+  private async stepOffSoftwareBreakpoint(m: Machine, vcpu: number): Promise<void> {
+    if (m.vcpuRunState(vcpu) !== 'paused') return;
+    const phys = this.access?.translate(vcpu, this.pcOf(m, vcpu).pc);
+    const orig = phys === undefined ? undefined : this.planted.get(phys);
+    if (phys === undefined || orig === undefined) return;
+    m.memory.write(Number(phys) as never, Uint8Array.of(orig));
+    const stepped = new Promise<void>((resolve) => {
+      const on = (v: number) => {
+        if (v !== vcpu) return;
+        m.off('stopped', on);
+        resolve();
+      };
+      m.on('stopped', on);
+    });
+    this.suppressStops.add(vcpu);
+    m.resume(vcpu, { kind: 'step-instruction' });
+    await stepped;
+    this.suppressStops.delete(vcpu);
+    m.memory.write(Number(phys) as never, Uint8Array.of(0xcc));
   }
 
   /** vCPUs whose next stop is internal (stepping off an int3), not for the UI. */

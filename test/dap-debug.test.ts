@@ -118,7 +118,7 @@ vmTest('DAP: registers are read in every scope and written back', async () => {
   });
 });
 
-vmTest('DAP: a source breakpoint in hello.c stops at its line, with serial output and the exit code', async () => {
+vmTest('DAP: a source breakpoint in hello.c stops at its line, with serial output and the exit code', async (_t, backend) => {
   const line = lineOf(HELLO_C, 'outb(COM1 + UART_THR');
   let verified: DebugProtocol.Breakpoint | undefined;
   await session(
@@ -147,7 +147,8 @@ vmTest('DAP: a source breakpoint in hello.c stops at its line, with serial outpu
         verified = r.body.breakpoints[0];
         assert.equal(verified?.verified, true);
         assert.equal(verified?.line, line);
-        if (hostInfo.backend === 'pvm') assert.match(verified!.message ?? '', /hardware breakpoint \(DR0\): int3 breakpoints do not work/);
+        if (backend === 'kvm' && hostInfo.backend === 'pvm') assert.match(verified!.message ?? '', /hardware breakpoint \(DR0\): int3 breakpoints do not work/);
+        if (backend === 'emu') assert.equal(verified!.message, undefined, 'an int3 breakpoint, planted and hidden');
       },
     },
   );
@@ -321,7 +322,7 @@ vmTest('DAP: a triple fault is an exception stop with the registers kept', async
     path.join(ROOT, 'test/guests/triple-fault.vmspec'),
     async ({ dc }, first) => {
       assert.equal(first.body.reason, 'exception');
-      assert.match(first.body.description ?? '', /triple-faulted \(KVM_EXIT_SHUTDOWN\)/);
+      assert.match(first.body.description ?? '', /triple-faulted \(shutdown\)/);
       assert.match(first.body.text ?? '', /idt 0x0\/0x0/);
       assert.ok((await reg(dc, 'rip')) >= 0x100000n);
       const exited = dc.waitForEvent('exited', 10_000);

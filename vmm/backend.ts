@@ -57,7 +57,7 @@ export interface ExitSink {
   /** Whether a device claims the port (a backend may handle unclaimed ports off the bus). */
   claimsPort(port: number): boolean;
   /** Accesses to an unclaimed port that the backend counted itself. */
-  addUnclaimedPio(port: number, size: number, reads: number, writes: number): void;
+  addUnclaimedPio(port: number, size: number, reads: number, writes: number, lastValue: number): void;
   /** A device ended the run (the debug-exit port). */
   pendingEnd(): VcpuEnd | undefined;
   /**
@@ -106,6 +106,8 @@ export interface MachineBackend {
   pagingFeatures(): { maxPhysAddr: number; gbPages: boolean };
   /** Routes RDMSR/WRMSR to vmscope (MSR exit breakpoints); false where the backend cannot. */
   trapMsrs(on: boolean): boolean;
+  /** Guest memory was written from outside the guest (the debugger): the emulator drops code it translated. */
+  memoryWritten?(gpa: number, len: number): void;
   /** Frees the backend's resources. Contract: every vCPU thread has exited. */
   release(): void;
 }

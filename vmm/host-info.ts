@@ -1,12 +1,16 @@
-// What this host's KVM offers, gathered without side effects: whether
-// /dev/kvm can be used (and the fix when not), the API version, the backend,
-// and the capabilities vmscope's features depend on.
+// What this host offers, gathered without side effects: whether /dev/kvm can
+// be used (and the fix when not), the API version, the KVM implementation and
+// the capabilities vmscope's features depend on; whether the emulator can run
+// (Unicorn: where from, which version); and which backend `accel: auto` picks.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { capabilities, detectBackend, explainOpenError, KVM_DEVICE, openKvm, type KvmBackend } from './kvm/system';
 import type { KvmCapName } from './kvm/constants';
 import { VmscopeError } from './errors';
+import type { BackendCapabilities, BackendName } from './backend';
+import { loadUnicorn } from './emu/native';
+import { EMU_CAPABILITIES } from './emu/machine';
 import type { KvmNative } from './kvm/native';
 import { probeDataWatchpoints, probeInstructionBreakpoints, probeSoftwareBreakpoints } from './kvm/probe';
 
@@ -24,6 +28,40 @@ export interface HostInfo {
   /** Consequences of the backend and capabilities that users hit. */
   notes: string[];
   host: { cpus: number; memoryBytes: number; kernel: string };
+}
+
+/** The emulation backend on this host. */
+export interface EmulatorInfo {
+  usable: boolean;
+  /** Why it cannot run, with the fix (when !usable). */
+  problem?: string;
+  version?: string;
+  library?: string;
+  /** Where the library came from: VMSCOPE_UNICORN, npm install, the system. */
+  from?: string;
+  capabilities?: BackendCapabilities;
+}
+
+/** Both backends, and which one `accel: auto` picks here (none: nothing can run a VM). */
+export interface BackendsInfo {
+  kvm: HostInfo;
+  emulator: EmulatorInfo;
+  auto: BackendName | null;
+}
+
+export function gatherEmulatorInfo(): EmulatorInfo {
+  try {
+    const lib = loadUnicorn();
+    return { usable: true, version: lib.version, library: lib.path, from: lib.from, capabilities: EMU_CAPABILITIES };
+  } catch (e) {
+    return { usable: false, problem: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+export function gatherBackendsInfo(device = KVM_DEVICE, native?: KvmNative): BackendsInfo {
+  const kvm = gatherHostInfo(device, native);
+  const emulator = gatherEmulatorInfo();
+  return { kvm, emulator, auto: kvm.usable ? 'kvm' : emulator.usable ? 'emu' : null };
 }
 
 export function gatherHostInfo(device = KVM_DEVICE, native?: KvmNative): HostInfo {

@@ -95,6 +95,8 @@ export class Machine extends EventEmitter<MachineEvents> {
     this.image = parts.image;
     this.entry = parts.entry;
     for (const d of parts.devices) this.deviceState.set(d.name, new SharedArrayBuffer(Math.max(8, deviceStateBytes(d))));
+    const backend = parts.backend;
+    if (backend.memoryWritten) parts.memory.onWrite((gpa, len) => backend.memoryWritten!(gpa, len));
     this.vcpus = Array.from({ length: parts.vcpuCount }, (_, index) => {
       const controlBuf = new SharedArrayBuffer(Ctl.WORDS * 4);
       const countersBuf = new SharedArrayBuffer((MAX_EXIT_CODE + 1) * 8);

@@ -30,6 +30,19 @@ export class GuestMemory {
   readonly regions: readonly MemoryRegion[];
   /** Set once the host mapping is gone; views would then point at freed memory. */
   private released = false;
+  private readonly writeListeners: Array<(addr: Gpa, len: number) => void> = [];
+
+  /**
+   * Calls `fn` after every write through write()/writeU64() (the debugger's
+   * writes): the emulator must drop code it translated from those bytes.
+   */
+  onWrite(fn: (addr: Gpa, len: number) => void): void {
+    this.writeListeners.push(fn);
+  }
+
+  private written(addr: Gpa, len: number): void {
+    for (const fn of this.writeListeners) fn(addr, len);
+  }
 
   constructor(regions: MemoryRegion[]) {
     this.regions = [...regions].sort((a, b) => a.gpa - b.gpa);
@@ -64,6 +77,7 @@ export class GuestMemory {
 
   write(addr: Gpa, data: Uint8Array): void {
     this.view(addr, data.length).set(data);
+    this.written(addr, data.length);
   }
 
   readU64(addr: Gpa): bigint {
@@ -74,6 +88,7 @@ export class GuestMemory {
   writeU64(addr: Gpa, value: bigint): void {
     const v = this.view(addr, 8);
     new DataView(v.buffer, v.byteOffset, 8).setBigUint64(0, value, true);
+    this.written(addr, 8);
   }
 
   markReleased(): void {

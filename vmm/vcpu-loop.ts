@@ -177,7 +177,7 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
     mmioWrite: (gpa, size, value) => locked(() => bus.mmioWrite(gpa, size, value)),
     pendingEnd: () => pendingEnd,
     claimsPort: (port) => bus.claimsPort(port),
-    addUnclaimedPio: (port, size, reads, writes) => bus.addUnclaimedPio(port, size, reads, writes),
+    addUnclaimedPio: (port, size, reads, writes, lastValue) => bus.addUnclaimedPio(port, size, reads, writes, lastValue),
     pauseInExit: (stop) => {
       const writes = Atomics.load(ctl, Ctl.STATE_WRITES);
       const resumed = waitForResume(stop);

@@ -114,12 +114,14 @@ export class Bus {
   }
 
   /** Adds accesses to an unclaimed port that a backend counted itself (the emulator's fast path). */
-  addUnclaimedPio(port: number, size: number, reads: number, writes: number): void {
+  addUnclaimedPio(port: number, size: number, reads: number, writes: number, lastValue: number): void {
     if (!reads && !writes) return;
     let u = this.unclaimed.pio.get(port);
-    if (!u) this.unclaimed.pio.set(port, (u = { space: 'pio', addr: port, reads: 0, writes: 0, size, lastValue: -1 }));
+    if (!u) this.unclaimed.pio.set(port, (u = { space: 'pio', addr: port, reads: 0, writes: 0, size, lastValue }));
     u.reads += reads;
     u.writes += writes;
+    u.size = size;
+    u.lastValue = lastValue === 0xffffffff ? -1 : lastValue;
   }
 
   unclaimedAccesses(): UnclaimedAccess[] {

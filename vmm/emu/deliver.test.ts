@@ -168,10 +168,10 @@ test('64-bit: a ring-0 #GP pushes SS, RSP, RFLAGS, CS, RIP and the error code on
   const m = machine('long');
   const handler = 0xffff_ffff_8000_1234n;
   gate64(m, 13, { offset: handler, selector: KCODE64_UNACCESSED });
-  m.regs = { ...m.regs, rsp: 0x8008n, rip: 0x5555n, rflags: 0x2n | IF | TF | NT | RF };
+  m.regs = { ...m.regs, rsp: 0x8008n, rip: 0x5555n, rflags: 0x2n | IF | TF | NT };
   const r = deliver(m.cpu, { vector: 13, source: 'exception', errorCode: 0x18 });
   assert.deepEqual(r, { kind: 'delivered', vector: 13 });
-  // 0x8008 aligns down to 0x8000, then six quadwords.
+  // 0x8008 aligns down to 0x8000, then six quadwords; a fault pushes RFLAGS with RF set.
   assert.equal(m.regs.rsp, 0x7fd0n);
   assert.deepEqual(frame64(m, 0x7fd0n, 6), [0x18n, 0x5555n, BigInt(KCODE64), 0x2n | IF | TF | NT | RF, 0x8008n, BigInt(KDATA)]);
   assert.equal(m.regs.rip, handler);
@@ -210,7 +210,7 @@ test('64-bit: an IST gate switches to ISTn without a CPL change; a trap gate kee
   const r = deliver(m.cpu, { vector: 0, source: 'exception' });
   assert.deepEqual(r, { kind: 'delivered', vector: 0 });
   assert.equal(m.regs.rsp, 0xa000n - 40n);
-  assert.deepEqual(frame64(m, m.regs.rsp, 5), [0x5555n, BigInt(KCODE64), 0x202n, 0x8008n, BigInt(KDATA)]);
+  assert.deepEqual(frame64(m, m.regs.rsp, 5), [0x5555n, BigInt(KCODE64), 0x202n | RF, 0x8008n, BigInt(KDATA)]);
   assert.equal(m.regs.rflags, 0x202n);
   assert.equal(m.sregs.ss.selector, KDATA, 'SS stays without a CPL change');
 });
@@ -222,7 +222,7 @@ test('32-bit: an interrupt gate pushes EFLAGS, CS, EIP and the error code as dwo
   const r = deliver(m.cpu, { vector: 14, source: 'exception', errorCode: 2 });
   assert.deepEqual(r, { kind: 'delivered', vector: 14 });
   assert.equal(m.regs.rsp, 0x7ff0n);
-  assert.deepEqual([0x7ff0, 0x7ff4, 0x7ff8, 0x7ffc].map(m.u32), [2, 0x1234, KCODE32, 0x202 | 0x100]);
+  assert.deepEqual([0x7ff0, 0x7ff4, 0x7ff8, 0x7ffc].map(m.u32), [2, 0x1234, KCODE32, 0x302 | 0x1_0000]);
   assert.equal(m.regs.rip, 0x10_4000n);
   assert.equal(m.regs.rflags, 0x2n);
   assert.equal(m.sregs.cs.db, 1);
@@ -316,6 +316,25 @@ test('a not-present gate for #GP escalates to #DF with error code 0', () => {
   assert.deepEqual(r, { kind: 'delivered', vector: 8, escalated: true });
   assert.equal(m.regs.rip, 0x10_9000n);
   assert.deepEqual(frame64(m, m.regs.rsp, 2), [0n, 0x5555n]);
+});
+
+test('a TSS too short for IST1 raises #TS(TR selector + EXT), which after #DE becomes #DF', () => {
+  const m = machine('long');
+  gate64(m, 0, { offset: 0x10_6000n, ist: 1 });
+  gate64(m, 8, { offset: 0x10_9000n });
+  m.sregs = { ...m.sregs, tr: { ...m.sregs.tr, limit: 0x2a } }; // IST1 needs 0x24..0x2b
+  const r = deliver(m.cpu, { vector: 0, source: 'exception' });
+  assert.deepEqual(r, { kind: 'delivered', vector: 8, escalated: true });
+  assert.equal(m.u64(Number(m.regs.rsp)), 0n);
+});
+
+test('an external interrupt through a not-present gate gives #NP with EXT set', () => {
+  const m = machine('long');
+  gate64(m, 0x20, { offset: 0x10_6000n, present: false });
+  gate64(m, 11, { offset: 0x10_8000n });
+  assert.deepEqual(deliver(m.cpu, { vector: 0x20, source: 'interrupt' }), { kind: 'delivered', vector: 11 });
+  assert.equal(m.u64(Number(m.regs.rsp)), 0x20n * 8n + 3n);
+  assert.equal(m.u64(Number(m.regs.rsp) + 8), 0x5555n, 'an interrupt is reported at RIP as it was');
 });
 
 test('a fault while delivering #DF is a triple fault, and the state is left as it was', () => {

@@ -106,6 +106,8 @@ interface Attempt {
   paging: boolean;
   /** The EXT bit of error codes: 1 unless the event is a software interrupt (SDM 6.13). */
   ext: number;
+  /** Pages already walked for an access kind (`page:write:user`): a frame's pushes share one or two pages. */
+  allowed: Set<string>;
 }
 
 interface Pending {
@@ -123,8 +125,9 @@ interface Pending {
  * stay in memory, as with a real CPU.
  */
 export function deliver(cpu: DeliveryCpu, event: DeliveryEvent): DeliveryResult {
-  const regs = cpu.getRegs();
-  const sregs = cpu.getSregs();
+  // Shallow copies are enough: an attempt replaces segment objects, never edits them in place.
+  const regs = { ...cpu.getRegs() };
+  const sregs = { ...cpu.getSregs() };
   let ev: Pending = { vector: event.vector, source: event.source, errorCode: event.errorCode };
   let escalated = false;
   const trail: string[] = [];
@@ -133,10 +136,11 @@ export function deliver(cpu: DeliveryCpu, event: DeliveryEvent): DeliveryResult 
     const a: Attempt = {
       cpu,
       regs: { ...regs },
-      sregs: structuredClone(sregs),
+      sregs: { ...sregs },
       long: (sregs.efer & EFER_LMA) !== 0n && (sregs.cr0 & CR0_PE) !== 0n,
       paging: (sregs.cr0 & CR0_PG) !== 0n,
       ext: ev.source === 'software' ? 0 : 1,
+      allowed: new Set(),
     };
     try {
       if ((a.sregs.cr0 & CR0_PE) === 0n) deliverReal(a, ev);
@@ -187,6 +191,16 @@ function softwareIntLength(cpu: DeliveryCpu, regs: Regs, sregs: Sregs, vector: n
   return 2;
 }
 
+/**
+ * RFLAGS as pushed: a fault-class exception pushes RF=1, so that IRET back to
+ * the faulting instruction does not re-trigger an instruction breakpoint (SDM
+ * Vol. 3A 18.3.1.1). #DB, the traps #BP and #OF, and the aborts #DF and #MC push it unchanged.
+ */
+function pushedFlags(regs: Regs, ev: Pending): bigint {
+  const fault = ev.source === 'exception' && ![1, 3, 4, DF, 18].includes(ev.vector);
+  return fault ? regs.rflags | RF : regs.rflags;
+}
+
 /** CS.base + RIP; in 64-bit mode CS has no base, elsewhere linear addresses are 32 bits wide. */
 function linearRip(regs: Regs, sregs: Sregs): bigint {
   return (sregs.efer & EFER_LMA) !== 0n && sregs.cs.l ? regs.rip : (sregs.cs.base + regs.rip) & MASK32;
@@ -221,8 +235,13 @@ function checkPaging(a: Attempt, addr: bigint, len: number, what: string, write:
   if (!a.paging) return;
   const end = addr + BigInt(len);
   for (let at = addr; at < end; at = (at | 0xfffn) + 1n) {
+    const key = `${at >> 12n}:${write}:${user}`;
+    if (a.allowed.has(key)) continue;
     const w = walk(at, pagingContext(a.sregs), a.cpu.readPhys, { write, user });
-    if (w.fault === undefined) continue;
+    if (w.fault === undefined) {
+      a.allowed.add(key);
+      continue;
+    }
     if (w.fault.kind === 'non-canonical') throw new Fault(GP, a.ext, `${what} at ${hex(at)} is not canonical`);
     throw new Fault(PF, errorCodeOf(w.fault, write ? 'write' : 'read', user, a.sregs), `${what} at ${hex(at)}: ${w.fault.kind}`, at);
   }
@@ -390,7 +409,9 @@ function pushFrame(a: Attempt, ss: Segment, sp: bigint, mask: bigint, slots: Slo
   slots.forEach((s, i) => {
     const addr = linear(a, (a.long ? 0n : ss.base) + offsets[i]!);
     // Little-endian, truncated to the slot (a selector or EFLAGS in a 16-bit frame keeps its low bits).
-    const bytes = Uint8Array.from({ length: s.size }, (_, i) => Number((s.value >> BigInt(8 * i)) & 0xffn));
+    const bytes = new Uint8Array(s.size);
+    let v = BigInt.asUintN(64, s.value);
+    for (let b = 0; b < s.size; b++, v >>= 8n) bytes[b] = Number(v & 0xffn);
     write(a, addr, bytes, 'the stack', user);
   });
   return at;
@@ -449,7 +470,7 @@ function deliverProtected(a: Attempt, ev: Pending): void {
     if (v86) for (const s of [sregs.gs, sregs.fs, sregs.ds, sregs.es]) slots.push({ value: BigInt(s.selector), size });
     slots.push({ value: BigInt(sregs.ss.selector), size }, { value: regs.rsp, size });
   }
-  slots.push({ value: regs.rflags, size }, { value: BigInt(sregs.cs.selector), size }, { value: regs.rip, size });
+  slots.push({ value: pushedFlags(regs, ev), size }, { value: BigInt(sregs.cs.selector), size }, { value: regs.rip, size });
   if (ev.errorCode !== undefined) slots.push({ value: BigInt(ev.errorCode), size });
   const mask = ss.db ? MASK32 : MASK16;
   const newSp = pushFrame(a, ss, sp & mask, mask, slots, ssErr, newCpl === 3);
@@ -509,7 +530,7 @@ function deliverLong(a: Attempt, ev: Pending): void {
   const slots: Slot[] = [
     { value: BigInt(sregs.ss.selector), size: 8 },
     { value: regs.rsp, size: 8 },
-    { value: regs.rflags, size: 8 },
+    { value: pushedFlags(regs, ev), size: 8 },
     { value: BigInt(sregs.cs.selector), size: 8 },
     { value: regs.rip, size: 8 },
   ];

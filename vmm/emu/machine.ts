@@ -20,7 +20,7 @@ export const EMU_CAPABILITIES: BackendCapabilities = {
   maxHardwareBreakpoints: 64,
   nestedState: false,
   exactInstructionCount: true,
-  msrExits: false,
+  msrExits: true,
   hardwareVmcs: false,
 };
 
@@ -83,6 +83,10 @@ export class EmuMachine implements MachineBackend {
   readonly cpuid: CpuidEntry[];
   private readonly shared: Array<{ ports: bigint; counts: bigint; fast: bigint }> = [];
   private readonly turnWords = new SharedArrayBuffer(3 * 4);
+  /** Bumped whenever the debugger writes guest memory; each vCPU then drops its translated code. */
+  private readonly memWrites = new SharedArrayBuffer(4);
+  /** 1 while MSR exit filters want RDMSR/WRMSR (each vCPU then scans for them). */
+  private readonly msrExits = new SharedArrayBuffer(4);
   readonly version: string;
 
   constructor(private readonly opts: EmuMachineOptions) {
@@ -139,6 +143,8 @@ export class EmuMachine implements MachineBackend {
       paging: this.pagingFeatures(),
       shared: this.shared[index]!,
       sliceUs: this.engines.length > 1 ? 10_000 : 100_000,
+      memWrites: this.memWrites,
+      msrExits: this.msrExits,
     };
     if (this.engines.length > 1) cfg.turn = { words: this.turnWords, engines: this.engines };
     return { fd: -1, mmapSize: 0, emu: cfg };
@@ -148,13 +154,22 @@ export class EmuMachine implements MachineBackend {
     this.uc.ucKick(this.engines[index]!);
   }
 
+  memoryWritten(_gpa: number, _len: number): void {
+    Atomics.add(new Int32Array(this.memWrites), 0, 1);
+  }
+
   get description(): string {
     return `emulation (Unicorn ${this.version})`;
   }
 
-  /** Unicorn 2.1 cannot hook RDMSR/WRMSR: MSR exit breakpoints are not offered under emulation (see docs/backends.md). */
+  /**
+   * Unicorn 2.1 cannot hook RDMSR/WRMSR: while MSR exits are wanted, each
+   * vCPU scans instructions with a code hook instead (see docs/backends.md).
+   * Running vCPUs pick it up at their next entry (the machine kicks them).
+   */
   trapMsrs(on: boolean): boolean {
-    return !on;
+    Atomics.store(new Int32Array(this.msrExits), 0, on ? 1 : 0);
+    return true;
   }
 
   /** Contract: every vCPU thread has exited. */

@@ -6,7 +6,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadNative, packageRoot } from '../kvm/native';
+import { loadNative } from '../kvm/native';
+import { HOW_TO_GET_UNICORN, unicornCandidates } from './locate';
 
 /** Handlers the engine calls synchronously from its hooks, on the thread that runs it. */
 export interface UcHandlers {
@@ -20,6 +21,8 @@ export interface UcHandlers {
   invalid(): boolean;
   /** CPUID; true when the handler wrote the answer. */
   cpuid(): boolean;
+  /** RDMSR (0) or WRMSR (1) about to run (only while the MSR scan hook is on). */
+  msr(write: number): void;
 }
 
 /** [ucErr, stopKind, stopAddr, stopData, kicked, timedOut] */
@@ -37,10 +40,12 @@ export interface UnicornNative {
   ucHookBreakpoint(id: number, addr: bigint): bigint;
   ucHookPrecise(id: number): bigint;
   ucHookWatch(id: number, addr: bigint, len: number, write: boolean, read: boolean): bigint;
+  ucHookMsr(id: number): bigint;
   ucHookDel(id: number, hook: bigint): void;
   ucSkipOnce(id: number, addr: bigint): void;
   ucEmuStart(id: number, begin: bigint, timeoutUs: number, count: number): UcStartResult;
   ucEmuStop(id: number): void;
+  ucStopNext(id: number): void;
   ucKick(id: number): void;
   ucRegRead(id: number, reg: number): bigint;
   ucRegWrite(id: number, reg: number, value: bigint): void;
@@ -62,16 +67,9 @@ export const MIN_VERSION = { major: 2, minor: 1 };
 export interface UnicornLibrary {
   native: UnicornNative;
   path: string;
+  /** Where the library came from (VMSCOPE_UNICORN, npm install, the system). */
+  from: string;
   version: string;
-}
-
-/** Candidate libraries, in the order vmscope tries them, each with where it came from. */
-export function unicornCandidates(env: NodeJS.ProcessEnv = process.env): Array<{ path: string; from: string }> {
-  const out: Array<{ path: string; from: string }> = [];
-  if (env.VMSCOPE_UNICORN) out.push({ path: env.VMSCOPE_UNICORN, from: 'VMSCOPE_UNICORN' });
-  out.push({ path: path.join(packageRoot(), '.unicorn', 'lib', 'libunicorn.so.2'), from: 'npm install (.unicorn/)' });
-  out.push({ path: 'libunicorn.so.2', from: 'the system library path' });
-  return out;
 }
 
 export class UnicornUnavailable extends Error {}
@@ -79,7 +77,6 @@ export class UnicornUnavailable extends Error {}
 let loaded: UnicornLibrary | undefined;
 let failure: string | undefined;
 
-const HOW_TO_GET = 'run `npm install` (it fetches Unicorn 2.1.4 from PyPI with python3 -m pip), or set VMSCOPE_UNICORN=/path/to/libunicorn.so.2';
 
 /** Loads libunicorn once per process (per thread: the addon keeps it for all); throws UnicornUnavailable with the fix. */
 export function loadUnicorn(): UnicornLibrary {
@@ -112,12 +109,12 @@ export function loadUnicorn(): UnicornLibrary {
     const patch = (v >>> 8) & 0xff;
     const version = `${major}.${minor}.${patch}`;
     if (major < MIN_VERSION.major || (major === MIN_VERSION.major && minor < MIN_VERSION.minor)) {
-      failure = `Unicorn ${version} (${c.path}, from ${c.from}) is older than 2.1: it maps guest-virtual addresses 1:1 to physical (Unicorn issue #1953), so guests with their own page tables fault; ${HOW_TO_GET}`;
+      failure = `Unicorn ${version} (${c.path}, from ${c.from}) is older than 2.1: it maps guest-virtual addresses 1:1 to physical (Unicorn issue #1953), so guests with their own page tables fault; ${HOW_TO_GET_UNICORN}`;
       throw new UnicornUnavailable(failure);
     }
-    loaded = { native, path: c.path, version };
+    loaded = { native, path: c.path, from: c.from, version };
     return loaded;
   }
-  failure = `Unicorn 2.1+ is not installed${tried.length ? ` (${tried.join('; ')})` : ''}; ${HOW_TO_GET}`;
+  failure = `Unicorn 2.1+ is not installed${tried.length ? ` (${tried.join('; ')})` : ''}; ${HOW_TO_GET_UNICORN}`;
   throw new UnicornUnavailable(failure);
 }

@@ -37,11 +37,15 @@ export interface EmuVcpuConfig {
   turn?: { words: SharedArrayBuffer; engines: number[] };
   /** Unicorn time slice (µs) before a vCPU yields and rereads its orders. */
   sliceUs: number;
+  /** A counter the machine bumps when the debugger writes guest memory (planting int3, writeMemory). */
+  memWrites: SharedArrayBuffer;
+  /** Int32: 1 while RDMSR/WRMSR must reach vmscope (MSR exit filters; see EmuMachine.trapMsrs). */
+  msrExits: SharedArrayBuffer;
 }
 
 export const PORT_COUNT = 0x10000;
 /** Bytes of shared memory a vCPU needs for its port policy, counters and fast-path count. */
-export const SHARED_BYTES = { ports: PORT_COUNT, counts: PORT_COUNT * 8, fast: 8 };
+export const SHARED_BYTES = { ports: PORT_COUNT, counts: PORT_COUNT * 16, fast: 8 };
 
 const TURN = { NEXT: 0, SERVING: 1, HOLDER: 2 } as const;
 const BS = 1n << 14n;
@@ -78,6 +82,12 @@ export class EmuVcpu implements VcpuBackend {
   private preciseHook: bigint | undefined;
   private readonly turn: Int32Array | undefined;
   private readonly ripId: number;
+  private readonly memWrites: Int32Array;
+  private memSeen = 0;
+  private readonly msrExits: Int32Array;
+  private msrHook: bigint | undefined;
+  /** An end the loop stopped on through an exit breakpoint (HLT, shutdown), taken when the vCPU resumes. */
+  private pendingEnd: LoopEvent | undefined;
 
   constructor(private readonly cfg: EmuVcpuConfig, private readonly sink: ExitSink) {
     this.uc = loadUnicorn().native;
@@ -90,6 +100,9 @@ export class EmuVcpu implements VcpuBackend {
     this.memory = cfg.regions.map((r) => ({ gpa: r.gpa, bytes: new Uint8Array(this.uc.externalBuffer(r.hva, r.size)) }));
     this.state = new EmuVcpuState(this.uc, this.id, physReader({ regions: this.memory }), () => cfg.paging);
     this.turn = cfg.turn ? new Int32Array(cfg.turn.words) : undefined;
+    this.memWrites = new Int32Array(cfg.memWrites);
+    this.memSeen = Atomics.load(this.memWrites, 0);
+    this.msrExits = new Int32Array(cfg.msrExits);
     this.uc.ucSetHandlers(
       this.id,
       {
@@ -98,6 +111,7 @@ export class EmuVcpu implements VcpuBackend {
         intr: (vector) => this.onInterrupt(vector),
         invalid: () => this.onInvalid(),
         cpuid: () => this.onCpuid(),
+        msr: (write) => this.onMsr(write),
       },
       cfg.shared.ports,
       cfg.shared.counts,
@@ -126,7 +140,9 @@ export class EmuVcpu implements VcpuBackend {
   }
 
   resumePendingExit(): LoopEvent | undefined {
-    return undefined;
+    const end = this.pendingEnd;
+    this.pendingEnd = undefined;
+    return end;
   }
 
   applyDebug(config: DebugConfig, singleStep: boolean, mask?: bigint): void {
@@ -173,7 +189,22 @@ export class EmuVcpu implements VcpuBackend {
       this.updatePorts();
       if (this.updatePrecise()) this.uc.ucCtl(this.id, 'flush-tb');
     }
+    const wantMsr = Atomics.load(this.msrExits, 0) === 1;
+    if (wantMsr !== (this.msrHook !== undefined)) {
+      if (wantMsr) this.msrHook = this.uc.ucHookMsr(this.id);
+      else {
+        this.uc.ucHookDel(this.id, this.msrHook!);
+        this.msrHook = undefined;
+      }
+      this.uc.ucCtl(this.id, 'flush-tb');
+    }
     this.pending = undefined;
+    // Unicorn does not see host writes to guest memory: code it translated from bytes the debugger changed is stale.
+    const mem = Atomics.load(this.memWrites, 0);
+    if (mem !== this.memSeen) {
+      this.memSeen = mem;
+      this.uc.ucCtl(this.id, 'flush-tb');
+    }
     const rip = this.uc.ucRegRead(this.id, this.ripId);
     if (this.mask !== undefined) this.uc.ucSkipOnce(this.id, this.mask);
     this.takeTurn();
@@ -185,7 +216,9 @@ export class EmuVcpu implements VcpuBackend {
       this.countFastExits();
     }
     const [err, stopKind, stopAddr, , kicked, timedOut] = r;
-    if (this.pending) return this.pending;
+    // Set by the hooks during the run (TypeScript cannot see that through the call).
+    const pending = this.pending as LoopEvent | undefined;
+    if (pending) return pending.kind === 'end' ? this.ending(pending) : pending;
     const C = this.C;
     if (err !== C.UC_ERR_OK) return { kind: 'end', end: { kind: 'emulation-error', message: UC_ERRORS[err] ?? `Unicorn error ${err}`, cpu: this.snapshot() } };
     if (stopKind === C.STOP_BREAKPOINT) return { kind: 'debug', exception: 1, pc: stopAddr, dr6: 0n, slots: this.slotsAt(stopAddr) };
@@ -195,7 +228,7 @@ export class EmuVcpu implements VcpuBackend {
     if (this.stepping && !kicked) return { kind: 'debug', exception: 1, pc: this.pc(), dr6: BS, slots: [] };
     if (kicked || timedOut || stopKind === C.STOP_REQUESTED) return { kind: 'kicked' };
     // Unicorn returns after HLT with rip past it and nothing else to tell.
-    if (this.byteAt(this.pc() - 1n) === 0xf4) return { kind: 'end', end: { kind: 'halted', cpu: this.snapshot() } };
+    if (this.byteAt(this.pc() - 1n) === 0xf4) return this.ending({ kind: 'end', end: { kind: 'halted', cpu: this.snapshot() } });
     return { kind: 'kicked' };
   }
 
@@ -203,13 +236,44 @@ export class EmuVcpu implements VcpuBackend {
     this.countFastExits();
     // Fold the ports the C fast path counted into the bus's record of unclaimed accesses.
     for (let port = 0; port < PORT_COUNT; port++) {
-      const reads = this.counts[2 * port]!;
-      const writes = this.counts[2 * port + 1]!;
-      if (reads || writes) this.sink.addUnclaimedPio(port, 1, reads, writes);
+      const reads = this.counts[4 * port]!;
+      const writes = this.counts[4 * port + 1]!;
+      if (reads || writes) this.sink.addUnclaimedPio(port, this.counts[4 * port + 3]!, reads, writes, this.counts[4 * port + 2]!);
     }
   }
 
+  /**
+   * An end that KVM reports as an exit (HLT, shutdown): counted, traced and
+   * offered to the exit filters; a filter that stops holds the end until the
+   * vCPU resumes, as KVM's exit would.
+   */
+  private ending(ev: Extract<LoopEvent, { kind: 'end' }>): LoopEvent {
+    const kind = ev.end.kind;
+    const exit: ExitInfo | undefined = kind === 'halted' ? { reason: 'hlt' } : kind === 'triple-fault' ? { reason: 'shutdown' } : undefined;
+    if (!exit) return ev;
+    const code = exit.reason === 'hlt' ? KvmExit.HLT : KvmExit.SHUTDOWN;
+    this.sink.count(code);
+    if (!this.sink.hooks) return ev;
+    const hit = this.sink.exitHooks(code, exit, (n) => this.registerOf(n), () => this.uc.ucRegRead(this.id, this.ripId));
+    if (!hit) return ev;
+    this.pendingEnd = ev;
+    return hit;
+  }
+
   // ---- hooks (called by Unicorn inside an instruction) -----------------------
+
+  /** RDMSR/WRMSR about to run (the MSR scan hook): an exit as KVM's MSR filter gives one; Unicorn then runs the instruction. */
+  private onMsr(write: number): void {
+    const C = this.C;
+    const lo = (r: number) => this.uc.ucRegRead(this.id, r) & 0xffffffffn;
+    const index = Number(lo(C.UC_X86_REG_RCX!));
+    const data = write ? (lo(C.UC_X86_REG_RDX!) << 32n) | lo(C.UC_X86_REG_RAX!) : this.uc.ucMsrRead(this.id, index);
+    const code = write ? KvmExit.X86_WRMSR : KvmExit.X86_RDMSR;
+    if (!this.atExit(code, { reason: write ? 'wrmsr' : 'rdmsr', index, data })) return;
+    // The instruction has not run yet: stop before the next one, not before this one.
+    if (this.sink.stopAfterExit()) this.uc.ucStopNext(this.id);
+  }
+
 
   private onIo(dir: number, port: number, size: number, value: number): number {
     const exit: ExitInfo = { reason: 'io', port, size, direction: dir ? 'out' : 'in', count: 1 };

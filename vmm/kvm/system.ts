@@ -20,8 +20,17 @@ export interface KvmSystem {
 /** Explains why `path` cannot be opened, as one line with the fix. */
 export function explainOpenError(path: string, code: string): string {
   switch (code) {
-    case 'ENOENT':
+    case 'ENOENT': {
+      // The fix depends on what is loaded: no module at all, or modules that did not make a device.
+      const loaded = (m: string) => fs.existsSync(`/sys/module/${m}`);
+      if (loaded('kvm_pvm') && !loaded('kvm_intel') && !loaded('kvm_amd')) {
+        return `${path} does not exist: kvm_pvm is loaded but did not bind (this host is itself a PVM guest); run on a host or VM with hardware virtualization`;
+      }
+      if (loaded('kvm_intel') || loaded('kvm_amd')) {
+        return `${path} does not exist although ${loaded('kvm_intel') ? 'kvm_intel' : 'kvm_amd'} is loaded; check that virtualization is enabled in the firmware and that udev created the device node`;
+      }
       return `${path} does not exist: KVM is not available on this host; load the module (modprobe kvm_intel or kvm_amd), enable virtualization in the firmware, or run on a host/VM with nested virtualization`;
+    }
     case 'EACCES':
     case 'EPERM':
       return `no permission to open ${path}: add your user to its group (sudo usermod -aG kvm $USER, then log in again) or grant access (sudo setfacl -m u:$USER:rw ${path})`;

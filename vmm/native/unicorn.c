@@ -61,6 +61,7 @@ static struct {
   uc_err (*reg_write2)(uc_engine *, int, const void *, size_t *);
   uc_err (*mem_read)(uc_engine *, uint64_t, void *, uint64_t);
   uc_err (*mem_write)(uc_engine *, uint64_t, const void *, uint64_t);
+  uc_err (*vmem_read)(uc_engine *, uint64_t, uc_prot, void *, size_t);
   uc_err (*emu_start)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t);
   uc_err (*emu_stop)(uc_engine *);
   uc_err (*hook_add)(uc_engine *, uc_hook *, int, void *, void *, uint64_t, uint64_t, ...);
@@ -87,10 +88,10 @@ typedef struct engine {
   uc_context *ctx;
   /* The env and handlers of the thread that runs the engine (set by ucSetHandlers). */
   napi_env env;
-  napi_ref on_io, on_mmio, on_intr, on_invalid, on_cpuid;
+  napi_ref on_io, on_mmio, on_intr, on_invalid, on_cpuid, on_msr;
   /* Port policy: 0 = nobody claims the port and no exit hook wants it: count it here. */
   const uint8_t *ports;
-  /* Per port: [2*port] reads, [2*port+1] writes, for ports with policy 0. */
+  /* Per port with policy 0: [4*port] reads, [4*port+1] writes, [4*port+2] last value, [4*port+3] last size. */
   uint32_t *port_counts;
   /* I/O exits handled here without TypeScript. */
   uint64_t *fast_io;
@@ -100,6 +101,8 @@ typedef struct engine {
   uint64_t stop_data;
   /* Set by ucKick (any thread); cleared by ucEmuStart on its own thread. */
   atomic_int kicked;
+  /* Stop before the next instruction (set by ucStopNext; the code hooks carry it out). */
+  bool stop_next;
   /* An exec breakpoint to pass over once (resuming from it). */
   uint64_t skip_addr;
   bool skip_armed;
@@ -240,9 +243,12 @@ static uint32_t hook_in(uc_engine *uc, uint32_t port, int size, void *user) {
   engine *e = user;
   port &= 0xffff;
   if (!e->ports[port]) {
-    e->port_counts[2 * port]++;
+    uint32_t ones = size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
+    e->port_counts[4 * port]++;
+    e->port_counts[4 * port + 2] = 0xffffffffu;
+    e->port_counts[4 * port + 3] = (uint32_t)size;
     (*e->fast_io)++;
-    return size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
+    return ones;
   }
   napi_handle_scope scope;
   napi_open_handle_scope(e->env, &scope);
@@ -261,7 +267,9 @@ static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, voi
   engine *e = user;
   port &= 0xffff;
   if (!e->ports[port]) {
-    e->port_counts[2 * port + 1]++;
+    e->port_counts[4 * port + 1]++;
+    e->port_counts[4 * port + 2] = value;
+    e->port_counts[4 * port + 3] = (uint32_t)size;
     (*e->fast_io)++;
     return;
   }
@@ -357,6 +365,37 @@ static void hook_breakpoint(uc_engine *uc, uint64_t address, uint32_t size, void
 static void hook_precise(uc_engine *uc, uint64_t address, uint32_t size, void *user) {
   engine *e = user;
   e->skip_armed = false;
+  if (e->stop_next) {
+    e->stop_next = false;
+    if (e->stop_kind == STOP_NONE) e->stop_kind = STOP_REQUESTED;
+    U.emu_stop(uc);
+  }
+}
+
+/*
+ * RDMSR/WRMSR, which Unicorn 2.1 cannot hook: a code hook over every address
+ * that looks at 2- and 3-byte instructions (0F 32 / 0F 30, with at most one
+ * prefix) and calls the msr handler (1 = write) before the instruction runs.
+ * Installed only while MSR exit filters are on: the cost model of KVM's MSR filter.
+ */
+static void hook_msr_scan(uc_engine *uc, uint64_t address, uint32_t size, void *user) {
+  engine *e = user;
+  if (e->stop_next) {
+    e->stop_next = false;
+    if (e->stop_kind == STOP_NONE) e->stop_kind = STOP_REQUESTED;
+    U.emu_stop(uc);
+    return;
+  }
+  if (size != 2 && size != 3) return;
+  uint8_t b[3];
+  if (U.vmem_read(uc, address, UC_PROT_EXEC, b, size) != UC_ERR_OK) return;
+  const uint8_t *op = b + size - 2;
+  if (op[0] != 0x0f || (op[1] != 0x30 && op[1] != 0x32)) return;
+  napi_handle_scope scope;
+  napi_open_handle_scope(e->env, &scope);
+  napi_value argv[1] = {num(e->env, op[1] == 0x30 ? 1 : 0)}, r;
+  call_js(e, e->on_msr, 1, argv, &r);
+  napi_close_handle_scope(e->env, scope);
 }
 
 /* A data watchpoint (a memory hook over its bytes): stop after the access. */
@@ -396,7 +435,7 @@ static napi_value ucLoad(napi_env env, napi_callback_info info) {
       return NULL;
     }
     SYM(version); SYM(open); SYM(close); SYM(strerror); SYM(ctl); SYM(query);
-    SYM(reg_write); SYM(reg_read); SYM(reg_read2); SYM(reg_write2); SYM(mem_read); SYM(mem_write);
+    SYM(reg_write); SYM(reg_read); SYM(reg_read2); SYM(reg_write2); SYM(mem_read); SYM(mem_write); SYM(vmem_read);
     SYM(emu_start); SYM(emu_stop); SYM(hook_add); SYM(hook_del); SYM(mem_map_ptr); SYM(mmio_map);
     SYM(context_alloc); SYM(context_save); SYM(context_restore); SYM(context_size); SYM(context_free);
     U.handle = h;
@@ -461,7 +500,7 @@ static napi_value ucClose(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&engines_lock);
   if (e->env == env) {
     drop_ref(env, &e->on_io); drop_ref(env, &e->on_mmio); drop_ref(env, &e->on_intr);
-    drop_ref(env, &e->on_invalid); drop_ref(env, &e->on_cpuid);
+    drop_ref(env, &e->on_invalid); drop_ref(env, &e->on_cpuid); drop_ref(env, &e->on_msr);
   }
   if (e->ctx) U.context_free(e->ctx);
   U.close(e->uc);
@@ -522,18 +561,18 @@ static napi_value ucMmioMap(napi_env env, napi_callback_info info) {
 }
 
 /*
- * ucSetHandlers(id, {io, mmio, intr, invalid, cpuid}, portsHva, countsHva, fastHva):
+ * ucSetHandlers(id, {io, mmio, intr, invalid, cpuid, msr}, portsHva, countsHva, fastHva):
  * installs the hooks, bound to the calling thread, which must be the one that
  * runs the engine. The three addresses are host memory the runner mapped:
- * 65536 policy bytes, 2*65536 u32 counters, one u64.
+ * 65536 policy bytes, 4*65536 u32 counters, one u64.
  */
 static napi_value ucSetHandlers(napi_env env, napi_callback_info info) {
   ARGS(5);
   ENGINE(0);
   e->env = env;
-  const char *names[] = {"io", "mmio", "intr", "invalid", "cpuid"};
-  napi_ref *refs[] = {&e->on_io, &e->on_mmio, &e->on_intr, &e->on_invalid, &e->on_cpuid};
-  for (int i = 0; i < 5; i++) {
+  const char *names[] = {"io", "mmio", "intr", "invalid", "cpuid", "msr"};
+  napi_ref *refs[] = {&e->on_io, &e->on_mmio, &e->on_intr, &e->on_invalid, &e->on_cpuid, &e->on_msr};
+  for (int i = 0; i < 6; i++) {
     napi_value fn;
     CHECK_NAPI(napi_get_named_property(env, argv[1], names[i], &fn));
     drop_ref(env, refs[i]);
@@ -574,6 +613,15 @@ static napi_value ucHookPrecise(napi_env env, napi_callback_info info) {
   ENGINE(0);
   uc_hook h;
   UC(U.hook_add(e->uc, &h, UC_HOOK_CODE, (void *)hook_precise, e, 1, 0), "uc_hook_add(CODE)");
+  return big(env, h);
+}
+
+/* ucHookMsr(id) -> hook: the RDMSR/WRMSR scan over every address (see hook_msr_scan). */
+static napi_value ucHookMsr(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  ENGINE(0);
+  uc_hook h;
+  UC(U.hook_add(e->uc, &h, UC_HOOK_CODE, (void *)hook_msr_scan, e, 1, 0), "uc_hook_add(CODE)");
   return big(env, h);
 }
 
@@ -627,6 +675,7 @@ static napi_value ucEmuStart(napi_env env, napi_callback_info info) {
   e->stop_addr = e->stop_data = 0;
   e->js_error = false;
   e->js_exception = NULL;
+  e->stop_next = false;
   uc_err err = UC_ERR_OK;
   int kicked = atomic_exchange(&e->kicked, 0);
   size_t timed_out = 0;
@@ -662,6 +711,17 @@ static napi_value ucEmuStop(napi_env env, napi_callback_info info) {
   ENGINE(0);
   if (e->stop_kind == STOP_NONE) e->stop_kind = STOP_REQUESTED;
   U.emu_stop(e->uc);
+  return undef(env);
+}
+
+/*
+ * ucStopNext(id): from a hook, stop before the next instruction. Precise where
+ * a code hook covers every address (hook_precise or hook_msr_scan is on).
+ */
+static napi_value ucStopNext(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  ENGINE(0);
+  e->stop_next = true;
   return undef(env);
 }
 
@@ -831,8 +891,8 @@ static napi_value ucContextRestore(napi_env env, napi_callback_info info) {
 
 void vmscope_register_unicorn(napi_env env, napi_value exports) {
   EXPORT(ucLoad); EXPORT(ucOpen); EXPORT(ucClose); EXPORT(ucCtl); EXPORT(ucMemMapPtr); EXPORT(ucMmioMap);
-  EXPORT(ucSetHandlers); EXPORT(ucHookBreakpoint); EXPORT(ucHookPrecise); EXPORT(ucHookWatch); EXPORT(ucHookDel);
-  EXPORT(ucSkipOnce); EXPORT(ucEmuStart); EXPORT(ucEmuStop); EXPORT(ucKick); EXPORT(ucRegRead); EXPORT(ucRegWrite);
+  EXPORT(ucSetHandlers); EXPORT(ucHookBreakpoint); EXPORT(ucHookPrecise); EXPORT(ucHookWatch); EXPORT(ucHookMsr); EXPORT(ucHookDel);
+  EXPORT(ucSkipOnce); EXPORT(ucEmuStart); EXPORT(ucEmuStop); EXPORT(ucStopNext); EXPORT(ucKick); EXPORT(ucRegRead); EXPORT(ucRegWrite);
   EXPORT(ucRegReadBytes); EXPORT(ucMmrRead); EXPORT(ucMmrWrite); EXPORT(ucMsrRead); EXPORT(ucMsrWrite);
   EXPORT(ucContextSave); EXPORT(ucContextRestore);
   /* Constants from Unicorn's own headers, so TypeScript never re-declares them. */
