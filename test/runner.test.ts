@@ -61,6 +61,23 @@ vmTest('a triple fault ends the run with the registers at the time', async () =>
   assert.equal(result.exits.KVM_EXIT_SHUTDOWN, 1);
 });
 
+vmTest('exceptions reach the guest\'s handlers through its IDT: #DE on IST1, #BP, #UD, #GP, #PF with error codes and CR2, ring 3 to ring 0 through RSP0, and iretq back', async () => {
+  const { result, serial } = await runSpec('test/guests/exceptions.vmspec');
+  const lines = serial.trim().split('\n');
+  // The guest checks each event itself (vector, error code, CR2, the frame's CS, the stack) and prints one line per check.
+  assert.equal(lines.filter((l) => l.startsWith('ok ')).length, 12, serial);
+  assert.deepEqual(lines.filter((l) => l.startsWith('FAIL')), []);
+  assert.equal(lines.at(-1), 'exceptions: all checks passed');
+  assert.equal(debugExitStatus(result), 0, serial);
+});
+
+vmTest('two vCPUs doing lock xadd on one counter lose and repeat no update', async () => {
+  // 2 x 200,000 increments; the emulator runs vCPUs in turns and hands the turn over at block boundaries.
+  const { result, serial } = await runSpec('test/guests/smp-xadd.vmspec', 30_000);
+  assert.equal(serial, 'no update lost\n');
+  assert.equal(debugExitStatus(result), 0);
+});
+
 vmTest('HLT with nothing to wake the vCPU ends the run as halted', async () => {
   const { result, serial } = await runSpec('test/guests/hlt.vmspec');
   assert.equal(serial, 'halting\n');

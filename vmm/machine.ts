@@ -236,8 +236,20 @@ export class Machine extends EventEmitter<MachineEvents> {
       Atomics.store(v.control, Ctl.CMD, Cmd.STOP);
       Atomics.add(v.control, Ctl.RESUME, 1);
       Atomics.notify(v.control, Ctl.RESUME);
-      this.parts.backend.kick(v.index);
+      this.kickUntil(v, () => v.end !== undefined);
     }
+  }
+
+  /**
+   * Kicks vCPU `v` out of guest code, again every few ms until `done` says it
+   * took notice. A kick can land just before the backend enters the guest and
+   * be lost there (the emulator's uc_emu_stop does nothing before emulation
+   * starts); the repeat makes that harmless.
+   */
+  private kickUntil(v: VcpuHandle, done: () => boolean, tries = 400): void {
+    if (v.end || done()) return;
+    this.parts.backend.kick(v.index);
+    if (tries > 0) setTimeout(() => this.kickUntil(v, done, tries - 1), 5).unref?.();
   }
 
   /** Stops the machine; resolves when every vCPU thread is gone. */
@@ -264,7 +276,9 @@ export class Machine extends EventEmitter<MachineEvents> {
       if (v.end) continue;
       Atomics.store(v.control, Ctl.CMD, Cmd.PAUSE);
       // A paused vCPU waits on its control words; only a running one needs the signal.
-      if (Atomics.load(v.control, Ctl.STATE) !== State.PAUSED) this.parts.backend.kick(v.index);
+      if (Atomics.load(v.control, Ctl.STATE) !== State.PAUSED) {
+        this.kickUntil(v, () => Atomics.load(v.control, Ctl.STATE) !== State.RUNNING || Atomics.load(v.control, Ctl.CMD) !== Cmd.PAUSE);
+      }
     }
   }
 
@@ -287,7 +301,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     for (const v of this.vcpus) {
       if (v.end) continue;
       this.send(v, { kind: 'exit-config', filters, trace });
-      if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.parts.backend.kick(v.index);
+      if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.kickUntil(v, () => Atomics.load(v.control, Ctl.PENDING) === 0 || Atomics.load(v.control, Ctl.STATE) !== State.RUNNING);
     }
   }
 
@@ -304,7 +318,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     for (const v of this.vcpus) {
       if (v.end) continue;
       this.send(v, { kind: 'debug-config', config });
-      if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.parts.backend.kick(v.index);
+      if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.kickUntil(v, () => Atomics.load(v.control, Ctl.PENDING) === 0 || Atomics.load(v.control, Ctl.STATE) !== State.RUNNING);
     }
   }
 

@@ -105,3 +105,61 @@ export function hflagsFor(old: number, s: Pick<Sregs, 'cr0' | 'efer' | 'cs' | 's
   }
   return h >>> 0;
 }
+
+/**
+ * Where QEMU keeps the exception in flight, next to the debug registers in
+ * CPUX86State: `int error_code; int exception_is_int; target_ulong
+ * exception_next_eip; target_ulong dr[8]; CPUBreakpoint *[4]; int
+ * old_exception`. Found through DR0, which the register API writes, and
+ * checked like the rest of the layout.
+ */
+export interface ExceptionLayout {
+  errorCode: number;
+  isInt: number;
+  oldException: number;
+}
+
+const exceptionCache = new Map<number, ExceptionLayout>();
+
+export function exceptionLayout(uc: UnicornNative, engine: number): ExceptionLayout {
+  const known = exceptionCache.get(engine);
+  if (known) return known;
+  const C = uc.ucConstants;
+  const saved = uc.ucRegRead(engine, C.UC_X86_REG_DR0!);
+  const magic = 0x5eed_c0de_f00d_0000n;
+  uc.ucRegWrite(engine, C.UC_X86_REG_DR0!, magic);
+  const blob = new DataView(uc.ucContextSave(engine));
+  uc.ucRegWrite(engine, C.UC_X86_REG_DR0!, saved);
+  let dr0 = -1;
+  for (let at = 0; at + 8 <= blob.byteLength; at += 8) {
+    if (blob.getBigUint64(at, true) === magic) {
+      dr0 = at;
+      break;
+    }
+  }
+  if (dr0 < 16 || dr0 + 100 > blob.byteLength) {
+    throw new ContextLayoutMismatch("this Unicorn's saved CPU state has no debug registers where vmscope expects them (checked against Unicorn 2.1.4); use Unicorn 2.1.4 (npm install fetches it)");
+  }
+  const L = { errorCode: dr0 - 16, isInt: dr0 - 12, oldException: dr0 + 8 * 8 + 4 * 8 };
+  exceptionCache.set(engine, L);
+  return L;
+}
+
+/** The exception Unicorn's CPU raised: its error code and whether it came from INT n / INT3 / INTO. */
+export function pendingException(uc: UnicornNative, engine: number): { errorCode: number; software: boolean } {
+  const L = exceptionLayout(uc, engine);
+  const blob = new DataView(uc.ucContextSave(engine));
+  return { errorCode: blob.getUint32(L.errorCode, true), software: blob.getInt32(L.isInt, true) !== 0 };
+}
+
+/**
+ * Marks the exception delivered. QEMU resets `old_exception` to -1 in its own
+ * delivery, which Unicorn never runs; left as it is, QEMU would turn the next
+ * contributory exception into #DF, and the one after into a shutdown.
+ */
+export function clearOldException(uc: UnicornNative, engine: number): void {
+  const L = exceptionLayout(uc, engine);
+  const buf = uc.ucContextSave(engine);
+  new DataView(buf).setInt32(L.oldException, -1, true);
+  uc.ucContextRestore(engine, buf);
+}

@@ -4,17 +4,9 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+// packageRoot only looks for files: importing it does not load the addon.
+import { packageRoot } from '../kvm/native';
 
-/** The package root: where binding.gyp and .unicorn/ live (dist/, out/vmm/emu/ or the source tree). */
-function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'binding.gyp'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return path.resolve(__dirname, '..');
-    dir = up;
-  }
-}
 
 export interface UnicornCandidate {
   path: string;

@@ -100,6 +100,7 @@ export class EmuMachine implements MachineBackend {
       for (let i = 0; i < opts.vcpus; i++) {
         const id = this.uc.ucOpen(C.UC_MODE_64!);
         this.engines.push(id);
+        this.uc.ucCtl(id, 'no-exits');
         for (const r of opts.memory.regions) {
           // ROM is mapped writable: Unicorn cannot trap a write to it as KVM_MEM_READONLY does.
           this.uc.ucMemMapPtr(id, r.gpa, r.size, C.UC_PROT_ALL!, r.hva);
@@ -142,7 +143,7 @@ export class EmuMachine implements MachineBackend {
       cpuid: this.cpuidFor(index),
       paging: this.pagingFeatures(),
       shared: this.shared[index]!,
-      sliceUs: this.engines.length > 1 ? 10_000 : 100_000,
+      sliceUs: 10_000,
       memWrites: this.memWrites,
       msrExits: this.msrExits,
     };

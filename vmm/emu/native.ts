@@ -32,7 +32,7 @@ export interface UnicornNative {
   ucLoad(lib: string): number;
   ucOpen(mode: number): number;
   ucClose(id: number): void;
-  ucCtl(id: number, op: 'flush-tb'): void;
+  ucCtl(id: number, op: 'flush-tb' | 'no-exits'): void;
   ucCtl(id: number, op: 'cpu-model', model: number): void;
   ucMemMapPtr(id: number, gpa: number, size: number, perms: number, hva: bigint): void;
   ucMmioMap(id: number, gpa: number, size: number): void;

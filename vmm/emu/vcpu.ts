@@ -21,6 +21,7 @@ import type { ExitSink, LoopEvent, VcpuBackend } from '../backend';
 import { physReader } from '../paging/phys';
 import { translate as walkTranslate } from '../paging/walk';
 import { EmuVcpuState } from './state';
+import { clearOldException, pendingException } from './context';
 import { loadUnicorn, type UnicornNative } from './native';
 import { deliver, hasErrorCode, pageFaultErrorCode, type DeliveryCpu } from './deliver';
 
@@ -35,7 +36,7 @@ export interface EmuVcpuConfig {
   shared: { ports: bigint; counts: bigint; fast: bigint };
   /** The VM's turn words (several vCPUs) and every vCPU's engine, to kick the one running. */
   turn?: { words: SharedArrayBuffer; engines: number[] };
-  /** Unicorn time slice (µs) before a vCPU yields and rereads its orders. */
+  /** Time slice (µs) after which a vCPU waiting for its turn kicks the one running. */
   sliceUs: number;
   /** A counter the machine bumps when the debugger writes guest memory (planting int3, writeMemory). */
   memWrites: SharedArrayBuffer;
@@ -210,7 +211,10 @@ export class EmuVcpu implements VcpuBackend {
     this.takeTurn();
     let r;
     try {
-      r = this.uc.ucEmuStart(this.id, rip, this.stepping ? 0 : this.cfg.sliceUs, this.stepping ? 1 : 0);
+      // No Unicorn timeout: when one stops a run, Unicorn leaves rip at an earlier
+      // instruction, which then runs twice (a lock xadd counted twice in the
+      // smp-xadd guest). Time slices end with a kick instead (takeTurn).
+      r = this.uc.ucEmuStart(this.id, rip, 0, this.stepping ? 1 : 0);
     } finally {
       this.giveTurn();
       this.countFastExits();
@@ -342,22 +346,21 @@ export class EmuVcpu implements VcpuBackend {
   }
 
   /**
-   * An exception or a software interrupt. Unicorn gives only the vector: a
-   * fault leaves rip at the faulting instruction, `int n`/int3 past it, so the
-   * bytes before rip tell a software interrupt from an exception.
+   * An exception or a software interrupt. Unicorn gives only the vector; its
+   * CPU state says whether INT n raised it and the error code (vmm/emu/context.ts).
    */
   private onInterrupt(vector: number): void {
-    const rip = this.uc.ucRegRead(this.id, this.ripId);
-    const pc = this.pc();
-    const software = (vector === 3 && this.byteAt(pc - 1n) === 0xcc) || (vector === 4 && this.byteAt(pc - 1n) === 0xce) || (this.byteAt(pc - 2n) === 0xcd && this.byteAt(pc - 1n) === vector);
-    if (vector === 3 && software && this.config.softwareBreakpoints) {
+    const raised = pendingException(this.uc, this.id);
+    if (vector === 3 && raised.software && this.config.softwareBreakpoints) {
       // As KVM_GUESTDBG_USE_SW_BP: the debugger gets the #BP, rip back on the int3.
+      const rip = this.uc.ucRegRead(this.id, this.ripId);
       this.uc.ucRegWrite(this.id, this.ripId, rip - 1n);
-      this.pending = { kind: 'debug', exception: 3, pc: pc - 1n, dr6: 0n };
+      this.pending = { kind: 'debug', exception: 3, pc: this.pc(), dr6: 0n };
+      clearOldException(this.uc, this.id);
       this.uc.ucEmuStop(this.id);
       return;
     }
-    this.raise(vector, software ? 'software' : 'exception');
+    this.raise(vector, raised.software ? 'software' : 'exception', raised.errorCode);
   }
 
   private onInvalid(): boolean {
@@ -365,12 +368,12 @@ export class EmuVcpu implements VcpuBackend {
   }
 
   /** Delivers a vector through the guest's IDT; a triple fault ends the vCPU as a shutdown. */
-  private raise(vector: number, source: 'exception' | 'software' | 'interrupt'): boolean {
+  private raise(vector: number, source: 'exception' | 'software' | 'interrupt', cpuErrorCode?: number): boolean {
     const cpu = this.deliveryCpu();
     let errorCode: number | undefined;
     if (source === 'exception' && hasErrorCode(vector)) {
-      // Unicorn does not expose the error code: #PF's comes from the access and a walk; the selector-based ones are 0.
-      errorCode = vector === 14 ? pageFaultErrorCode(cpu, this.state.getSregs().cr2, this.cfg.paging) : 0;
+      // The error code QEMU's CPU computed; #UD (from the invalid-opcode hook) has none.
+      errorCode = cpuErrorCode ?? (vector === 14 ? pageFaultErrorCode(cpu, this.state.getSregs().cr2, this.cfg.paging) : 0);
     }
     const r = deliver(cpu, errorCode === undefined ? { vector, source } : { vector, source, errorCode });
     if (r.kind === 'triple-fault') {
@@ -378,6 +381,7 @@ export class EmuVcpu implements VcpuBackend {
       this.uc.ucEmuStop(this.id);
       return false;
     }
+    clearOldException(this.uc, this.id);
     return true;
   }
 
@@ -474,17 +478,25 @@ export class EmuVcpu implements VcpuBackend {
     return true;
   }
 
-  /** Waits for this vCPU's turn to run (several vCPUs), kicking the one running so it yields. */
+  /**
+   * Waits for this vCPU's turn to run (several vCPUs), first come first
+   * served. A vCPU that has held the turn for a whole time slice is kicked so
+   * that it yields. Not sooner: kicking it as it starts would return it at
+   * once, and two vCPUs would hand the turn back and forth without running an
+   * instruction.
+   */
   private takeTurn(): void {
     const w = this.turn;
     if (!w) return;
     const ticket = Atomics.add(w, TURN.NEXT, 1);
+    const sliceMs = this.cfg.sliceUs / 1000;
     for (;;) {
       const serving = Atomics.load(w, TURN.SERVING);
       if (serving === ticket) break;
-      const holder = Atomics.load(w, TURN.HOLDER);
-      if (holder >= 0) this.uc.ucKick(holder);
-      Atomics.wait(w, TURN.SERVING, serving, 5);
+      if (Atomics.wait(w, TURN.SERVING, serving, sliceMs) === 'timed-out' && Atomics.load(w, TURN.SERVING) === serving) {
+        const holder = Atomics.load(w, TURN.HOLDER);
+        if (holder >= 0) this.uc.ucKick(holder);
+      }
     }
     Atomics.store(w, TURN.HOLDER, this.id);
   }

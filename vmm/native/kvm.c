@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <node_api.h>
+
+#include "napi-util.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -26,17 +28,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-void vmscope_register_unicorn(napi_env env, napi_value exports);
-
 /* ---------------------------------------------------------------- helpers */
-
-#define CHECK_NAPI(call)                                                       \
-  do {                                                                         \
-    if ((call) != napi_ok) {                                                   \
-      napi_throw_error(env, "EVMSCOPE_NAPI", "Node-API call failed: " #call);  \
-      return NULL;                                                             \
-    }                                                                          \
-  } while (0)
 
 static napi_value throw_errno(napi_env env, int err, const char *syscall) {
   char msg[160];

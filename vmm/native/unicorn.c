@@ -13,10 +13,11 @@
  * vCPU thread. The machine's thread reads and writes its registers only while
  * that vCPU is paused, which the runner's control words order (Atomics), so
  * the two never touch the engine at once. ucKick is the exception: it may run
- * on any thread at any time, and touches only an atomic flag and
- * uc_emu_stop, which Unicorn documents as callable from another thread.
+ * on any thread at any time, and touches only an atomic flag.
  */
 #include <node_api.h>
+
+#include "napi-util.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,7 +100,7 @@ typedef struct engine {
   int stop_kind;
   uint64_t stop_addr;
   uint64_t stop_data;
-  /* Set by ucKick (any thread); cleared by ucEmuStart on its own thread. */
+  /* Set by ucKick (any thread); turned into a stop by hook_block_kick; cleared by ucEmuStart. */
   atomic_int kicked;
   /* Stop before the next instruction (set by ucStopNext; the code hooks carry it out). */
   bool stop_next;
@@ -120,14 +121,6 @@ static engine *engines[MAX_ENGINES];
 static pthread_mutex_t engines_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---------------------------------------------------------------- helpers */
-
-#define CHECK_NAPI(call)                                                       \
-  do {                                                                         \
-    if ((call) != napi_ok) {                                                   \
-      napi_throw_error(env, "EVMSCOPE_NAPI", "Node-API call failed: " #call);  \
-      return NULL;                                                             \
-    }                                                                          \
-  } while (0)
 
 static napi_value throw_uc(napi_env env, uc_err err, const char *call) {
   char msg[200];
@@ -398,6 +391,21 @@ static void hook_msr_scan(uc_engine *uc, uint64_t address, uint32_t size, void *
   napi_close_handle_scope(e->env, scope);
 }
 
+/*
+ * A block hook over every address: where kicks take effect. Unicorn stores
+ * the guest's rip at the start of every translation block it hooks, and a
+ * stop asked for here, on the engine's own thread at a block boundary, leaves
+ * rip exactly at the next instruction to run. A uc_emu_stop from another
+ * thread does not: the run can return with rip where an earlier block left
+ * it, so instructions since then run again (measured: `lock xadd` counted
+ * twice in test/guests/smp-xadd.S). So ucKick only sets `kicked`, and this
+ * hook turns it into a stop.
+ */
+static void hook_block_kick(uc_engine *uc, uint64_t address, uint32_t size, void *user) {
+  engine *e = user;
+  if (atomic_load_explicit(&e->kicked, memory_order_relaxed)) U.emu_stop(uc);
+}
+
 /* A data watchpoint (a memory hook over its bytes): stop after the access. */
 static void hook_watch(uc_engine *uc, uc_mem_type type, uint64_t address, int size, int64_t value, void *user) {
   engine *e = user;
@@ -508,7 +516,7 @@ static napi_value ucClose(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-/* ucCtl(id, op, arg?) : the uc_ctl calls vmscope uses: 'cpu-model' (write), 'flush-tb'. */
+/* ucCtl(id, op, arg?) : the uc_ctl calls vmscope uses: 'cpu-model' (write), 'flush-tb', 'no-exits'. */
 static napi_value ucCtl(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -519,6 +527,13 @@ static napi_value ucCtl(napi_env env, napi_callback_info info) {
   CHECK_NAPI(napi_get_value_string_utf8(env, argv[1], op, sizeof op, &len));
   if (!strcmp(op, "flush-tb")) {
     UC(U.ctl(e->uc, UC_CTL_WRITE(UC_CTL_TB_FLUSH, 0)), "uc_ctl(TB_FLUSH)");
+  } else if (!strcmp(op, "no-exits")) {
+    /*
+     * Exit addresses replace uc_emu_start's `until`, and none are set: with an
+     * `until`, Unicorn probes that address's page on the way, which sets the
+     * guest's CR2 when the page is not mapped (seen as CR2 = until - 1).
+     */
+    UC(U.ctl(e->uc, UC_CTL_WRITE(UC_CTL_UC_USE_EXITS, 1), 1), "uc_ctl(USE_EXITS)");
   } else if (!strcmp(op, "cpu-model") && argc > 2) {
     int32_t model;
     get_i32(env, argv[2], &model);
@@ -593,6 +608,7 @@ static napi_value ucSetHandlers(napi_env env, napi_callback_info info) {
   UC(U.hook_add(e->uc, &e->hooks[e->nhooks++], UC_HOOK_INSN, (void *)hook_cpuid, e, 1, 0, UC_X86_INS_CPUID), "uc_hook_add(CPUID)");
   UC(U.hook_add(e->uc, &e->hooks[e->nhooks++], UC_HOOK_INTR, (void *)hook_intr, e, 1, 0), "uc_hook_add(INTR)");
   UC(U.hook_add(e->uc, &e->hooks[e->nhooks++], UC_HOOK_INSN_INVALID, (void *)hook_invalid, e, 1, 0), "uc_hook_add(INSN_INVALID)");
+  UC(U.hook_add(e->uc, &e->hooks[e->nhooks++], UC_HOOK_BLOCK, (void *)hook_block_kick, e, 1, 0), "uc_hook_add(BLOCK)");
   return undef(env);
 }
 
@@ -725,7 +741,11 @@ static napi_value ucStopNext(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-/* ucKick(id): from any thread. The flag covers a kick that lands before uc_emu_start. */
+/*
+ * ucKick(id): from any thread. Only sets `kicked`: the engine's block hook
+ * stops the run at the next block boundary (see hook_block_kick), and
+ * ucEmuStart returns at once for a kick that came before it started.
+ */
 static napi_value ucKick(napi_env env, napi_callback_info info) {
   ARGS(1);
   int32_t id;
@@ -733,10 +753,7 @@ static napi_value ucKick(napi_env env, napi_callback_info info) {
   if (id < 0 || id >= MAX_ENGINES) return undef(env);
   pthread_mutex_lock(&engines_lock);
   engine *e = engines[id];
-  if (e) {
-    atomic_store(&e->kicked, 1);
-    U.emu_stop(e->uc);
-  }
+  if (e) atomic_store(&e->kicked, 1);
   pthread_mutex_unlock(&engines_lock);
   return undef(env);
 }
