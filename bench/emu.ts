@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { VmSpec } from '../spec/types';
 import { buildMachine } from '../vmm/builder';
+import { VmscopeError } from '../vmm/errors';
 import { describeRunEnd } from '../vmm/exits';
 import {
   benchSpecAt,
@@ -131,38 +132,20 @@ function ucContender(bare: string, mode: 'compute' | 'outloop', image: string, e
   };
 }
 
-/**
- * The runner builds a KVM machine unless the builder knows `accel`; on a host
- * with /dev/kvm an old builder would run KVM and pass for emulation. So accept
- * a run as emulated when the machine names an emulation backend, or when there
- * is no /dev/kvm for it to have used.
- */
-function emulationConfirmed(machine: object): boolean {
-  const backend = (machine as { backend?: unknown }).backend;
-  const name = typeof backend === 'object' && backend !== null ? (backend as { name?: unknown }).name : backend;
-  if (typeof name === 'string') return /emu|unicorn|tcg/i.test(name);
-  return !fs.existsSync('/dev/kvm');
-}
-
 /** A contender that cannot run here at all (as opposed to one that failed): reported as skipped, with this message. */
 class Unavailable extends Error {}
 
-/** The runner on the emulation backend. The backend is new: without it, the first run throws Unavailable rather than crash the benchmark. */
+/** The runner on the emulation backend; where the emulator cannot run, the first run throws Unavailable rather than crash the benchmark. */
 function runnerContender(spec: VmSpec, status: number, work: (exits: number) => number): Contender {
   return {
     name: 'vmscope runner (emu)',
     run: async () => {
       let machine: ReturnType<typeof buildMachine>['machine'];
       try {
-        // The emulation backend's option is not in BuildOptions yet; `as never`
-        // lets this compile before and after it lands (the only cast of its kind).
-        machine = buildMachine(spec, { accel: 'emu' } as never).machine;
+        machine = buildMachine(spec, { accel: 'emu' }).machine;
       } catch (e) {
-        throw new Unavailable(`emulation backend not available yet: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      if (!emulationConfirmed(machine)) {
-        await machine.stop().catch(() => undefined);
-        throw new Unavailable('emulation backend not available yet: the builder ignored accel: emu (the machine names no emulation backend and /dev/kvm exists)');
+        if (e instanceof VmscopeError) throw new Unavailable(`the emulator cannot run here: ${e.message}`);
+        throw e;
       }
       const r = await machine.start({ timeoutMs: RUNNER_TIMEOUT_MS });
       if (r.end.kind !== 'vcpu' || r.end.end.kind !== 'debug-exit') throw new Error(`the guest did not finish: ${describeRunEnd(r.end)}`);

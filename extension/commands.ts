@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { nodeRuntime, RESTRICTED } from './debug';
+import { backendEnv, nodeRuntime, RESTRICTED } from './debug';
 import { isSpecFile } from './launch-config';
 import type { Sessions } from './sessions';
 import type { TranslationJson } from './webview-html';
@@ -59,7 +59,7 @@ export function registerCommands(
     if (!node) return;
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === spec);
     if (doc?.isDirty) await doc.save();
-    const t = vscode.window.createTerminal({ name: `vmscope run: ${path.basename(spec)}`, shellPath: node, shellArgs: [cli, 'run', spec], cwd: path.dirname(spec), iconPath: new vscode.ThemeIcon('vm') });
+    const t = vscode.window.createTerminal({ name: `vmscope run: ${path.basename(spec)}`, shellPath: node, shellArgs: [cli, 'run', spec], cwd: path.dirname(spec), iconPath: new vscode.ThemeIcon('vm'), env: backendEnv() });
     t.show();
   });
 
@@ -118,28 +118,45 @@ export function registerCommands(
     if (!needTrust()) return;
     const node = needNode();
     if (!node) return;
-    const r = await new Promise<{ code: number; out: string; err: string }>((resolve) =>
-      execFile(node, [cli, 'info'], { timeout: 30_000 }, (e, out, err) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err })),
-    );
+    const run = (args: string[]) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) =>
+        execFile(node, [cli, ...args], { timeout: 30_000, env: backendEnv() }, (e, out, err) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err })),
+      );
+    const r = await run(['info']);
     output.appendLine(`$ vmscope info`);
     output.append(r.out + r.err);
-    const backend = /^backend:\s+(\S+)/m.exec(r.out)?.[1];
-    if (r.code === 0) {
+    let info: { auto?: 'kvm' | 'emu' | null; kvm?: { backend?: string; problem?: string }; emulator?: { version?: string; problem?: string } } = {};
+    try {
+      info = JSON.parse((await run(['info', '--json'])).out) as typeof info;
+    } catch {
+      // An older or broken CLI: judge by the exit code alone.
+    }
+    if (info.auto === 'kvm' || (info.auto === undefined && r.code === 0)) {
+      const backend = info.kvm?.backend?.toUpperCase();
       const choice = await vscode.window.showInformationMessage(`vmscope: /dev/kvm is usable${backend ? ` (backend ${backend})` : ''}.`, 'Show Details');
       if (choice) output.show();
+    } else if (info.auto === 'emu') {
+      // No KVM here, but guests still run: say so as information, with why KVM is not used.
+      const why = (info.kvm?.problem ?? '').split(';')[0];
+      const choice = await vscode.window.showInformationMessage(`vmscope: guests run under emulation (Unicorn ${info.emulator?.version ?? ''}): ${why}.`, 'Show Details', 'How to Use KVM');
+      if (choice === 'Show Details') output.show();
+      if (choice === 'How to Use KVM') showKvmFix();
     } else {
       // The CLI's error is one line that names the fix (e.g. the kvm group for a permission error).
-      const line = (r.err.trim().split('\n')[0] ?? '').replace(/^vmscope: /, '') || `vmscope info failed with exit code ${r.code}`;
-      const choice = await vscode.window.showErrorMessage(`vmscope: ${line}`, 'Show Details', 'How to Fix');
+      const line = (r.err.trim().split('\n')[0] ?? '').replace(/^vmscope: /, '') || info.kvm?.problem || `vmscope info failed with exit code ${r.code}`;
+      const choice = await vscode.window.showErrorMessage(`vmscope: no backend can run a VM here: ${line}`, 'Show Details', 'How to Fix');
       if (choice === 'Show Details') output.show();
-      if (choice === 'How to Fix') {
-        output.appendLine('To use KVM, /dev/kvm must exist (load kvm_intel or kvm_amd; in a VM, enable nested virtualization)');
-        output.appendLine('and be readable and writable by you: `sudo usermod -aG kvm $USER`, then log out and in again,');
-        output.appendLine('or for this boot only: `sudo setfacl -m u:$USER:rw /dev/kvm`.');
-        output.show();
-      }
+      if (choice === 'How to Fix') showKvmFix();
     }
   });
+
+  function showKvmFix(): void {
+    output.appendLine('To use KVM, /dev/kvm must exist (load kvm_intel or kvm_amd; in a VM, enable nested virtualization)');
+    output.appendLine('and be readable and writable by you: `sudo usermod -aG kvm $USER`, then log out and in again,');
+    output.appendLine('or for this boot only: `sudo setfacl -m u:$USER:rw /dev/kvm`.');
+    output.appendLine('Without KVM, vmscope runs guests under emulation (Unicorn): `npm install` fetches it, or set VMSCOPE_UNICORN.');
+    output.show();
+  }
 
   add('vmscope.openHelloExample', async () => {
     const source = context.asAbsolutePath(path.join('examples', 'hello'));

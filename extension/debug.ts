@@ -112,6 +112,19 @@ export class AdapterFactory implements vscode.DebugAdapterDescriptorFactory {
     if (!vscode.workspace.isTrusted) throw new Error(RESTRICTED);
     const node = nodeRuntime();
     if ('error' in node) throw new Error(node.error);
-    return new vscode.DebugAdapterExecutable(node.path, [path.join(this.extensionPath, 'dist', 'debug-adapter.js')], { cwd: this.extensionPath });
+    return new vscode.DebugAdapterExecutable(node.path, [path.join(this.extensionPath, 'dist', 'debug-adapter.js')], { cwd: this.extensionPath, env: backendEnv() });
   }
+}
+
+/**
+ * The environment for vmscope's processes (adapter, CLI): VMSCOPE_UNICORN from
+ * the vmscope.unicornPath setting when it is set. The .vsix does not ship
+ * Unicorn (GPL); see docs/backends.md.
+ */
+export function backendEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  const unicorn = vscode.workspace.getConfiguration('vmscope').get<string>('unicornPath', '');
+  if (unicorn) env.VMSCOPE_UNICORN = unicorn;
+  return env;
 }
