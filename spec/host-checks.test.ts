@@ -21,9 +21,29 @@ test('vCPUs beyond host CPUs warn with the overcommit ratio', () => {
   assert.match(String(w![2]), /6 vCPUs on 2 host CPUs: an overcommit of 3:1 \(vCPU:pCPU\)/);
 });
 
-test('an unusable /dev/kvm is a warning that says why', () => {
-  const [w] = codes('name: a\nboot: { image: a }\n', { ...host, kvmProblem: '/dev/kvm does not exist on this host' });
-  assert.deepEqual(w!.slice(0, 2), ['host-kvm', 'warning']);
+test('an unusable /dev/kvm: information where the emulator runs the spec, an error where nothing can', () => {
+  const noKvm = { ...host, kvmProblem: '/dev/kvm does not exist on this host' };
+  assert.deepEqual(codes('name: a\nboot: { image: a }\n', noKvm), [['host-kvm', 'info', 'runs under emulation here: /dev/kvm does not exist on this host']]);
+  const [e] = codes('name: a\nboot: { image: a }\n', { ...noKvm, emulatorProblem: 'Unicorn 2.1+ is not installed' });
+  assert.deepEqual(e!.slice(0, 2), ['host-kvm', 'error']);
+  assert.match(String(e![2]), /cannot run here: \/dev\/kvm does not exist on this host; and the emulator cannot either: Unicorn 2\.1\+ is not installed/);
+});
+
+test('accel asks for one backend: an error when that one cannot run here, whatever the other can', () => {
+  const noKvm = { ...host, kvmProblem: '/dev/kvm does not exist on this host' };
+  const [k] = codes('name: a\naccel: kvm\nboot: { image: a }\n', noKvm);
+  assert.deepEqual(k!.slice(0, 2), ['host-kvm', 'error']);
+  assert.match(String(k![2]), /^accel: kvm, but this spec cannot run here: .*; accel: auto or emu would run it under emulation$/);
+  assert.deepEqual(codes('name: a\naccel: emu\nboot: { image: a }\n', noKvm), []);
+  const [u] = codes('name: a\naccel: emu\nboot: { image: a }\n', { ...host, emulatorProblem: 'no Unicorn' });
+  assert.deepEqual(u!.slice(0, 3), ['host-kvm', 'error', 'accel: emu, but the emulator cannot run here: no Unicorn']);
+});
+
+test('host checks show together with the spec\'s other errors', () => {
+  const r = parseSpec('name: a\nmemory: 4096GiB\nmemroy: 1MiB\nboot: { image: a }\n', '/x/vm.vmspec');
+  assert.ok(r.diagnostics.some((d) => d.code === 'unknown-key'), 'the misspelled key is an error');
+  const host = checkHost(r, { memoryBytes: 8 * 2 ** 30, cpus: 2 });
+  assert.deepEqual(host.map((d) => [d.code, d.severity, d.range.start.line]), [['host-memory', 'error', 1]]);
 });
 
 test('regions beyond the host\'s physical address width are errors', () => {

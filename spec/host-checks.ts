@@ -1,12 +1,16 @@
 // Checks of a spec against the host it would run on: memory beyond the
 // host's RAM (an error) or beyond half of it (a warning), more vCPUs than
 // host CPUs (with the overcommit ratio), regions beyond the physical address
-// width guests get (the host's MAXPHYADDR), and a /dev/kvm that cannot be used.
+// width guests get (the host's MAXPHYADDR), and which backend can run it: KVM,
+// the emulator, or neither. They read whatever values of the spec are valid,
+// so they show together with the spec's other errors.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { formatSize } from './units';
 import type { SpecParseResult } from './parse';
+// Files only: whether a libunicorn is there to load (no native addon in the language server).
+import { emulatorProblem } from '../vmm/emu/locate';
 import type { SpecDiagnostic } from './types';
 
 export interface HostFacts {
@@ -16,6 +20,8 @@ export interface HostFacts {
   physBits?: number;
   /** Why /dev/kvm cannot be used, if it cannot. */
   kvmProblem?: string;
+  /** Why the emulator cannot run, if it cannot. */
+  emulatorProblem?: string;
 }
 
 export function thisHost(device = '/dev/kvm'): HostFacts {
@@ -32,20 +38,22 @@ export function thisHost(device = '/dev/kvm'): HostFacts {
     const code = (e as NodeJS.ErrnoException).code;
     facts.kvmProblem = code === 'ENOENT' ? `${device} does not exist on this host` : `no permission to open ${device} (add yourself to its group, e.g. kvm)`;
   }
+  const emu = emulatorProblem();
+  if (emu) facts.emulatorProblem = emu;
   return facts;
 }
 
 export function checkHost(result: SpecParseResult, host: HostFacts = thisHost()): SpecDiagnostic[] {
-  const spec = result.spec;
+  const spec = result.spec ?? result.partial;
   if (!spec) return [];
   const out: SpecDiagnostic[] = [];
   const mem = result.ranges.locate(['memory'], 'key');
-  if (spec.memory > host.memoryBytes) {
+  if (spec.memory !== undefined && spec.memory > host.memoryBytes) {
     out.push({ severity: 'error', code: 'host-memory', message: `memory ${formatSize(spec.memory)} is more than this host's RAM (${formatSize(host.memoryBytes)})`, range: mem });
-  } else if (spec.memory > host.memoryBytes / 2) {
+  } else if (spec.memory !== undefined && spec.memory > host.memoryBytes / 2) {
     out.push({ severity: 'warning', code: 'host-memory', message: `memory ${formatSize(spec.memory)} is more than half of this host's RAM (${formatSize(host.memoryBytes)}); the host may swap`, range: mem });
   }
-  if (spec.vcpus > host.cpus) {
+  if (spec.vcpus !== undefined && spec.vcpus > host.cpus) {
     const ratio = (spec.vcpus / host.cpus).toFixed(1).replace(/\.0$/, '');
     out.push({
       severity: 'warning',
@@ -56,19 +64,38 @@ export function checkHost(result: SpecParseResult, host: HostFacts = thisHost())
   }
   if (host.physBits !== undefined) {
     const limit = 2 ** host.physBits;
-    spec.regions.forEach((r, i) => {
-      if (r.gpa + r.size > limit) {
+    (spec.regions ?? []).forEach((r, i) => {
+      if (r?.gpa !== undefined && r.size !== undefined && r.gpa + r.size > limit) {
         out.push({
           severity: 'error',
           code: 'beyond-phys-width',
-          message: `region ${r.name} ends at 0x${(r.gpa + r.size).toString(16)}, beyond this host's ${host.physBits}-bit guest-physical address space (MAXPHYADDR); the guest cannot address it`,
+          message: `region ${r.name ?? i} ends at 0x${(r.gpa + r.size).toString(16)}, beyond this host's ${host.physBits}-bit guest-physical address space (MAXPHYADDR); the guest cannot address it`,
           range: result.ranges.locate(['regions', i, 'gpa']),
         });
       }
     });
   }
-  if (host.kvmProblem) {
-    out.push({ severity: 'warning', code: 'host-kvm', message: `this spec cannot run here: ${host.kvmProblem}`, range: result.ranges.locate(['name'], 'key') });
-  }
+  const backend = backendDiagnostic(spec.accel ?? 'auto', host);
+  if (backend) out.push({ ...backend, code: 'host-kvm', range: result.ranges.locate([spec.accel !== undefined ? 'accel' : 'name'], 'key') });
   return out;
+}
+
+/**
+ * What the backend choice means here: information when the emulator runs a
+ * spec KVM cannot, an error when the backend it asks for (or every backend)
+ * cannot run.
+ */
+function backendDiagnostic(accel: 'auto' | 'kvm' | 'emu', host: HostFacts): Pick<SpecDiagnostic, 'severity' | 'message'> | undefined {
+  const kvm = host.kvmProblem;
+  const emu = host.emulatorProblem;
+  switch (accel) {
+    case 'kvm':
+      return kvm ? { severity: 'error', message: `accel: kvm, but this spec cannot run here: ${kvm}${emu ? '' : '; accel: auto or emu would run it under emulation'}` } : undefined;
+    case 'emu':
+      return emu ? { severity: 'error', message: `accel: emu, but the emulator cannot run here: ${emu}` } : undefined;
+    case 'auto':
+      if (!kvm) return undefined;
+      if (!emu) return { severity: 'info', message: `runs under emulation here: ${kvm}` };
+      return { severity: 'error', message: `this spec cannot run here: ${kvm}; and the emulator cannot either: ${emu}` };
+  }
 }

@@ -31,6 +31,12 @@ import {
 export interface SpecParseResult {
   /** Present only when there are no error diagnostics. */
   spec?: VmSpec;
+  /**
+   * Every value that is valid on its own, even when other keys have errors
+   * (absent or invalid parts are undefined): host checks use it, so that they
+   * show together with the spec's other errors.
+   */
+  partial?: Loose<Parsed>;
   /** Sorted by position. */
   diagnostics: SpecDiagnostic[];
   ranges: SpecSourceMap;
@@ -126,6 +132,7 @@ export function parseSpec(text: string, file: string, options: ParseOptions = {}
 
   const diagnostics = sortByPosition(walker.diagnostics);
   const result: SpecParseResult = { diagnostics, ranges: walker.map };
+  if (loose) result.partial = loose;
   if (!diagnostics.some((d) => d.severity === 'error')) {
     // No errors means every required key was present and every value valid, so the loose value is complete.
     result.spec = { ...(value as Parsed), file: absFile, dir };
@@ -183,10 +190,11 @@ function sortByPosition(diagnostics: SpecDiagnostic[]): SpecDiagnostic[] {
   return diagnostics.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
 }
 
-type Parsed = SchemaValue<typeof vmSpecSchema>;
+export type Parsed = SchemaValue<typeof vmSpecSchema>;
 
 /** A partly valid parse: any value may be missing because it was absent or invalid. */
-type Loose<T> = T extends bigint | string | number | boolean | null
+/** A parsed value whose parts may be missing: what is valid of a spec with errors. */
+export type Loose<T> = T extends bigint | string | number | boolean | null
   ? T | undefined
   : T extends readonly (infer I)[]
     ? Loose<I>[] | undefined

@@ -70,7 +70,7 @@ export const IMAGE_DIAGNOSTIC_CODES = {
 export const HOST_DIAGNOSTIC_CODES = {
   'host-memory': 'memory above the host\'s RAM (error) or above half of it (warning).',
   'host-vcpus': 'More vCPUs than host CPUs, with the overcommit ratio (warning).',
-  'host-kvm': '/dev/kvm is missing or not accessible on this host (warning).',
+  'host-kvm': 'Which backend can run the spec here: information when the emulator runs what KVM cannot, an error when the backend asked for (or every backend) cannot.',
   'beyond-phys-width': 'A region ends beyond the guest-physical address width (MAXPHYADDR) of this host.',
 } as const satisfies Record<string, string>;
 

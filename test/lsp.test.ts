@@ -14,8 +14,8 @@ import { thisHost } from '../spec/host-checks';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SERVER = path.join(ROOT, 'dist', 'language-server.js');
-/** Why /dev/kvm cannot be used here, as the server will see it (undefined where it can). */
-const KVM_PROBLEM = thisHost().kvmProblem;
+/** Why /dev/kvm cannot be used here, and why the emulator cannot, as the server will see them (undefined where they can). */
+const { kvmProblem: KVM_PROBLEM, emulatorProblem: EMU_PROBLEM } = thisHost();
 
 interface Pos { line: number; character: number }
 interface Range { start: Pos; end: Pos }
@@ -196,13 +196,15 @@ describe('vmspec language server over stdio', { timeout: 60_000 }, () => {
     assert.deepEqual(await client.diagnostics(uri, 1), []);
   });
 
-  test('a host without a usable /dev/kvm gets exactly one host-kvm diagnostic that says why', async () => {
+  test('a host without a usable /dev/kvm gets exactly one host-kvm diagnostic that says why, information when the emulator can run the spec', async () => {
     const uri = fresh();
     await client.open(uri, VALID);
     const host = (await client.allDiagnostics(uri, 1)).filter((d) => d.code === 'host-kvm');
     if (!KVM_PROBLEM) return assert.deepEqual(host, []);
     assert.equal(host.length, 1, JSON.stringify(host));
     assert.ok(host[0]!.message.includes(KVM_PROBLEM), host[0]!.message);
+    // Information where the emulator runs the spec instead (LSP severity 3), an error where nothing can (1).
+    assert.equal(host[0]!.severity, EMU_PROBLEM ? 1 : 3, host[0]!.message);
   });
 
   test('unknown key: exact range, code, did-you-mean, and a quick fix that removes it', async () => {
