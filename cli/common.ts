@@ -1,7 +1,7 @@
 // Shared CLI plumbing: exit codes and the single place errors become one line.
 
 import { VmscopeError } from '../vmm/errors';
-import { NativeAddonMissing } from '../vmm/kvm/native';
+import { NativeAddonMissing } from '../vmm/errors';
 
 export const ExitCode = {
   ok: 0,

@@ -5,7 +5,7 @@
 import { EXIT_FILTER_NAMES } from '../spec/schema';
 import { EXIT_CODES, type ExitInfo } from '../vmm/exit-trace';
 import { describeExit } from '../vmm/vmx/exit-reasons';
-import type { KvmBackend } from '../vmm/kvm/system';
+import type { BackendImplementation } from '../vmm/backend';
 import { lastExitOf } from './vmcs-view';
 
 export type ExitFilterName = (typeof EXIT_FILTER_NAMES)[number];
@@ -36,7 +36,7 @@ export const EXIT_FILTERS: readonly ExitFilterDef[] = [
  * `I/O instruction (VMX exit 30): out 0x3f8, 1 byte, value 0x48`. Without the
  * instruction at hand, a string/REP I/O exit is recognised by its count.
  */
-export function describeExitStop(code: number, exit: ExitInfo, backend?: KvmBackend): string {
+export function describeExitStop(code: number, exit: ExitInfo, backend?: BackendImplementation): string {
   const details = lastExitOf({ code, exit });
   if (exit.reason === 'io') {
     const many = exit.count > 1;

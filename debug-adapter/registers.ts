@@ -4,7 +4,7 @@
 // Nodes know how to write themselves back, so setVariable is one lookup.
 
 import type { VcpuStateApi as VcpuState } from '../vmm/vcpu-state';
-import { GPR_NAMES, SEGMENT_NAMES, type Regs, type Segment, type Sregs } from '../vmm/kvm/structs';
+import { GPR_NAMES, SEGMENT_NAMES, type Regs, type Segment, type Sregs } from '../vmm/registers';
 import { formatMemoryReference } from './guest-memory';
 
 export interface VarNode {

@@ -38,8 +38,9 @@ import { parseSize } from '../spec/units';
 import { buildMachine, deviceConfigs, memoryLayout } from '../vmm/builder';
 import type { Machine } from '../vmm/machine';
 import { cpuModeName, describeVcpuEnd, formatCpu, type RunResult, type VcpuStop } from '../vmm/exits';
-import { GPR_NAMES, SEGMENT_NAMES } from '../vmm/kvm/structs';
-import { kvmExitName } from '../vmm/kvm/constants';
+import { GPR_NAMES, SEGMENT_NAMES } from '../vmm/registers';
+import type { BackendImplementation } from '../vmm/backend';
+import { exitName } from '../vmm/exit-trace';
 import { VmscopeError } from '../vmm/errors';
 import type { ResumeHow, WatchLength } from '../vmm/debug';
 import { BreakpointManager, type HitDecision, type ManagedBreakpoint } from './breakpoints';
@@ -48,7 +49,6 @@ import { parseHitCondition } from '../vmm/expr/hit-condition';
 import { EXIT_FILTERS, describeExitStop, type ExitFilterName } from './exit-filters';
 import { formatTranslation, translateOn, translationJson, translationNodes } from './translation';
 import { ioExitPc, vmcsNodes } from './vmcs-view';
-import { detectBackend, type KvmBackend } from '../vmm/kvm/system';
 import { ProgramInfo } from './program';
 import { GuestAccess, formatMemoryReference, parseMemoryReference, type MemRef } from './guest-memory';
 import {
@@ -132,7 +132,7 @@ function readOrUndefined(file: string): Buffer | undefined {
 }
 
 /** KVM exit name (KVM_EXIT_IO) → exit filter name (io). */
-const FILTER_BY_KVM_NAME = new Map(Object.entries(EXIT_CODES).map(([id, code]) => [kvmExitName(code), id]));
+const FILTER_BY_KVM_NAME = new Map(Object.entries(EXIT_CODES).map(([id, code]) => [exitName(code), id]));
 /** How many recent exits the Exits scope lists. */
 const EXITS_SHOWN = 32;
 
@@ -164,7 +164,10 @@ export class VmscopeSession extends DebugSession {
   private stepPlan: { vcpu: number; kind: 'in' | 'over'; granularity: 'line'; fromLine?: { file: string; line: number }; rounds: number } | undefined;
   private restarting = false;
   private hexDefault = true;
-  private readonly backend: KvmBackend = detectBackend().backend;
+  /** What runs behind the machine's backend (VMX, SVM, PVM or the emulator), for exit descriptions and the VMCS view. */
+  private get backend(): BackendImplementation {
+    return this.machine?.implementation ?? 'unknown';
+  }
   private extraMsrs: Array<[number, string]> = [];
 
   // ---------------------------------------------------------------- setup
@@ -1382,7 +1385,7 @@ export class VmscopeSession extends DebugSession {
     return {
       name: spec?.name,
       spec: spec?.file,
-      backend: m?.backendName === 'emu' ? 'emu' : this.backend,
+      backend: this.backend,
       accel: m ? { name: m.backendName, description: m.backendDescription, capabilities: m.capabilities } : undefined,
       state: !m ? 'none' : this.ended ? 'ended' : this.runState,
       vcpus,

@@ -9,8 +9,8 @@ import { derivedVmcs, derivedVmcsGaps, emulatedProvenance, type DerivedInput, ty
 import { GROUP_ORDER, GROUP_TITLES } from '../vmm/vmx/encoding';
 import { ioExitFromKvm, type DecodedInstruction as VmxInsn } from '../vmm/vmx/qualification';
 import { decodeNestedState } from '../vmm/vmx/vmcs12';
-import type { KvmBackend } from '../vmm/kvm/system';
-import type { Regs } from '../vmm/kvm/structs';
+import type { BackendImplementation } from '../vmm/backend';
+import type { Regs } from '../vmm/registers';
 import { bitnessOf, decode, type DecodedInstruction } from './disasm';
 import type { GuestAccess } from './guest-memory';
 import type { VarNode } from './registers';
@@ -152,7 +152,7 @@ function fieldNode(machine: Machine, vcpu: number, f: VmcsFieldValue): VarNode {
   return node;
 }
 
-export function vmcsNodes(machine: Machine, vcpu: number, access: GuestAccess, backend: KvmBackend): VarNode[] {
+export function vmcsNodes(machine: Machine, vcpu: number, access: GuestAccess, backend: BackendImplementation): VarNode[] {
   const st = machine.vcpuState(vcpu);
   const regs = st.getRegs();
   const sregs = st.getSregs();

@@ -9,6 +9,12 @@ import type { ExitInfo } from './exit-trace';
 import type { VcpuStateApi } from './vcpu-state';
 
 export type BackendName = 'kvm' | 'emu';
+/**
+ * What runs behind the backend: KVM's implementation (VMX on Intel, SVM on AMD,
+ * PVM without hardware virtualization) or the emulator. Exit descriptions and
+ * the VMCS view depend on it (only VMX has VMX exit reasons behind KVM's).
+ */
+export type BackendImplementation = 'vmx' | 'svm' | 'pvm' | 'unknown' | 'emu';
 /** What a spec, the CLI or a launch configuration asks for. */
 export type AccelChoice = 'auto' | BackendName;
 
@@ -96,6 +102,7 @@ export interface MachineBackend {
   readonly capabilities: BackendCapabilities;
   /** One line on the backend for reports: "KVM (VMX)", "emulation (Unicorn 2.1.4)". */
   readonly description: string;
+  readonly implementation: BackendImplementation;
   /** State access to a vCPU that is paused (or not started). */
   vcpuState(index: number, onWrite: () => void): VcpuStateApi;
   /** Forces vCPU `index` out of guest code now (from any thread). */

@@ -10,7 +10,8 @@ import { BootArea, KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, MAX_LOW_RAM } from './bo
 import { BootStateError, initialState } from './boot/cpu-state';
 import { KvmCap } from './kvm/constants';
 import { KVM_DEVICE, openKvm, type KvmSystem } from './kvm/system';
-import { Structs, type CpuidEntry, type Sregs } from './kvm/structs';
+import { type CpuidEntry, type Sregs } from './registers';
+import { Structs } from './kvm/structs';
 import { loadNative, type KvmNative } from './kvm/native';
 import { KvmMachine } from './kvm/machine';
 import { EmuMachine } from './emu/machine';

@@ -20,3 +20,6 @@ export class KvmUnavailable extends VmscopeError {}
 
 /** The spec is well-formed but cannot be built into a machine (image problems, layout clashes). */
 export class BuildError extends VmscopeError {}
+
+/** The native addon is not built (npm install did not finish, or no compiler). */
+export class NativeAddonMissing extends Error {}

@@ -3,7 +3,7 @@
 // log on matching exits, evaluated on the vCPU thread), and the exit trace:
 // a ring buffer per vCPU in shared memory, readable at any time.
 
-import { KvmExit, KVM_EXIT_IO_OUT } from './kvm/constants';
+import { KvmExit, kvmExitName, KVM_EXIT_IO_OUT } from './kvm/constants';
 import { compile, type CompiledExpression, type EvalContext } from './expr/evaluate';
 import { parseHitCondition } from './expr/hit-condition';
 
@@ -22,6 +22,15 @@ export type ExitInfo =
   | { reason: 'other'; code: number };
 
 export type ExitReasonName = ExitInfo['reason'];
+
+/**
+ * The name of an exit code, as run results and the Exits view count them.
+ * Both backends use KVM's exit codes and names (KVM_EXIT_IO, …): under
+ * emulation they name the exit the emulated instruction corresponds to.
+ */
+export function exitName(code: number): string {
+  return kvmExitName(code);
+}
 
 /** KVM exit code for each name that has one. */
 export const EXIT_CODES: Readonly<Record<Exclude<ExitReasonName, 'other'>, number>> = {

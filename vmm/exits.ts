@@ -2,7 +2,7 @@
 // them is checked for exhaustiveness by `assertNever`, so adding a case shows
 // every place that must handle it.
 
-import type { Regs, Sregs } from './kvm/structs';
+import type { Regs, Sregs } from './registers';
 import type { UnclaimedAccess } from './devices/bus';
 import type { DeviceEvent } from './devices/types';
 import { hex } from './address';

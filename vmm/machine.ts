@@ -16,7 +16,7 @@ import { deviceStateBytes, uartEnqueue, type DeviceConfig, type DeviceEvent } fr
 import type { UnclaimedAccess } from './devices/bus';
 import { Cmd, Ctl, MAX_EXIT_CODE, State, type VcpuLoopConfig } from './vcpu-loop';
 import type { VcpuStateApi } from './vcpu-state';
-import type { BackendCapabilities, BackendName, MachineBackend } from './backend';
+import type { BackendCapabilities, BackendImplementation, BackendName, MachineBackend } from './backend';
 import type { RunEnd, RunResult, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 import type { DebugConfig, ResumeHow, VcpuCommand } from './debug';
 import { TraceRing, traceBytes, type ExitFilterSpec, type TraceEntry } from './exit-trace';
@@ -120,6 +120,11 @@ export class Machine extends EventEmitter<MachineEvents> {
   /** The backend's name: `kvm` or `emu`. */
   get backendName(): BackendName {
     return this.parts.backend.name;
+  }
+
+  /** What runs behind the backend: VMX, SVM or PVM under KVM, or the emulator. */
+  get implementation(): BackendImplementation {
+    return this.parts.backend.implementation;
   }
 
   /** One line naming the backend, for the first line of a run or a debug session. */

@@ -4,16 +4,8 @@
 // serialises vCPU ioctls on the vCPU mutex).
 
 import type { KvmNative } from './kvm/native';
-import {
-  Structs,
-  type CpuidEntry,
-  type DebugRegs,
-  type Fpu,
-  type Regs,
-  type Sregs,
-  type Translation,
-  type VcpuEvents,
-} from './kvm/structs';
+import { type CpuidEntry, type DebugRegs, type Fpu, type Regs, type Sregs, type Translation, type VcpuEvents } from './registers';
+import { Structs } from './kvm/structs';
 import { gva, type Gva } from './address';
 
 /**

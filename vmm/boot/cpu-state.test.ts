@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { fakeMemory } from './fake-memory';
 import { encodeDescriptor, GDT_ENTRIES, initialState, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, CR4_PAE } from './cpu-state';
 import { BootArea, Selector } from './layout';
-import type { Segment, Sregs } from '../kvm/structs';
+import type { Segment, Sregs } from '../registers';
 
 
 const seg = (): Segment => ({ base: 0xffff0000n, limit: 0xffff, selector: 0xf000, type: 0xb, present: 1, dpl: 0, db: 0, s: 1, l: 0, g: 0, avl: 0, unusable: 0 });

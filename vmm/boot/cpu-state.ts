@@ -2,7 +2,7 @@
 // registers, control registers and the GDT they refer to. Pure apart from the
 // memory writer, so the result can be checked without KVM.
 
-import type { Regs, Segment, Sregs } from '../kvm/structs';
+import type { Regs, Segment, Sregs } from '../registers';
 import { BootArea, Selector } from './layout';
 import { buildIdentityMap, type PageTableWriter } from './page-tables';
 

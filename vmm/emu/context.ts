@@ -7,8 +7,9 @@
 // Offsets: QEMU 5's target/i386/cpu.h as built into Unicorn 2.1 (see
 // ../shared/research/unicorn.md).
 
-import type { Segment, Sregs } from '../kvm/structs';
+import type { Segment, Sregs } from '../registers';
 import type { UnicornNative } from './native';
+import { VmscopeError } from '../errors';
 
 export interface ContextLayout {
   /** regs[16]: rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8..r15 (QEMU's order). */
@@ -30,7 +31,7 @@ export const HF_PE = 1 << 7;
 export const HF_LMA = 1 << 14;
 export const HF_CS64 = 1 << 15;
 
-export class ContextLayoutMismatch extends Error {}
+export class ContextLayoutMismatch extends VmscopeError {}
 
 const cache = new Map<number, ContextLayout>();
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deliver, hasErrorCode, pageFaultErrorCode, type DeliveryCpu } from './deliver';
 import { encodeDescriptor, type Descriptor } from '../boot/cpu-state';
-import type { Regs, Segment, Sregs } from '../kvm/structs';
+import type { Regs, Segment, Sregs } from '../registers';
 import { physReader } from '../paging/phys';
 import { translate, type PagingContext } from '../paging/walk';
 import { KIB4, PTE, TableBuilder } from '../paging/tables';

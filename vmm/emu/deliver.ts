@@ -3,7 +3,7 @@
 // Pure logic over a DeliveryCpu, so it is unit-tested without an emulator.
 
 import { Decoder, DecoderError, DecoderOptions, InstructionInfoFactory, MemorySizeExt, OpAccess, Register, RegisterExt } from 'iced-x86';
-import type { GprName, Regs, Segment, Sregs } from '../kvm/structs';
+import type { GprName, Regs, Segment, Sregs } from '../registers';
 import { walk, type PagingContext, type ReadPhys, type WalkFault } from '../paging/walk';
 
 export interface DeliveryCpu {

@@ -5,7 +5,7 @@
 // device bus, as a KVM MMIO exit would), builds the CPUID table the guest
 // sees, and gives each vCPU's thread what it needs.
 
-import type { CpuidEntry } from '../kvm/structs';
+import type { CpuidEntry } from '../registers';
 import type { GuestMemory } from '../memory';
 import type { BackendCapabilities, MachineBackend } from '../backend';
 import type { VcpuStateApi } from '../vcpu-state';
@@ -77,6 +77,7 @@ export interface EmuMachineOptions {
 
 export class EmuMachine implements MachineBackend {
   readonly name = 'emu';
+  readonly implementation = 'emu';
   readonly capabilities = EMU_CAPABILITIES;
   readonly uc: UnicornNative;
   readonly engines: number[] = [];

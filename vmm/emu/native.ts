@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadNative } from '../kvm/native';
+import { VmscopeError } from '../errors';
 import { HOW_TO_GET_UNICORN, unicornCandidates } from './locate';
 
 /** Handlers the engine calls synchronously from its hooks, on the thread that runs it. */
@@ -72,7 +73,8 @@ export interface UnicornLibrary {
   version: string;
 }
 
-export class UnicornUnavailable extends Error {}
+/** The emulator cannot run: no Unicorn, or one older than 2.1. */
+export class UnicornUnavailable extends VmscopeError {}
 
 let loaded: UnicornLibrary | undefined;
 let failure: string | undefined;

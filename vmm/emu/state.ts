@@ -7,8 +7,8 @@
 import type { Gva } from '../address';
 import { translate } from '../paging/walk';
 import type { ReadPhys } from '../paging/walk';
-import type { CpuidEntry, DebugRegs, Fpu, Regs, Segment, Sregs, Translation, VcpuEvents } from '../kvm/structs';
-import { GPR_NAMES } from '../kvm/structs';
+import type { CpuidEntry, DebugRegs, Fpu, Regs, Segment, Sregs, Translation, VcpuEvents } from '../registers';
+import { GPR_NAMES } from '../registers';
 import type { VcpuStateApi } from '../vcpu-state';
 import { contextLayout, decodeSegmentFlags, encodeSegmentFlags, hflagsFor, type ContextLayout } from './context';
 import type { UnicornNative } from './native';

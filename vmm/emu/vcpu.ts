@@ -12,7 +12,7 @@
 // through a ticket lock: `lock`-prefixed instructions are not atomic across
 // Unicorn engines, so only one runs at a time, as in QEMU's single-threaded TCG.
 
-import type { CpuidEntry } from '../kvm/structs';
+import type { CpuidEntry } from '../registers';
 import { KvmExit } from '../kvm/constants';
 import type { DebugConfig, HwSlot } from '../debug';
 import type { ExitInfo } from '../exit-trace';

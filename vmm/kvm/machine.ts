@@ -6,12 +6,13 @@ import type { VcpuStateApi } from '../vcpu-state';
 import { VcpuState } from '../vcpu-state';
 import type { CpuidEntry } from './structs';
 import { KvmCap } from './constants';
-import { detectBackend, type KvmSystem } from './system';
+import { detectBackend, type KvmBackend, type KvmSystem } from './system';
 import { probeDataWatchpoints, probeSoftwareBreakpoints } from './probe';
 
 export class KvmMachine implements MachineBackend {
   readonly name = 'kvm';
   readonly description: string;
+  readonly implementation: KvmBackend;
   private caps: BackendCapabilities | undefined;
   private msrExitsEnabled = false;
 
@@ -23,6 +24,7 @@ export class KvmMachine implements MachineBackend {
     readonly cpuid: CpuidEntry[],
   ) {
     const b = detectBackend().backend;
+    this.implementation = b;
     this.description = `KVM (${b === 'vmx' ? 'VMX' : b === 'svm' ? 'SVM' : b === 'pvm' ? 'PVM' : 'unknown'})`;
   }
 

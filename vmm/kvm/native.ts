@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { NativeAddonMissing } from '../errors';
 
 /** Bytes that an ioctl reads or fills: the struct layouts are in `layout`. */
 export type IoctlBuffer = ArrayBuffer | ArrayBufferView;
@@ -104,7 +105,6 @@ export function packageRoot(): string {
 
 let cached: KvmNative | undefined;
 
-export class NativeAddonMissing extends Error {}
 
 export function loadNative(): KvmNative {
   if (cached) return cached;

@@ -4,97 +4,11 @@
 
 import type { NativeLayout } from './native';
 
-export const GPR_NAMES = [
-  'rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp',
-  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15',
-  'rip', 'rflags',
-] as const;
-export type GprName = (typeof GPR_NAMES)[number];
-/** struct kvm_regs: 18 u64 in GPR_NAMES order. */
-export type Regs = Record<GprName, bigint>;
-
-export interface Segment {
-  base: bigint;
-  limit: number;
-  selector: number;
-  type: number;
-  present: number;
-  dpl: number;
-  db: number;
-  s: number;
-  l: number;
-  g: number;
-  avl: number;
-  unusable: number;
-}
-
-export interface DescriptorTable {
-  base: bigint;
-  limit: number;
-}
-
-export const SEGMENT_NAMES = ['cs', 'ds', 'es', 'fs', 'gs', 'ss', 'tr', 'ldt'] as const;
-export type SegmentName = (typeof SEGMENT_NAMES)[number];
-
-export interface Sregs extends Record<SegmentName, Segment> {
-  gdt: DescriptorTable;
-  idt: DescriptorTable;
-  cr0: bigint;
-  cr2: bigint;
-  cr3: bigint;
-  cr4: bigint;
-  cr8: bigint;
-  efer: bigint;
-  apicBase: bigint;
-  interruptBitmap: [bigint, bigint, bigint, bigint];
-}
-
-export interface DebugRegs {
-  db: [bigint, bigint, bigint, bigint];
-  dr6: bigint;
-  dr7: bigint;
-  flags: bigint;
-}
-
-export interface Translation {
-  linear: bigint;
-  physical: bigint;
-  valid: boolean;
-  writeable: boolean;
-  usermode: boolean;
-}
-
-export interface CpuidEntry {
-  function: number;
-  index: number;
-  flags: number;
-  eax: number;
-  ebx: number;
-  ecx: number;
-  edx: number;
-}
-
-export interface Fpu {
-  /** x87 registers st0..st7 as 10-byte values (80-bit extended). */
-  fpr: Uint8Array[];
-  fcw: number;
-  fsw: number;
-  ftwx: number;
-  lastOpcode: number;
-  lastIp: bigint;
-  lastDp: bigint;
-  /** xmm0..xmm15 as 16-byte values. */
-  xmm: Uint8Array[];
-  mxcsr: number;
-}
-
-export interface VcpuEvents {
-  exception: { injected: number; nr: number; hasErrorCode: number; pending: number; errorCode: number };
-  interrupt: { injected: number; nr: number; shadow: number };
-  nmi: { injected: number; pending: number; masked: number };
-  sipiVector: number;
-  flags: number;
-}
+// The register vocabulary is the runner's own (vmm/registers.ts); these
+// codecs translate it to and from KVM's structs.
+export * from '../registers';
+import type { CpuidEntry, DebugRegs, DescriptorTable, Fpu, Regs, Segment, Sregs, Translation, VcpuEvents } from '../registers';
+import { GPR_NAMES, SEGMENT_NAMES } from '../registers';
 
 /** Struct codecs bound to one addon layout. */
 export class Structs {

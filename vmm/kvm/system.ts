@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { KvmCap, type KvmCapName } from './constants';
 import { isNativeError, loadNative, type KvmNative } from './native';
 import { KvmUnavailable } from '../errors';
+import type { BackendImplementation } from '../backend';
 
 export const KVM_DEVICE = '/dev/kvm';
 export const KVM_API_VERSION = 12;
@@ -69,7 +70,8 @@ export function capabilities(sys: KvmSystem): Record<KvmCapName, number> {
   return out;
 }
 
-export type KvmBackend = 'vmx' | 'svm' | 'pvm' | 'unknown';
+/** KVM's implementation on this host (a BackendImplementation other than the emulator). */
+export type KvmBackend = Exclude<BackendImplementation, 'emu'>;
 
 /**
  * Which KVM implementation serves /dev/kvm: the loaded vendor module decides

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KvmExit } from '../kvm/constants';
-import type { DebugRegs, Regs, Segment, Sregs, VcpuEvents } from '../kvm/structs';
+import type { DebugRegs, Regs, Segment, Sregs, VcpuEvents } from '../registers';
 import { derivedVmcs, derivedVmcsGaps, segmentAccessRights, type DerivedInput, type VmcsFieldValue } from './derived';
 import { displayFields } from './encoding';
 

@@ -5,8 +5,8 @@
 // reason, never filled with a guess.
 
 import { KvmExit } from '../kvm/constants';
-import type { DebugRegs, Regs, Segment, SegmentName, Sregs, VcpuEvents } from '../kvm/structs';
-import type { KvmBackend } from '../kvm/system';
+import type { DebugRegs, Regs, Segment, SegmentName, Sregs, VcpuEvents } from '../registers';
+import type { BackendImplementation } from '../backend';
 import { compareDisplay, displayFields, field, type VmcsGroup } from './encoding';
 import { decodeExitReasonField, exitInfoFromInternalError, vmxReason } from './exit-reasons';
 import type { LastExit } from './last-exit';
@@ -67,7 +67,7 @@ export interface DerivedInput {
   /** The vCPU is halted (e.g. after KVM_EXIT_HLT). Without it, the activity state comes from the last exit or is left out. */
   halted?: boolean;
   /** The host's KVM module: fail_entry and internal-error codes are VMX values only on 'vmx'. */
-  backend?: KvmBackend;
+  backend?: BackendImplementation;
 }
 
 // Values of ABI constants from <asm/kvm.h> that this file reads.

@@ -4,7 +4,7 @@
 // written here (titles after the SDM's Appendix C, mapping after KVM's vmx.c).
 
 import { KvmExit, kvmExitName, KvmInternalError, KvmSystemEvent } from '../kvm/constants';
-import type { KvmBackend } from '../kvm/system';
+import type { BackendImplementation } from '../backend';
 import { VM_INSTRUCTION_ERRORS, VMX_EXIT_REASONS } from './exit-reason-table';
 import type { ExitDetails, IoExit } from './last-exit';
 
@@ -332,7 +332,7 @@ const SYSTEM_EVENT_NAMES: Readonly<Record<number, string>> = {
   [KvmSystemEvent.CRASH]: 'crash',
 };
 
-function describeFailEntry(reason: bigint, backend: KvmBackend | undefined): string {
+function describeFailEntry(reason: bigint, backend: BackendImplementation | undefined): string {
   const v = Number(reason & 0xffffffffn);
   if (backend !== undefined && backend !== 'vmx') {
     return `VM-entry failure: hardware_entry_failure_reason ${h(v)} (in ${backend}'s own terms, not VMX)`;
@@ -348,7 +348,7 @@ function describeFailEntry(reason: bigint, backend: KvmBackend | undefined): str
  * "I/O instruction (VMX exit 30): out 0x3f8, 1 byte, value 0x48". `backend`
  * says whether codes KVM passes through (fail_entry, internal data) are VMX.
  */
-export function describeExit(kvmExit: number, details: ExitDetails = {}, backend?: KvmBackend): string {
+export function describeExit(kvmExit: number, details: ExitDetails = {}, backend?: BackendImplementation): string {
   switch (kvmExit) {
     case KvmExit.IO:
       return details.io ? `${tag(vmxReason('IO_INSTRUCTION'))}: ${describeIo(details.io)}` : tag(vmxReason('IO_INSTRUCTION'));
