@@ -317,6 +317,35 @@ vmTest('DAP: a data breakpoint on a global stops after the write', async () => {
   );
 });
 
+vmTest('DAP: a read/write data breakpoint stops right after a read of the watched bytes', async (_t, backend) => {
+  // hello.c's uart_puts reads the greeting one byte at a time: watch its first 4 bytes, where the first access is a read.
+  await session(HELLO, async ({ dc, output }) => {
+    const fb = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'uart_puts' }] });
+    assert.equal(fb.body.breakpoints[0]!.verified, true);
+    await continueTo(dc);
+    const s = await reg(dc, 'rdi'); // the string argument
+    await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
+    const info = await dc.dataBreakpointInfoRequest({ name: '0x' + s.toString(16), asAddress: true, bytes: 4 });
+    assert.ok(info.body.dataId, JSON.stringify(info.body));
+    const set = await dc.setDataBreakpointsRequest({ breakpoints: [{ dataId: info.body.dataId!, accessType: 'readWrite' }] });
+    if (backend === 'kvm' && hostInfo.backend === 'pvm') {
+      // PVM reports no DR0-3 data breakpoints, and a software watchpoint sees writes only.
+      assert.equal(set.body.breakpoints[0]!.verified, false);
+      return;
+    }
+    assert.equal(set.body.breakpoints[0]!.verified, true, set.body.breakpoints[0]!.message);
+    const stop = await continueTo(dc);
+    assert.equal(stop.body.reason, 'data breakpoint');
+    assert.match(stop.body.description ?? '', new RegExp(`^access to 0x${s.toString(16)} \\(4 bytes\\)`));
+    assert.equal(output(), '', 'stopped at the read, before any byte went out');
+    // rip is past the read: the instruction before it is the movzx of *s in uart_puts.
+    const top = await topFrame(dc);
+    assert.match(top.name, /^uart_puts\+0x[0-9a-f]+$/);
+    const dis = await dc.disassembleRequest({ memoryReference: top.instructionPointerReference!, instructionOffset: -1, instructionCount: 1 });
+    assert.match(dis.body!.instructions[0]!.instruction, /byte ptr \[/, dis.body!.instructions[0]!.instruction);
+  });
+});
+
 vmTest('DAP: a triple fault is an exception stop with the registers kept', async () => {
   await session(
     path.join(ROOT, 'test/guests/triple-fault.vmspec'),

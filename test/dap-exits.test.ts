@@ -25,6 +25,22 @@ vmTest('exit breakpoint: a condition stops on the right port and value, and cont
   });
 });
 
+vmTest('exit breakpoint: one instruction step from it completes the exit once, and the guest goes on', async () => {
+  await withSession(HELLO, [{ filterId: 'io', condition: "port == 0x3f8 && value == 'H'" }], async ({ dc, stdout }) => {
+    await dc.waitForEvent('stopped', 20_000);
+    assert.equal(stdout(), '', 'stopped before the device saw the H');
+    const stepped = dc.waitForEvent('stopped', 20_000);
+    await dc.stepInRequest({ threadId: 0, granularity: 'instruction' });
+    assert.equal(((await stepped) as DebugProtocol.StoppedEvent).body.reason, 'step');
+    assert.equal(stdout(), 'H', 'the step completed the out');
+    const exited = dc.waitForEvent('exited', 20_000);
+    await dc.setExceptionBreakpointsRequest({ filters: [] });
+    await dc.continueRequest({ threadId: 0 });
+    assert.equal((await exited).body.exitCode, 0);
+    assert.equal(stdout(), 'Hello from the guest\n', 'no out ran twice');
+  });
+});
+
 vmTest('exit breakpoint: MMIO with a condition on the guest-physical address', async () => {
   await withSession(path.join(ROOT, 'test/guests/io-probe.vmspec'), [{ filterId: 'mmio', condition: 'gpa >= 0xd0000000 && write' }], async ({ dc }) => {
     const stop = (await dc.waitForEvent('stopped', 20_000)) as DebugProtocol.StoppedEvent;

@@ -69,7 +69,8 @@ export interface RunResult {
 
 /** vCPU worker -> machine. */
 export type WorkerMessage =
-  | { t: 'device'; event: DeviceEvent }
+  /** `seq` numbers device events across every vCPU thread of the VM, from 0. */
+  | { t: 'device'; event: DeviceEvent; seq: number }
   | { t: 'stopped'; stop: VcpuStop }
   | { t: 'exit-log'; filter: string; text: string }
   | { t: 'finished'; end: VcpuEnd; unclaimed: UnclaimedAccess[]; loopMs: number };

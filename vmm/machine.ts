@@ -206,8 +206,7 @@ export class Machine extends EventEmitter<MachineEvents> {
   private onMessage(v: VcpuHandle, m: WorkerMessage): void {
     switch (m.t) {
       case 'device':
-        this.emit('device', m.event);
-        if (m.event.kind === 'serial-output') this.emit('serial', m.event.bytes, m.event.device);
+        this.deviceEvent(m.seq, m.event);
         return;
       case 'stopped':
         this.emit('stopped', v.index, m.stop);
@@ -221,6 +220,23 @@ export class Machine extends EventEmitter<MachineEvents> {
         return;
     }
   }
+
+  /**
+   * Device events arrive on each vCPU thread's own port, so two threads' events
+   * can arrive out of order; they are emitted in the order of their VM-wide
+   * sequence numbers (the order the devices saw them).
+   */
+  private deviceEvent(seq: number, event: DeviceEvent): void {
+    this.earlyEvents.set(seq, event);
+    for (let e = this.earlyEvents.get(this.nextEventSeq); e; e = this.earlyEvents.get(this.nextEventSeq)) {
+      this.earlyEvents.delete(this.nextEventSeq++);
+      this.emit('device', e);
+      if (e.kind === 'serial-output') this.emit('serial', e.bytes, e.device);
+    }
+  }
+
+  private nextEventSeq = 0;
+  private readonly earlyEvents = new Map<number, DeviceEvent>();
 
   private onFinished(v: VcpuHandle, end: VcpuEnd, unclaimed: UnclaimedAccess[]): void {
     v.end = end;

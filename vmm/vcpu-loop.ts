@@ -31,7 +31,9 @@ export const Ctl = {
   PENDING: 4,
   /** Bumped by the machine whenever it writes the vCPU's registers. */
   STATE_WRITES: 5,
-  WORDS: 6,
+  /** VM-wide sequence of device events (only in the first vCPU's control block): keeps their order across threads. */
+  EVENT_SEQ: 6,
+  WORDS: 7,
 } as const;
 
 export const Cmd = { RUN: 0, PAUSE: 1, STOP: 2 } as const;
@@ -85,7 +87,8 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
 
   let pendingEnd: VcpuEnd | undefined;
   const emit = (event: DeviceEvent): void => {
-    post({ t: 'device', event });
+    // Numbered VM-wide, so the machine emits events of several vCPU threads in the order devices saw them.
+    post({ t: 'device', event, seq: Atomics.add(lockWords, Ctl.EVENT_SEQ, 1) });
     if (event.kind === 'debug-exit') pendingEnd = { kind: 'debug-exit', status: event.status };
   };
   const bus = new Bus((gpa) => cfg.mmioRegions.find((r) => gpa >= r.gpa && gpa < r.gpa + r.size)?.name);

@@ -325,7 +325,9 @@ export class EmuVcpu implements VcpuBackend {
       this.pending = { kind: 'end', end };
       this.uc.ucEmuStop(this.id);
     } else if (this.sink.stopAfterExit()) {
-      this.uc.ucEmuStop(this.id);
+      // Before the next instruction (the code hook over every address is on while exit filters are):
+      // a uc_emu_stop here would leave rip on this instruction, which would then run twice.
+      this.uc.ucStopNext(this.id);
     }
   }
 

@@ -357,7 +357,6 @@ static void hook_breakpoint(uc_engine *uc, uint64_t address, uint32_t size, void
  */
 static void hook_precise(uc_engine *uc, uint64_t address, uint32_t size, void *user) {
   engine *e = user;
-  e->skip_armed = false;
   if (e->stop_next) {
     e->stop_next = false;
     if (e->stop_kind == STOP_NONE) e->stop_kind = STOP_REQUESTED;
@@ -406,14 +405,19 @@ static void hook_block_kick(uc_engine *uc, uint64_t address, uint32_t size, void
   if (atomic_load_explicit(&e->kicked, memory_order_relaxed)) U.emu_stop(uc);
 }
 
-/* A data watchpoint (a memory hook over its bytes): stop after the access. */
+/*
+ * A data watchpoint (a memory hook over its bytes): stop after the accessing
+ * instruction. Not with uc_emu_stop here: that leaves rip on the instruction,
+ * which has already run, so it would run again on resume. The code hook over
+ * every address (on while watchpoints are set) stops before the next one.
+ */
 static void hook_watch(uc_engine *uc, uc_mem_type type, uint64_t address, int size, int64_t value, void *user) {
   engine *e = user;
   if (e->stop_kind != STOP_NONE) return;
   e->stop_kind = type == UC_MEM_WRITE ? STOP_WATCH_WRITE : STOP_WATCH_READ;
   e->stop_addr = address;
   e->stop_data = (uint64_t)size;
-  U.emu_stop(uc);
+  e->stop_next = true;
 }
 
 /* ------------------------------------------------------------- functions */
@@ -698,6 +702,8 @@ static napi_value ucEmuStart(napi_env env, napi_callback_info info) {
   if (!kicked) {
     err = U.emu_start(e->uc, begin, ~0ull, timeout, (size_t)count);
     kicked = atomic_exchange(&e->kicked, 0);
+    /* The breakpoint to pass once is the one at `begin`: whether or not it was reached, the run is over. */
+    e->skip_armed = false;
     if (timeout) U.query(e->uc, UC_QUERY_TIMEOUT, &timed_out);
   }
   if (e->js_error) {
