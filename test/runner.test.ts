@@ -78,6 +78,19 @@ vmTest('two vCPUs doing lock xadd on one counter lose and repeat no update', asy
   assert.equal(debugExitStatus(result), 0);
 });
 
+vmTest('an injected interrupt waits for IF=1, then reaches the guest\'s handler through its IDT', async () => {
+  const { machine } = buildMachine(specAt('test/guests/irq.vmspec'));
+  let serial = '';
+  machine.on('serial', (b) => {
+    serial += Buffer.from(b).toString('latin1');
+    // Injected while the guest still runs with IF=0: delivery must wait for its sti.
+    if (serial === 'ready\n') machine.injectInterrupt(0, 0x20);
+  });
+  const result = await machine.start({ timeoutMs: 20_000 });
+  assert.equal(serial, 'ready\nirq 0x20\n');
+  assert.equal(debugExitStatus(result), 0);
+});
+
 vmTest('HLT with nothing to wake the vCPU ends the run as halted', async () => {
   const { result, serial } = await runSpec('test/guests/hlt.vmspec');
   assert.equal(serial, 'halting\n');

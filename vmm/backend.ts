@@ -87,6 +87,12 @@ export interface VcpuBackend {
   settle(): void;
   /** Breakpoints, watchpoints and single-step for the next entries; `mask` is an exec address to pass once. */
   applyDebug(config: DebugConfig, singleStep: boolean, mask?: bigint): void;
+  /**
+   * Delivers an external interrupt now if the guest accepts one (RFLAGS.IF),
+   * else asks to be told when it can (KVM's interrupt window; the emulator
+   * runs in short slices until IF is set) and returns false.
+   */
+  injectInterrupt(vector: number): boolean;
   /** Exit tracing on or off (KVM then keeps registers in kvm_run). */
   setTracing(on: boolean): void;
   /** A 64-bit register by name, cheaply, for exit conditions. */

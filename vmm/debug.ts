@@ -60,7 +60,9 @@ export type VcpuCommand =
   | { kind: 'debug-config'; config: DebugConfig }
   | { kind: 'resume'; how: ResumeHow }
   /** Exit breakpoints/logpoints, and whether to record the exit trace. */
-  | { kind: 'exit-config'; filters: ExitFilterSpec[]; trace: boolean };
+  | { kind: 'exit-config'; filters: ExitFilterSpec[]; trace: boolean }
+  /** An external interrupt for the guest (the KVM_INTERRUPT equivalent): delivered once RFLAGS.IF allows. */
+  | { kind: 'interrupt'; vector: number };
 
 const RW_BITS: Record<WatchKind, bigint> = { exec: 0n, write: 1n, rw: 3n };
 const LEN_BITS: Record<WatchLength, bigint> = { 1: 0n, 2: 1n, 8: 2n, 4: 3n };

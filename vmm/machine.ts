@@ -317,6 +317,18 @@ export class Machine extends EventEmitter<MachineEvents> {
     }
   }
 
+  /**
+   * Raises an external interrupt on vCPU `index` (what a device's interrupt
+   * line does): the vCPU delivers `vector` through the guest's IDT as soon as
+   * RFLAGS.IF allows, running or paused (then on resume).
+   */
+  injectInterrupt(index: number, vector: number): void {
+    const v = this.vcpus[index];
+    if (!v || v.end) return;
+    this.send(v, { kind: 'interrupt', vector: vector & 0xff });
+    if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.kickUntil(v, () => Atomics.load(v.control, Ctl.PENDING) === 0 || Atomics.load(v.control, Ctl.STATE) !== State.RUNNING);
+  }
+
   /** Sets exit breakpoints/logpoints and exit tracing on every vCPU; running ones pick it up at once. */
   configureExits(filters: ExitFilterSpec[], trace: boolean): void {
     for (const v of this.vcpus) {

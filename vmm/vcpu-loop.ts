@@ -165,6 +165,8 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
   };
 
   let how: ResumeHow = { kind: 'continue' };
+  /** External interrupts waiting for the guest to accept them, oldest first. */
+  const pendingIrqs: number[] = [];
   /** Set when a pause inside an exit (emulator) took new orders: the loop carries them out next. */
   let resumedInExit = false;
 
@@ -208,6 +210,9 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
           break;
         case 'resume':
           how = c.how;
+          break;
+        case 'interrupt':
+          pendingIrqs.push(c.vector);
           break;
         case 'exit-config': {
           const prepared = prepareFilters(c.filters);
@@ -280,6 +285,7 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
         backend.applyDebug(debugConfig, singleStep, mask);
       }
       if (Atomics.load(ctl, Ctl.CMD) !== Cmd.RUN) return { kind: 'kicked' };
+      while (pendingIrqs.length && backend.injectInterrupt(pendingIrqs[0]!)) pendingIrqs.shift();
       const ev = runOnce();
       if (resumedInExit) return { kind: 'kicked' };
       if (!ev) continue;

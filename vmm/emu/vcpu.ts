@@ -49,6 +49,8 @@ export const PORT_COUNT = 0x10000;
 export const SHARED_BYTES = { ports: PORT_COUNT, counts: PORT_COUNT * 16, fast: 8 };
 
 const TURN = { NEXT: 0, SERVING: 1, HOLDER: 2 } as const;
+/** Instructions per run while an interrupt waits for RFLAGS.IF (Unicorn exposes no interrupt window). */
+const IRQ_WINDOW_SLICE = 4096;
 const BS = 1n << 14n;
 
 const UC_ERRORS: Record<number, string> = {
@@ -83,6 +85,8 @@ export class EmuVcpu implements VcpuBackend {
   private preciseHook: bigint | undefined;
   private readonly turn: Int32Array | undefined;
   private readonly ripId: number;
+  /** An interrupt waits for RFLAGS.IF: run a few thousand instructions at a time and look again. */
+  private irqWindow = false;
   private readonly memWrites: Int32Array;
   private memSeen = 0;
   private readonly msrExits: Int32Array;
@@ -138,6 +142,18 @@ export class EmuVcpu implements VcpuBackend {
 
   settle(): void {
     // Exits complete inside the instruction: nothing is ever half done.
+  }
+
+  /** Delivers through the IDT when RFLAGS.IF is set; otherwise runs in short slices until it is. */
+  injectInterrupt(vector: number): boolean {
+    const IF = 1n << 9n;
+    if (!(this.uc.ucRegRead(this.id, this.C.UC_X86_REG_RFLAGS!) & IF)) {
+      this.irqWindow = true;
+      return false;
+    }
+    this.irqWindow = false;
+    this.raise(vector, 'interrupt');
+    return true;
   }
 
   resumePendingExit(): LoopEvent | undefined {
@@ -214,7 +230,7 @@ export class EmuVcpu implements VcpuBackend {
       // No Unicorn timeout: when one stops a run, Unicorn leaves rip at an earlier
       // instruction, which then runs twice (a lock xadd counted twice in the
       // smp-xadd guest). Time slices end with a kick instead (takeTurn).
-      r = this.uc.ucEmuStart(this.id, rip, 0, this.stepping ? 1 : 0);
+      r = this.uc.ucEmuStart(this.id, rip, 0, this.stepping ? 1 : this.irqWindow ? IRQ_WINDOW_SLICE : 0);
     } finally {
       this.giveTurn();
       this.countFastExits();
@@ -230,6 +246,7 @@ export class EmuVcpu implements VcpuBackend {
       return { kind: 'debug', exception: 1, pc: this.pc(), dr6: 0n, slots: this.watchSlotsAt(stopAddr) };
     }
     if (this.stepping && !kicked) return { kind: 'debug', exception: 1, pc: this.pc(), dr6: BS, slots: [] };
+    if (this.irqWindow && stopKind === C.STOP_NONE && !kicked && this.byteAt(this.pc() - 1n) !== 0xf4) return { kind: 'kicked' };
     if (kicked || timedOut || stopKind === C.STOP_REQUESTED) return { kind: 'kicked' };
     // Unicorn returns after HLT with rip past it and nothing else to tell.
     if (this.byteAt(this.pc() - 1n) === 0xf4) return this.ending({ kind: 'end', end: { kind: 'halted', cpu: this.snapshot() } });

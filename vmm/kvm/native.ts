@@ -69,6 +69,8 @@ export interface KvmNative {
   setCpuid2(fd: number, buf: IoctlBuffer): number;
   setGuestDebug(fd: number, buf: IoctlBuffer): number;
   translate(fd: number, buf: IoctlBuffer): number;
+  /** KVM_INTERRUPT (struct kvm_interrupt: irq u32), for a VM without an in-kernel interrupt controller. */
+  interrupt(fd: number, buf: IoctlBuffer): number;
   getMpState(fd: number, buf: IoctlBuffer): number;
   setMpState(fd: number, buf: IoctlBuffer): number;
   /** KVM_GET_NESTED_STATE; set the struct's size field (offset 4, u32) to the buffer length first. */

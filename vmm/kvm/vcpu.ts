@@ -41,6 +41,19 @@ export class KvmVcpu implements VcpuBackend {
     return { regs: this.state.getRegs(), sregs: this.state.getSregs() };
   }
 
+  /** KVM_INTERRUPT when kvm_run says the guest takes one; else an interrupt-window exit is requested. */
+  injectInterrupt(vector: number): boolean {
+    const L = this.L;
+    if (this.run.getUint8(L.ready_for_interrupt_injection!) && this.run.getUint8(L.if_flag!)) {
+      this.runBytes[L.request_interrupt_window!] = 0;
+      const buf = new Uint32Array([vector]);
+      this.native.interrupt(this.fd, buf);
+      return true;
+    }
+    this.runBytes[L.request_interrupt_window!] = 1;
+    return false;
+  }
+
   setTracing(on: boolean): void {
     this.tracing = on;
     this.run.setBigUint64(this.L.kvm_valid_regs!, on ? this.syncRegsFlag : 0n, true);
@@ -163,6 +176,9 @@ export class KvmVcpu implements VcpuBackend {
         this.handleMmio();
         return undefined;
       case KvmExit.INTR:
+        return { kind: 'kicked' };
+      case KvmExit.IRQ_WINDOW_OPEN:
+        // The guest takes interrupts now: the loop delivers the pending one before the next entry.
         return { kind: 'kicked' };
       case KvmExit.X86_RDMSR: {
         // A filtered MSR (see KvmMachine.trapMsrs): read it as KVM holds it; a refusal becomes #GP.

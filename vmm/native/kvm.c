@@ -294,6 +294,7 @@ IOCTL_BUF(n_set_debugregs, KVM_SET_DEBUGREGS, struct kvm_debugregs, FIXED)
 IOCTL_BUF(n_set_cpuid2, KVM_SET_CPUID2, struct kvm_cpuid2, VAR_CPUID)
 IOCTL_BUF(n_set_guest_debug, KVM_SET_GUEST_DEBUG, struct kvm_guest_debug, FIXED)
 IOCTL_BUF(n_translate, KVM_TRANSLATE, struct kvm_translation, FIXED)
+IOCTL_BUF(n_interrupt, KVM_INTERRUPT, struct kvm_interrupt, FIXED)
 IOCTL_BUF(n_get_mp_state, KVM_GET_MP_STATE, struct kvm_mp_state, FIXED)
 IOCTL_BUF(n_enable_cap, KVM_ENABLE_CAP, struct kvm_enable_cap, FIXED)
 /*
@@ -557,6 +558,8 @@ static napi_value build_layout(napi_env env) {
   set_num(env, run, "immediate_exit", offsetof(struct kvm_run, immediate_exit));
   set_num(env, run, "exit_reason", offsetof(struct kvm_run, exit_reason));
   set_num(env, run, "if_flag", offsetof(struct kvm_run, if_flag));
+  set_num(env, run, "ready_for_interrupt_injection", offsetof(struct kvm_run, ready_for_interrupt_injection));
+  set_num(env, run, "request_interrupt_window", offsetof(struct kvm_run, request_interrupt_window));
   set_num(env, run, "cr8", offsetof(struct kvm_run, cr8));
   set_num(env, run, "apic_base", offsetof(struct kvm_run, apic_base));
   set_num(env, run, "io_direction", offsetof(struct kvm_run, io.direction));
@@ -755,6 +758,7 @@ NAPI_MODULE_INIT() {
     FN("setCpuid2", n_set_cpuid2),
     FN("setGuestDebug", n_set_guest_debug),
     FN("translate", n_translate),
+    FN("interrupt", n_interrupt),
     FN("getMpState", n_get_mp_state),
     FN("setMpState", n_set_mp_state),
     FN("getNestedState", n_get_nested_state),
