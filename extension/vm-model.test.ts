@@ -20,7 +20,8 @@ const info: VmInfo = {
 };
 
 test('the VM tree lists vCPUs with mode and CPL, the memory map with GPA ranges, devices and exits by count', () => {
-  const [vcpus, memory, devices, exits] = vmTree(info);
+  const [backend, vcpus, memory, devices, exits] = vmTree(info);
+  assert.deepEqual([backend!.label, backend!.description], ['Backend', 'KVM (PVM)']);
   assert.equal(vcpus!.children![0]!.label, 'vCPU 0 (focus)');
   assert.equal(vcpus!.children![0]!.description, 'stopped · long mode · CPL 0 · rip 0x100000');
   assert.equal(vcpus!.children![1]!.description, 'running');
@@ -29,6 +30,17 @@ test('the VM tree lists vCPUs with mode and CPL, the memory map with GPA ranges,
   assert.equal(devices!.children![0]!.description, 'uart16550 at port 0x3f8');
   assert.equal(exits!.description, '121');
   assert.deepEqual(exits!.children!.map((c) => [c.label, c.description]), [['io', '120 · breaks'], ['hlt', '1']]);
+});
+
+test('under emulation the backend node names Unicorn and says what the debugger gets', () => {
+  const [backend] = vmTree({
+    ...info,
+    backend: 'emu',
+    accel: { name: 'emu', description: 'emulation (Unicorn 2.1.4)', capabilities: { softwareBreakpoints: true, dataWatchpoints: true, maxHardwareBreakpoints: 64, nestedState: false, exactInstructionCount: true, msrExits: true, hardwareVmcs: false } },
+  });
+  assert.equal(backend!.description, 'emulation (Unicorn 2.1.4)');
+  assert.equal(backend!.tooltip, 'int3 breakpoints; 64 breakpoint/watchpoint slots; exact data watchpoints; no hardware VMCS behind the VMCS view; no nested state (vmcs12); exact instruction counts');
+  assert.equal(statusText('emu', { kind: 'stopped', thread: 0, reason: 'step' }), 'emulated · vCPU0 stopped on step');
 });
 
 test('the status bar names the backend and why the vCPU stopped', () => {

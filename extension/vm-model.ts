@@ -14,6 +14,8 @@ export interface VmInfo {
   devices: Array<{ name: string; kind: string; port: string }>;
   exitCounts: Record<string, number>;
   exitFilters?: string[];
+  /** The backend that runs the VM: its name, one line on it, and what it can do for the debugger. */
+  accel?: { name: string; description: string; capabilities: Record<string, boolean | number> };
 }
 
 export interface VmNode {
@@ -38,8 +40,28 @@ export function backendName(b: string): string {
   return BACKENDS[b] ?? b;
 }
 
-/** The tree: vCPUs, memory map, devices, exits per reason (most frequent first). */
+/** What a capability record says, one clause each, for the backend node's tooltip. */
+function describeCapabilities(c: Record<string, boolean | number>): string {
+  const yes = (k: string, text: string) => (c[k] ? text : `no ${text}`);
+  return [
+    yes('softwareBreakpoints', 'int3 breakpoints'),
+    `${c.maxHardwareBreakpoints ?? '?'} breakpoint/watchpoint slots`,
+    yes('dataWatchpoints', 'exact data watchpoints'),
+    yes('hardwareVmcs', 'hardware VMCS behind the VMCS view'),
+    yes('nestedState', 'nested state (vmcs12)'),
+    yes('exactInstructionCount', 'exact instruction counts'),
+  ].join('; ');
+}
+
+/** The tree: the backend, vCPUs, memory map, devices, exits per reason (most frequent first). */
 export function vmTree(info: VmInfo): VmNode[] {
+  const backend: VmNode = {
+    id: 'backend',
+    label: 'Backend',
+    description: info.accel?.description ?? (info.backend === 'emu' ? 'emulation' : `KVM (${backendName(info.backend)})`),
+    icon: info.accel?.name === 'emu' || info.backend === 'emu' ? 'chip' : 'vm',
+  };
+  if (info.accel) backend.tooltip = describeCapabilities(info.accel.capabilities);
   const vcpus: VmNode = {
     id: 'vcpus',
     label: 'vCPUs',
@@ -95,7 +117,7 @@ export function vmTree(info: VmInfo): VmNode[] {
       icon: 'arrow-right',
     })),
   };
-  return [vcpus, memory, devices, exits];
+  return [backend, vcpus, memory, devices, exits];
 }
 
 /** One stop or run state, as the adapter reported it, for the status bar. */
