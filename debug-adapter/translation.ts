@@ -13,7 +13,10 @@ import { formatMemoryReference } from './guest-memory';
 export interface Translation {
   walk: WalkResult;
   host?: HostPage;
+  /** The backend's own walk of the same address: KVM_TRANSLATE, or QEMU's MMU under emulation. */
   kvm?: { valid: boolean; physical: bigint; writeable: boolean; usermode: boolean };
+  /** Which walker `kvm` came from, as shown. */
+  checkedBy?: 'KVM_TRANSLATE' | "Unicorn's MMU";
 }
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
@@ -28,9 +31,11 @@ export function translateOn(machine: Machine, vcpu: number, gva: bigint, access?
     const hva = gpaToHva(result.gpa, machine.memory.regions);
     if (hva !== undefined) t.host = hostPageOf(hva);
   }
+  // The backend's own walk beside vmscope's, as a cross-check: KVM_TRANSLATE, or QEMU's MMU in Unicorn.
   try {
-    const k = st.translate(gva as never);
+    const k = machine.backendName === 'kvm' ? st.translate(gva as never) : machine.mmuTranslate(vcpu, gva as never);
     t.kvm = { valid: k.valid, physical: k.physical, writeable: k.writeable, usermode: k.usermode };
+    t.checkedBy = machine.backendName === 'kvm' ? 'KVM_TRANSLATE' : "Unicorn's MMU";
   } catch {
     // KVM_TRANSLATE can refuse (e.g. non-canonical addresses): the walk still stands.
   }
@@ -74,7 +79,7 @@ export function formatTranslation(t: Translation): string {
   if (w.gpa !== undefined) lines.push(`  GPA ${hex(w.gpa)}${w.pageSize ? ` in a ${w.pageSize / 1024} KiB page` : ''}; effective ${w.effective.write ? 'RW' : 'RO'} ${w.effective.user ? 'user' : 'supervisor'} ${w.effective.execute ? 'X' : 'NX'}`);
   if (w.fault) lines.push(`  fault: ${describeFault(w.fault)}`);
   if (t.host) lines.push(`  ${hostText(t.host)}`);
-  if (t.kvm) lines.push(`  KVM_TRANSLATE: ${t.kvm.valid ? `GPA ${hex(t.kvm.physical)}` : 'not mapped'}`);
+  if (t.kvm) lines.push(`  ${t.checkedBy ?? 'KVM_TRANSLATE'}: ${t.kvm.valid ? `GPA ${hex(t.kvm.physical)}` : 'not mapped'}`);
   return lines.join('\n');
 }
 
@@ -104,7 +109,7 @@ export function translationNodes(label: string, t: Translation): VarNode {
       ...(w.gpa !== undefined ? [{ name: 'GPA', value: w.gpa, bits: 64, memoryReference: formatMemoryReference({ space: 'physical', addr: w.gpa }) } as VarNode] : []),
       ...(w.fault ? [{ name: 'fault', value: describeFault(w.fault) } as VarNode] : []),
       ...(t.host ? [{ name: 'host', value: hostText(t.host) } as VarNode] : []),
-      ...(t.kvm ? [{ name: 'KVM_TRANSLATE', value: t.kvm.valid ? `GPA ${hex(t.kvm.physical)}` : 'not mapped' } as VarNode] : []),
+      ...(t.kvm ? [{ name: t.checkedBy ?? 'KVM_TRANSLATE', value: t.kvm.valid ? `GPA ${hex(t.kvm.physical)}` : 'not mapped' } as VarNode] : []),
     ],
   };
 }
@@ -133,7 +138,7 @@ export function translationJson(t: Translation): object {
     host: t.host
       ? { hva: hex(t.host.hva), present: t.host.present, hpa: t.host.hpa !== undefined ? hex(t.host.hpa) : undefined, pageSize: t.host.pageSize, note: t.host.pfnHidden ?? t.host.pageSizeNote }
       : undefined,
-    kvmTranslate: t.kvm ? { valid: t.kvm.valid, gpa: hex(t.kvm.physical) } : undefined,
+    kvmTranslate: t.kvm ? { valid: t.kvm.valid, gpa: hex(t.kvm.physical), by: t.checkedBy ?? 'KVM_TRANSLATE' } : undefined,
   };
 }
 

@@ -65,7 +65,8 @@ export interface TranslationJson {
   effective?: { write: boolean; user: boolean; execute: boolean };
   fault?: { kind: string; level?: number; name?: string; text: string };
   host?: { hva: string; present: boolean; hpa?: string; pageSize?: number; note?: string };
-  kvmTranslate?: { valid: boolean; gpa: string };
+  /** The backend's own walk: KVM_TRANSLATE, or Unicorn's MMU under emulation (`by`). */
+  kvmTranslate?: { valid: boolean; gpa: string; by?: string };
 }
 
 const FLAG_NAMES: Array<[string, string]> = [
@@ -127,7 +128,7 @@ export function translationBody(expression: string, vcpu: number, t: Translation
     );
   }
   if (t.kvmTranslate) {
-    out.push(`<p class="muted">KVM_TRANSLATE: ${t.kvmTranslate.valid ? `GPA <span class="mono">${escapeHtml(t.kvmTranslate.gpa)}</span>` : 'not mapped'}</p>`);
+    out.push(`<p class="muted">${escapeHtml(t.kvmTranslate.by ?? 'KVM_TRANSLATE')}: ${t.kvmTranslate.valid ? `GPA <span class="mono">${escapeHtml(t.kvmTranslate.gpa)}</span>` : 'not mapped'}</p>`);
   }
   return out.join('\n');
 }

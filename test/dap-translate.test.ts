@@ -18,7 +18,7 @@ interface Walk {
   pageSize?: number;
   fault?: { kind: string; level: number; name: string; text: string };
   host?: { hva: string; present: boolean; hpa?: string; pageSize: number; note?: string };
-  kvmTranslate?: { valid: boolean; gpa: string };
+  kvmTranslate?: { valid: boolean; gpa: string; by?: string };
 }
 
 function u64le(v: bigint): string {
@@ -27,7 +27,9 @@ function u64le(v: bigint): string {
   return b.toString('base64');
 }
 
-vmTest('translate: identity, 4 KiB non-identity and high-half mappings match KVM_TRANSLATE; unmapped names the level', async () => {
+vmTest('translate: identity, 4 KiB non-identity and high-half mappings match the backend\'s own walk (KVM_TRANSLATE, or QEMU\'s MMU in Unicorn); unmapped names the level', async (_t, backend) => {
+  // vmscope's walk, checked against the backend's own walker of the same address.
+  const checked = (w: Walk, gpa: string) => assert.deepEqual(w.kvmTranslate, { valid: true, gpa, by: backend === 'kvm' ? 'KVM_TRANSLATE' : "Unicorn's MMU" });
   const dc = new DebugClient('node', ADAPTER, 'vmscope');
   await dc.start();
   try {
@@ -46,7 +48,7 @@ vmTest('translate: identity, 4 KiB non-identity and high-half mappings match KVM
     assert.equal(id.levels[0]!.tableGpa, '0x1000');
     assert.equal(id.levels[2]!.pageSize, 2 * 1024 * 1024);
     assert.equal(id.gpa, '0x100000');
-    assert.deepEqual(id.kvmTranslate, { valid: true, gpa: '0x100000' });
+    checked(id, '0x100000');
     // The guest page lives in a host page; as root, its physical address is known.
     assert.equal(id.host?.present, true);
     assert.match(id.host?.hpa ?? id.host?.note ?? '', /^0x[0-9a-f]+$|CAP_SYS_ADMIN/);
@@ -59,7 +61,7 @@ vmTest('translate: identity, 4 KiB non-identity and high-half mappings match KVM
     assert.deepEqual(small.levels.map((l) => l.name), ['PML4', 'PDPT', 'PD', 'PT']);
     assert.equal(small.levels[3]!.index, 5);
     assert.equal(small.gpa, '0x300123');
-    assert.deepEqual(small.kvmTranslate, { valid: true, gpa: '0x300123' });
+    checked(small, '0x300123');
 
     // A high-half mapping, 0xffffffff80000000 -> GPA 0: PML4[511] -> PDPT at 0x204000,
     // PDPT[510] -> PD at 0x205000, PD[0] -> the 2 MiB page at 0.
@@ -69,7 +71,7 @@ vmTest('translate: identity, 4 KiB non-identity and high-half mappings match KVM
     const high = await translate('0xffffffff80100abc');
     assert.deepEqual(high.levels.map((l) => [l.name, l.index]), [['PML4', 511], ['PDPT', 510], ['PD', 0]]);
     assert.equal(high.gpa, '0x100abc');
-    assert.deepEqual(high.kvmTranslate, { valid: true, gpa: '0x100abc' });
+    checked(high, '0x100abc');
     // Expressions work too: the same address through a symbol.
     assert.equal((await translate('_start + 0xffffffff80000000')).gpa, '0x100000');
 
@@ -77,7 +79,7 @@ vmTest('translate: identity, 4 KiB non-identity and high-half mappings match KVM
     const none = await translate('0x100000000');
     assert.equal(none.gpa, undefined);
     assert.deepEqual([none.fault?.kind, none.fault?.name, none.fault?.level], ['not-present', 'PDPT', 3]);
-    assert.equal(none.kvmTranslate?.valid, false);
+    assert.equal(none.kvmTranslate?.valid, false, "the backend's own walker agrees: not mapped");
 
     // In the Debug Console, and as the Translation scope.
     const repl = await dc.evaluateRequest({ expression: 'translate 0xffffffff80100abc', context: 'repl' });

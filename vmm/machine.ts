@@ -17,6 +17,7 @@ import type { UnclaimedAccess } from './devices/bus';
 import { Cmd, Ctl, MAX_EXIT_CODE, State, type VcpuLoopConfig } from './vcpu-loop';
 import type { VcpuStateApi } from './vcpu-state';
 import type { BackendCapabilities, BackendImplementation, BackendName, MachineBackend } from './backend';
+import { EmuMachine } from './emu/machine';
 import type { RunEnd, RunResult, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 import type { DebugConfig, ResumeHow, VcpuCommand } from './debug';
 import { TraceRing, traceBytes, type ExitFilterSpec, type TraceEntry } from './exit-trace';
@@ -381,6 +382,16 @@ export class Machine extends EventEmitter<MachineEvents> {
     if (!v) throw new RangeError(`no vCPU ${index}`);
     if (this.released) throw new Error('the machine has ended');
     return this.parts.backend.vcpuState(index, () => Atomics.add(v.control, Ctl.STATE_WRITES, 1));
+  }
+
+  /**
+   * A GVA translated by the emulator's own MMU (QEMU's, in Unicorn), to check
+   * vmscope's walk against. Only under emulation; KVM's is vcpuState().translate.
+   */
+  mmuTranslate(index: number, addr: Gva): import('./registers').Translation {
+    const backend = this.parts.backend;
+    if (!(backend instanceof EmuMachine)) throw new Error('mmuTranslate is the emulator\'s');
+    return backend.vcpuState(index, () => {}).mmuTranslate(addr);
   }
 
   /** Queues bytes for the guest to read from a serial device. Returns how many fit. */

@@ -8,7 +8,6 @@
 import type { CpuidEntry } from '../registers';
 import type { GuestMemory } from '../memory';
 import type { BackendCapabilities, MachineBackend } from '../backend';
-import type { VcpuStateApi } from '../vcpu-state';
 import { physReader } from '../paging/phys';
 import { EmuVcpuState } from './state';
 import { loadUnicorn, type UnicornNative } from './native';
@@ -133,7 +132,7 @@ export class EmuMachine implements MachineBackend {
     return { maxPhysAddr: EMU_PHYS_BITS, gbPages: ext1 ? ((ext1.edx >>> 26) & 1) === 1 : false };
   }
 
-  vcpuState(index: number, onWrite: () => void = () => {}): VcpuStateApi {
+  vcpuState(index: number, onWrite: () => void = () => {}): EmuVcpuState {
     return new EmuVcpuState(this.uc, this.engines[index]!, physReader(this.opts.memory), () => this.pagingFeatures(), onWrite);
   }
 

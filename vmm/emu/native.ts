@@ -54,6 +54,7 @@ export interface UnicornNative {
   ucMmrRead(id: number, reg: number): [number, bigint, number, number];
   ucMmrWrite(id: number, reg: number, selector: number, base: bigint, limit: number, flags: number): void;
   ucMsrRead(id: number, index: number): bigint;
+  ucVmemTranslate(id: number, gva: bigint): bigint;
   ucMsrWrite(id: number, index: number, value: bigint): void;
   ucContextSave(id: number): ArrayBuffer;
   ucContextRestore(id: number, state: ArrayBuffer): void;

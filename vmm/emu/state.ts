@@ -192,11 +192,25 @@ export class EmuVcpuState implements VcpuStateApi {
     // The emulated vCPU answers CPUID from the runner's table in its CPUID hook (vmm/emu/vcpu.ts).
   }
 
-  /** The runner's own walk over the guest's page tables (no hardware walk to ask). */
+  /** The runner's own walk over the guest's page tables (quick, and without side effects). */
   translate(addr: Gva): Translation {
     const s = this.getSregs();
     const physical = translate(addr, { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, ...this.paging() }, this.readPhys);
     return { linear: addr, physical: physical ?? 0n, valid: physical !== undefined, writeable: true, usermode: true };
+  }
+
+  /**
+   * The same translation by QEMU's MMU inside Unicorn (uc_vmem_translate): a
+   * second, independent walker, to check vmscope's against, as KVM_TRANSLATE
+   * is under KVM. A failed walk writes CR2, so CR2 is put back.
+   */
+  mmuTranslate(addr: Gva): Translation {
+    const cr2Id = this.C.UC_X86_REG_CR2!;
+    const cr2 = this.uc.ucRegRead(this.engine, cr2Id);
+    const gpa = this.uc.ucVmemTranslate(this.engine, addr);
+    if (this.uc.ucRegRead(this.engine, cr2Id) !== cr2) this.uc.ucRegWrite(this.engine, cr2Id, cr2);
+    const valid = gpa !== 0xffff_ffff_ffff_ffffn;
+    return { linear: addr, physical: valid ? gpa : 0n, valid, writeable: true, usermode: true };
   }
 
   getNestedState(): Uint8Array {

@@ -63,6 +63,7 @@ static struct {
   uc_err (*mem_read)(uc_engine *, uint64_t, void *, uint64_t);
   uc_err (*mem_write)(uc_engine *, uint64_t, const void *, uint64_t);
   uc_err (*vmem_read)(uc_engine *, uint64_t, uc_prot, void *, size_t);
+  uc_err (*vmem_translate)(uc_engine *, uint64_t, uc_prot, uint64_t *);
   uc_err (*emu_start)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t);
   uc_err (*emu_stop)(uc_engine *);
   uc_err (*hook_add)(uc_engine *, uc_hook *, int, void *, void *, uint64_t, uint64_t, ...);
@@ -447,7 +448,7 @@ static napi_value ucLoad(napi_env env, napi_callback_info info) {
       return NULL;
     }
     SYM(version); SYM(open); SYM(close); SYM(strerror); SYM(ctl); SYM(query);
-    SYM(reg_write); SYM(reg_read); SYM(reg_read2); SYM(reg_write2); SYM(mem_read); SYM(mem_write); SYM(vmem_read);
+    SYM(reg_write); SYM(reg_read); SYM(reg_read2); SYM(reg_write2); SYM(mem_read); SYM(mem_write); SYM(vmem_read); SYM(vmem_translate);
     SYM(emu_start); SYM(emu_stop); SYM(hook_add); SYM(hook_del); SYM(mem_map_ptr); SYM(mmio_map);
     SYM(context_alloc); SYM(context_save); SYM(context_restore); SYM(context_size); SYM(context_free);
     U.handle = h;
@@ -835,6 +836,20 @@ static napi_value ucMmrWrite(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+/*
+ * ucVmemTranslate(id, gva) -> bigint GPA, or -1n when QEMU's MMU finds no
+ * mapping for a read. A failed walk sets the guest's CR2 as a #PF would: the
+ * caller restores it (vmm/emu/state.ts).
+ */
+static napi_value ucVmemTranslate(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  ENGINE(0);
+  uint64_t gva, gpa = 0;
+  get_u64(env, argv[1], &gva);
+  if (U.vmem_translate(e->uc, gva, UC_PROT_READ, &gpa) != UC_ERR_OK) gpa = ~0ull;
+  return big(env, gpa);
+}
+
 /* ucMsrRead(id, index) -> bigint; ucMsrWrite(id, index, value). */
 static napi_value ucMsrRead(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -916,7 +931,7 @@ void vmscope_register_unicorn(napi_env env, napi_value exports) {
   EXPORT(ucLoad); EXPORT(ucOpen); EXPORT(ucClose); EXPORT(ucCtl); EXPORT(ucMemMapPtr); EXPORT(ucMmioMap);
   EXPORT(ucSetHandlers); EXPORT(ucHookBreakpoint); EXPORT(ucHookPrecise); EXPORT(ucHookWatch); EXPORT(ucHookMsr); EXPORT(ucHookDel);
   EXPORT(ucSkipOnce); EXPORT(ucEmuStart); EXPORT(ucEmuStop); EXPORT(ucStopNext); EXPORT(ucKick); EXPORT(ucRegRead); EXPORT(ucRegWrite);
-  EXPORT(ucRegReadBytes); EXPORT(ucMmrRead); EXPORT(ucMmrWrite); EXPORT(ucMsrRead); EXPORT(ucMsrWrite);
+  EXPORT(ucRegReadBytes); EXPORT(ucMmrRead); EXPORT(ucMmrWrite); EXPORT(ucMsrRead); EXPORT(ucMsrWrite); EXPORT(ucVmemTranslate);
   EXPORT(ucContextSave); EXPORT(ucContextRestore);
   /* Constants from Unicorn's own headers, so TypeScript never re-declares them. */
   napi_value consts;
