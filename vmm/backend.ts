@@ -117,6 +117,8 @@ export interface MachineBackend {
   loopConfig(index: number): Pick<import('./vcpu-loop').VcpuLoopConfig, 'fd' | 'mmapSize' | 'emu'>;
   /** What the guest's CPUID says about paging: MAXPHYADDR and 1 GiB pages. */
   pagingFeatures(): { maxPhysAddr: number; gbPages: boolean };
+  /** The CPUID table vCPU 0 sees (the others differ only in their APIC IDs). */
+  readonly cpuid: readonly import('./registers').CpuidEntry[];
   /** Routes RDMSR/WRMSR to vmscope (MSR exit breakpoints); false where the backend cannot. */
   trapMsrs(on: boolean): boolean;
   /** Guest memory was written from outside the guest (the debugger): the emulator drops code it translated. */

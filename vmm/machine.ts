@@ -143,6 +143,11 @@ export class Machine extends EventEmitter<MachineEvents> {
     return this.parts.backend;
   }
 
+  /** The CPUID table vCPU 0 sees. */
+  get cpuid(): readonly import('./registers').CpuidEntry[] {
+    return this.parts.backend.cpuid;
+  }
+
   /** What the guest's CPUID says about paging: MAXPHYADDR and 1 GiB pages. */
   pagingFeatures(): { maxPhysAddr: number; gbPages: boolean } {
     return this.parts.backend.pagingFeatures();

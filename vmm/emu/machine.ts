@@ -23,10 +23,8 @@ export const EMU_CAPABILITIES: BackendCapabilities = {
   hardwareVmcs: false,
 };
 
-/** Guest-physical space the emulator covers: unbacked ranges below this are MMIO (to the bus). */
-const MMIO_TOP = 2 ** 36;
-/** MAXPHYADDR the emulated CPU reports (CPUID 0x80000008). */
-export const EMU_PHYS_BITS = 36;
+/** Guest-physical space the emulator covers at most: unbacked ranges below this are MMIO (to the bus). */
+const MMIO_TOP_MAX = 2 ** 40;
 
 /**
  * The CPUID table the guest sees: what Unicorn's CPU model answers for each
@@ -59,7 +57,9 @@ export function emulatorCpuid(uc: UnicornNative): CpuidEntry[] {
     for (let fn = 0x80000000; fn <= maxExt; fn++) out.push(ask(fn, 0));
     return out.map((e) => {
       if (e.function === 1) return { ...e, ecx: (e.ecx & ~(1 << 5)) >>> 0 }; // no VMX
-      if (e.function === 0x80000008) return { ...e, eax: ((e.eax & ~0xff) | EMU_PHYS_BITS) >>> 0 };
+      // QEMU's MMU in Unicorn maps 1 GiB pages whatever the CPU model says (measured: a guest load through one):
+      // the guest is told so, and vmscope's walker judges PDPTEs the same way.
+      if (e.function === 0x80000001) return { ...e, edx: (e.edx | (1 << 26)) >>> 0 };
       return e;
     });
   } finally {
@@ -105,7 +105,7 @@ export class EmuMachine implements MachineBackend {
           // ROM is mapped writable: Unicorn cannot trap a write to it as KVM_MEM_READONLY does.
           this.uc.ucMemMapPtr(id, r.gpa, r.size, C.UC_PROT_ALL!, r.hva);
         }
-        for (const [gpa, size] of mmioHoles(opts.memory, opts.mmioRegions)) this.uc.ucMmioMap(id, gpa, size);
+        for (const [gpa, size] of mmioHoles(opts.memory, Math.min(2 ** this.pagingFeatures().maxPhysAddr, MMIO_TOP_MAX))) this.uc.ucMmioMap(id, gpa, size);
         this.shared.push({
           ports: this.uc.mmapAnonymous(SHARED_BYTES.ports),
           counts: this.uc.mmapAnonymous(SHARED_BYTES.counts),
@@ -127,9 +127,11 @@ export class EmuMachine implements MachineBackend {
     });
   }
 
+  /** MAXPHYADDR and 1 GiB pages as the emulated CPU reports them (and its MMU applies them). */
   pagingFeatures(): { maxPhysAddr: number; gbPages: boolean } {
     const ext1 = this.cpuid.find((e) => e.function === 0x80000001);
-    return { maxPhysAddr: EMU_PHYS_BITS, gbPages: ext1 ? ((ext1.edx >>> 26) & 1) === 1 : false };
+    const ext8 = this.cpuid.find((e) => e.function === 0x80000008);
+    return { maxPhysAddr: ext8 ? ext8.eax & 0xff : 36, gbPages: ext1 ? ((ext1.edx >>> 26) & 1) === 1 : false };
   }
 
   vcpuState(index: number, onWrite: () => void = () => {}): EmuVcpuState {
@@ -186,8 +188,8 @@ export class EmuMachine implements MachineBackend {
   }
 }
 
-/** Guest-physical ranges below MMIO_TOP that no RAM or ROM backs, page-aligned, as [gpa, size]. */
-export function mmioHoles(memory: Pick<GuestMemory, 'regions'>, _declared: ReadonlyArray<{ gpa: number; size: number }>): Array<[number, number]> {
+/** Guest-physical ranges below `top` that no RAM or ROM backs, page-aligned, as [gpa, size]. */
+export function mmioHoles(memory: Pick<GuestMemory, 'regions'>, top: number): Array<[number, number]> {
   const backed = [...memory.regions].map((r) => [r.gpa, r.gpa + r.size] as const).sort((a, b) => a[0] - b[0]);
   const out: Array<[number, number]> = [];
   let at = 0;
@@ -195,7 +197,7 @@ export function mmioHoles(memory: Pick<GuestMemory, 'regions'>, _declared: Reado
     if (s > at) out.push([at, s - at]);
     at = Math.max(at, e);
   }
-  if (at < MMIO_TOP) out.push([at, MMIO_TOP - at]);
+  if (at < top) out.push([at, top - at]);
   return out.filter(([g, n]) => n > 0 && g % 4096 === 0 && n % 4096 === 0);
 }
 

@@ -103,12 +103,20 @@ export class EmuVcpuState implements VcpuStateApi {
       if (v !== old) this.uc.ucRegWrite(id, r, v);
     };
     const PG = 1n << 31n;
-    // Leaving paging: CR0 first. Entering it: CR4.PAE, CR3 and EFER.LME before CR0.PG, as the CPU requires.
-    if (!(s.cr0 & PG)) reg(C.UC_X86_REG_CR0!, s.cr0, cur.cr0);
+    const PAE = 1n << 5n;
+    const LME = 1n << 8n;
+    // As the CPU requires: paging off before EFER.LME or CR4.PAE change under it (or when it goes
+    // off for good); then CR4, CR3 and EFER; CR0.PG last.
+    const pagingModeChanges = ((s.efer ^ cur.efer) & LME) !== 0n || ((s.cr4 ^ cur.cr4) & PAE) !== 0n;
+    let cr0 = cur.cr0;
+    if (cr0 & PG && (!(s.cr0 & PG) || pagingModeChanges)) {
+      cr0 = s.cr0 & ~PG;
+      this.uc.ucRegWrite(id, C.UC_X86_REG_CR0!, cr0);
+    }
     reg(C.UC_X86_REG_CR4!, s.cr4, cur.cr4);
     reg(C.UC_X86_REG_CR3!, s.cr3, cur.cr3);
     if (s.efer !== cur.efer) this.uc.ucMsrWrite(id, MSR_EFER, s.efer);
-    if (s.cr0 & PG) reg(C.UC_X86_REG_CR0!, s.cr0, cur.cr0);
+    reg(C.UC_X86_REG_CR0!, s.cr0, cr0);
     reg(C.UC_X86_REG_CR2!, s.cr2, cur.cr2);
     reg(C.UC_X86_REG_CR8!, s.cr8, cur.cr8);
     if (s.apicBase !== cur.apicBase) this.uc.ucMsrWrite(id, MSR_APIC_BASE, s.apicBase);
