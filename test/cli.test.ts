@@ -122,6 +122,17 @@ test('run: without a usable /dev/kvm, auto falls back to emulation with one line
   assert.match(r.stdout, /Hello from the guest/);
 });
 
+test('an explicit VMSCOPE_UNICORN that is not there is the reason, not quietly replaced by another copy', () => {
+  const env = { ...process.env, VMSCOPE_UNICORN: '/nonexistent/libunicorn.so.2' };
+  delete env.VMSCOPE_ACCEL;
+  const r = vmscope(['run', '--accel', 'emu', 'examples/hello/hello.vmspec'], { env });
+  assert.equal(r.code, 125);
+  assert.equal(r.stderr, 'vmscope: the emulator cannot run: VMSCOPE_UNICORN=/nonexistent/libunicorn.so.2 does not exist; point it at a libunicorn.so.2 of Unicorn 2.1 or newer, or unset it\n');
+  const info = JSON.parse(vmscope(['info', '--json'], { env }).stdout);
+  assert.equal(info.emulator.usable, false);
+  assert.match(info.emulator.problem, /^VMSCOPE_UNICORN=\/nonexistent\/libunicorn\.so\.2 does not exist/);
+});
+
 test('run --accel: a bad value is a usage error', () => {
   const r = vmscope(['run', 'examples/hello/hello.vmspec', '--accel', 'tcg']);
   assert.equal(r.code, 2);

@@ -95,16 +95,33 @@ export function loadUnicorn(): UnicornLibrary {
     }
   }
   const tried: string[] = [];
+  const tooOld = (version: string, c: { path: string; from: string }) =>
+    `Unicorn ${version} (${c.path}, from ${c.from}) is older than 2.1: it maps guest-virtual addresses 1:1 to physical (Unicorn issue #1953), so guests with their own page tables fault; ${HOW_TO_GET_UNICORN}`;
   for (const c of unicornCandidates()) {
+    // An explicit VMSCOPE_UNICORN is the one to use: if it cannot be, say why rather than quietly take another.
+    const explicit = c.from === 'VMSCOPE_UNICORN';
     if (path.isAbsolute(c.path) && !fs.existsSync(c.path)) {
-      if (c.from === 'VMSCOPE_UNICORN') tried.push(`VMSCOPE_UNICORN=${c.path} does not exist`);
+      if (explicit) {
+        failure = `VMSCOPE_UNICORN=${c.path} does not exist; point it at a libunicorn.so.2 of Unicorn 2.1 or newer, or unset it`;
+        throw new UnicornUnavailable(failure);
+      }
       continue;
     }
     let v: number;
     try {
       v = native.ucLoad(c.path);
     } catch (e) {
-      tried.push(`${c.path}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+      const why = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      const old = /^UNICORN_TOO_OLD (\d+\.\d+\.\d+)$/.exec(why);
+      if (old) {
+        failure = tooOld(old[1]!, c);
+        throw new UnicornUnavailable(failure);
+      }
+      if (explicit) {
+        failure = `VMSCOPE_UNICORN=${c.path} cannot be loaded (${why}); point it at a libunicorn.so.2 of Unicorn 2.1 or newer, or unset it`;
+        throw new UnicornUnavailable(failure);
+      }
+      tried.push(`${c.path}: ${why}`);
       continue;
     }
     const major = (v >>> 24) & 0xff;
@@ -112,7 +129,7 @@ export function loadUnicorn(): UnicornLibrary {
     const patch = (v >>> 8) & 0xff;
     const version = `${major}.${minor}.${patch}`;
     if (major < MIN_VERSION.major || (major === MIN_VERSION.major && minor < MIN_VERSION.minor)) {
-      failure = `Unicorn ${version} (${c.path}, from ${c.from}) is older than 2.1: it maps guest-virtual addresses 1:1 to physical (Unicorn issue #1953), so guests with their own page tables fault; ${HOW_TO_GET_UNICORN}`;
+      failure = tooOld(version, c);
       throw new UnicornUnavailable(failure);
     }
     loaded = { native, path: c.path, from: c.from, version };

@@ -447,7 +447,14 @@ static napi_value ucLoad(napi_env env, napi_callback_info info) {
       napi_throw_error(env, "EVMSCOPE_UNICORN_LOAD", msg);
       return NULL;
     }
-    SYM(version); SYM(open); SYM(close); SYM(strerror); SYM(ctl); SYM(query);
+    SYM(version);
+    /* Older than 2.1 lacks calls vmscope needs (uc_vmem_*): say which version it is, not which symbol is missing. */
+    unsigned int v = U.version(NULL, NULL);
+    if ((v >> 24) < 2 || ((v >> 24) == 2 && ((v >> 16) & 0xff) < 1)) {
+      snprintf(msg, sizeof msg, "UNICORN_TOO_OLD %u.%u.%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff);
+      goto fail;
+    }
+    SYM(open); SYM(close); SYM(strerror); SYM(ctl); SYM(query);
     SYM(reg_write); SYM(reg_read); SYM(reg_read2); SYM(reg_write2); SYM(mem_read); SYM(mem_write); SYM(vmem_read); SYM(vmem_translate);
     SYM(emu_start); SYM(emu_stop); SYM(hook_add); SYM(hook_del); SYM(mem_map_ptr); SYM(mmio_map);
     SYM(context_alloc); SYM(context_save); SYM(context_restore); SYM(context_size); SYM(context_free);
