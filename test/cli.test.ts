@@ -123,7 +123,7 @@ test('run: without a usable /dev/kvm, auto falls back to emulation with one line
 });
 
 test('an explicit VMSCOPE_UNICORN that is not there is the reason, not quietly replaced by another copy', () => {
-  const env = { ...process.env, VMSCOPE_UNICORN: '/nonexistent/libunicorn.so.2' };
+  const env: NodeJS.ProcessEnv = { ...process.env, VMSCOPE_UNICORN: '/nonexistent/libunicorn.so.2' };
   delete env.VMSCOPE_ACCEL;
   const r = vmscope(['run', '--accel', 'emu', 'examples/hello/hello.vmspec'], { env });
   assert.equal(r.code, 125);
