@@ -98,3 +98,29 @@ export interface VcpuEvents {
   flags: number;
 }
 
+
+// Architectural bits of the control registers, EFER and RFLAGS (SDM Vol. 3A,
+// 2.5 and 2.2.1; Vol. 1, 3.4.3), as bigint masks.
+export const CR0_PE = 1n << 0n;
+export const CR0_MP = 1n << 1n;
+export const CR0_ET = 1n << 4n;
+export const CR0_NE = 1n << 5n;
+export const CR0_WP = 1n << 16n;
+export const CR0_PG = 1n << 31n;
+export const CR4_PSE = 1n << 4n;
+export const CR4_PAE = 1n << 5n;
+export const CR4_OSFXSR = 1n << 9n;
+export const CR4_OSXMMEXCPT = 1n << 10n;
+export const CR4_LA57 = 1n << 12n;
+export const CR4_SMEP = 1n << 20n;
+export const EFER_LME = 1n << 8n;
+export const EFER_LMA = 1n << 10n;
+export const EFER_NXE = 1n << 11n;
+export const RFLAGS_RESERVED = 0x2n;
+export const RFLAGS_TF = 1n << 8n;
+export const RFLAGS_IF = 1n << 9n;
+export const RFLAGS_IOPL = 3n << 12n;
+export const RFLAGS_NT = 1n << 14n;
+export const RFLAGS_RF = 1n << 16n;
+export const RFLAGS_VM = 1n << 17n;
+export const RFLAGS_AC = 1n << 18n;

@@ -9,18 +9,9 @@ import { buildIdentityMap, type PageTableWriter } from './page-tables';
 import type { BootMode } from '../../spec/types';
 export type { BootMode };
 
-export const CR0_PE = 1n << 0n;
-export const CR0_MP = 1n << 1n;
-export const CR0_ET = 1n << 4n;
-export const CR0_NE = 1n << 5n;
-export const CR0_WP = 1n << 16n;
-export const CR0_PG = 1n << 31n;
-export const CR4_PAE = 1n << 5n;
-export const CR4_OSFXSR = 1n << 9n;
-export const CR4_OSXMMEXCPT = 1n << 10n;
-export const EFER_LME = 1n << 8n;
-export const EFER_LMA = 1n << 10n;
-export const RFLAGS_RESERVED = 0x2n;
+// The bits live with the register vocabulary; re-exported for the boot code's users.
+export { CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, EFER_LMA, EFER_LME, RFLAGS_RESERVED } from '../registers';
+import { CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, EFER_LMA, EFER_LME, RFLAGS_RESERVED } from '../registers';
 
 /** Descriptor fields as KVM's kvm_segment holds them (type is the 4-bit type). */
 export interface Descriptor {

@@ -7,22 +7,16 @@ import assert from 'node:assert/strict';
 import { deliver, hasErrorCode, pageFaultErrorCode, type DeliveryCpu } from './deliver';
 import { encodeDescriptor, type Descriptor } from '../boot/cpu-state';
 import type { Regs, Segment, Sregs } from '../registers';
+import { CR0_PE, CR0_PG, CR0_WP, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, RFLAGS_AC, RFLAGS_IF, RFLAGS_NT, RFLAGS_RF, RFLAGS_TF } from '../registers';
 import { physReader } from '../paging/phys';
 import { translate, type PagingContext } from '../paging/walk';
 import { KIB4, PTE, TableBuilder } from '../paging/tables';
 
-const CR0_PE = 1n;
-const CR0_WP = 1n << 16n;
-const CR0_PG = 1n << 31n;
-const CR4_PAE = 1n << 5n;
-const EFER_LME = 1n << 8n;
-const EFER_LMA = 1n << 10n;
-const EFER_NXE = 1n << 11n;
-const TF = 1n << 8n;
-const IF = 1n << 9n;
-const NT = 1n << 14n;
-const RF = 1n << 16n;
-const AC = 1n << 18n;
+const TF = RFLAGS_TF;
+const IF = RFLAGS_IF;
+const NT = RFLAGS_NT;
+const RF = RFLAGS_RF;
+const AC = RFLAGS_AC;
 
 // Where the tests put things (identity-mapped).
 const GDT = 0x1000;

@@ -4,6 +4,7 @@
 
 import { Decoder, DecoderError, DecoderOptions, InstructionInfoFactory, MemorySizeExt, OpAccess, Register, RegisterExt } from 'iced-x86';
 import type { GprName, Regs, Segment, Sregs } from '../registers';
+import { CR0_PE, CR0_PG, CR4_LA57, CR4_PAE, CR4_SMEP, EFER_LMA, EFER_NXE, RFLAGS_AC, RFLAGS_IF, RFLAGS_IOPL, RFLAGS_NT, RFLAGS_RF, RFLAGS_TF, RFLAGS_VM } from '../registers';
 import { walk, type PagingContext, type ReadPhys, type WalkFault } from '../paging/walk';
 
 export interface DeliveryCpu {
@@ -60,21 +61,14 @@ export function hasErrorCode(vector: number): boolean {
   return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17 || vector === 21 || vector === 29 || vector === 30;
 }
 
-// RFLAGS, CR0, CR4 and EFER bits.
-const TF = 1n << 8n;
-const IF = 1n << 9n;
-const IOPL = 3n << 12n;
-const NT = 1n << 14n;
-const RF = 1n << 16n;
-const VM = 1n << 17n;
-const AC = 1n << 18n;
-const CR0_PE = 1n;
-const CR0_PG = 1n << 31n;
-const CR4_PAE = 1n << 5n;
-const CR4_LA57 = 1n << 12n;
-const CR4_SMEP = 1n << 20n;
-const EFER_LMA = 1n << 10n;
-const EFER_NXE = 1n << 11n;
+// RFLAGS, CR0, CR4 and EFER bits, by the short names the SDM's delivery pseudocode uses.
+const TF = RFLAGS_TF;
+const IF = RFLAGS_IF;
+const IOPL = RFLAGS_IOPL;
+const NT = RFLAGS_NT;
+const RF = RFLAGS_RF;
+const VM = RFLAGS_VM;
+const AC = RFLAGS_AC;
 
 const MASK16 = 0xffffn;
 const MASK32 = 0xffff_ffffn;
