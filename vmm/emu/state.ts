@@ -53,6 +53,12 @@ export class EmuVcpuState implements VcpuStateApi {
     this.onWrite();
   }
 
+  /** CS's base alone (for pc = CS.base + rip), without decoding every segment and control register. */
+  csBase(): bigint {
+    const L = this.ctx();
+    return new DataView(this.uc.ucContextSave(this.engine)).getBigUint64(L.segs + 1 * L.segSize + 8, true);
+  }
+
   getSregs(): Sregs {
     const C = this.C;
     const L = this.ctx();

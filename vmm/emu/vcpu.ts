@@ -463,7 +463,7 @@ export class EmuVcpu implements VcpuBackend {
 
   /** Linear address of the next instruction: CS base + rip. */
   private pc(): bigint {
-    return this.state.getSregs().cs.base + this.uc.ucRegRead(this.id, this.ripId);
+    return this.state.csBase() + this.uc.ucRegRead(this.id, this.ripId);
   }
 
   private physOf(linear: bigint): number | undefined {
