@@ -91,6 +91,12 @@ vmTest('an injected interrupt waits for IF=1, then reaches the guest\'s handler 
   assert.equal(debugExitStatus(result), 0);
 });
 
+vmTest('a guest switches itself from real to protected to long mode, with its own GDT and page tables, and runs in the high half', async () => {
+  const { result, serial } = await runSpec('test/guests/modeswitch.vmspec');
+  assert.equal(serial, 'real mode\nprotected mode\nlong mode\nlong mode, high half\n');
+  assert.equal(debugExitStatus(result), 0);
+});
+
 vmTest('HLT with nothing to wake the vCPU ends the run as halted', async () => {
   const { result, serial } = await runSpec('test/guests/hlt.vmspec');
   assert.equal(serial, 'halting\n');
