@@ -91,9 +91,12 @@ vmTest('an injected interrupt waits for IF=1, then reaches the guest\'s handler 
   assert.equal(debugExitStatus(result), 0);
 });
 
-vmTest('a guest switches itself from real to protected to long mode, with its own GDT and page tables, and runs in the high half', async () => {
+vmTest('a guest switches itself from real to protected to long mode (own GDT, IDTs and page tables), taking interrupts in each, and runs in the high half', async () => {
   const { result, serial } = await runSpec('test/guests/modeswitch.vmspec');
-  assert.equal(serial, 'real mode\nprotected mode\nlong mode\nlong mode, high half\n');
+  assert.equal(
+    serial,
+    'real mode\nreal mode: int 0x42 through the IVT\nreal mode: #DE through the IVT\nprotected mode\nprotected mode: #UD through a 32-bit IDT\nlong mode\nlong mode, high half\n',
+  );
   assert.equal(debugExitStatus(result), 0);
 });
 

@@ -3,7 +3,9 @@
  * to protected mode and then to long mode, with a GDT and page tables of its
  * own, printing a line in each mode. In long mode it also maps itself into
  * the high half (0xffffffff80000000 -> 0) and prints from there, so its own
- * paging, not the runner's, is what runs. Exits 0 through the debug-exit port.
+ * paging, not the runner's, is what runs. On the way it takes interrupts
+ * through its own tables: `int 0x42` and a #DE through the real-mode IVT, and
+ * a #UD through a 32-bit IDT. Exits 0 through the debug-exit port.
  */
 
 #define COM1_THR 0x3f8
@@ -29,23 +31,52 @@ real16:
 	mov	%ax, %ss
 	mov	$0x7c00, %sp
 	mov	$msg_real, %si
-1:	lodsb
-	test	%al, %al
-	jz	2f
-	mov	%al, %bl
-	mov	$COM1_LSR, %dx
-3:	in	%dx, %al
-	test	$LSR_THRE, %al
-	jz	3b
-	mov	$COM1_THR, %dx
-	mov	%bl, %al
-	out	%al, %dx
-	jmp	1b
-2:	lgdtl	gdtr
+	call	puts16
+	/* The IVT at 0: vector 0x42 (software) and vector 0 (#DE), CS:IP = 0:handler. */
+	movw	$rm_int42, 0x42 * 4
+	movw	$0, 0x42 * 4 + 2
+	movw	$rm_de, 0
+	movw	$0, 2
+	int	$0x42
+	mov	$1, %ax
+	xor	%bl, %bl
+	div	%bl			/* #DE: the handler skips these 2 bytes */
+	lgdtl	gdtr
 	mov	%cr0, %eax
 	or	$1, %eax		/* PE */
 	mov	%eax, %cr0
 	ljmpl	$0x08, $prot32
+
+puts16:
+	lodsb
+	test	%al, %al
+	jz	2f
+	mov	%al, %bl
+	mov	$COM1_LSR, %dx
+1:	in	%dx, %al
+	test	$LSR_THRE, %al
+	jz	1b
+	mov	$COM1_THR, %dx
+	mov	%bl, %al
+	out	%al, %dx
+	jmp	puts16
+2:	ret
+
+rm_int42:
+	push	%si
+	mov	$msg_int42, %si
+	call	puts16
+	pop	%si
+	iret
+
+rm_de:
+	push	%bp
+	mov	%sp, %bp
+	addw	$2, 2(%bp)		/* the saved IP: past the 2-byte div */
+	mov	$msg_de, %si
+	call	puts16
+	pop	%bp
+	iret
 
 	.code32
 prot32:
@@ -56,6 +87,15 @@ prot32:
 	mov	$0x7c00, %esp
 	mov	$msg_prot, %esi
 	call	puts32
+	/* A 32-bit IDT with one interrupt gate: vector 6 (#UD) -> pm_ud. */
+	mov	$pm_ud, %eax
+	mov	%ax, idt32 + 6 * 8
+	movw	$0x08, idt32 + 6 * 8 + 2
+	movw	$0x8e00, idt32 + 6 * 8 + 4
+	shr	$16, %eax
+	mov	%ax, idt32 + 6 * 8 + 6
+	lidt	idtr32
+	ud2				/* #UD: the handler skips these 2 bytes */
 	/* Page tables: clear four pages, identity-map 0-2 MiB with one 2 MiB page, and the high half. */
 	mov	$PML4, %edi
 	xor	%eax, %eax
@@ -79,6 +119,14 @@ prot32:
 	or	$(1 << 31), %eax	/* PG: long mode is active now (compatibility mode) */
 	mov	%eax, %cr0
 	ljmp	$0x18, $long64
+
+pm_ud:
+	addl	$2, (%esp)		/* the saved EIP: past ud2 */
+	push	%esi
+	mov	$msg_ud, %esi
+	call	puts32
+	pop	%esi
+	iret
 
 puts32:
 	lodsb
@@ -135,6 +183,14 @@ gdt:	.quad	0
 gdtr:	.word	. - gdt - 1
 	.long	gdt
 
+idtr32:	.word	7 * 8 - 1
+	.long	idt32
+	.balign	8
+idt32:	.fill	7 * 8, 1, 0
+
+msg_int42:	.asciz	"real mode: int 0x42 through the IVT\n"
+msg_de:		.asciz	"real mode: #DE through the IVT\n"
+msg_ud:		.asciz	"protected mode: #UD through a 32-bit IDT\n"
 msg_real:	.asciz	"real mode\n"
 msg_prot:	.asciz	"protected mode\n"
 msg_long:	.asciz	"long mode\n"

@@ -126,6 +126,9 @@ export function initialState(mode: BootMode, entry: bigint, reset: Sregs, mem: P
       regs.rsp = BigInt(BootArea.realModeStack);
       sregs.cs = realSegment(cs, true);
       for (const s of ['ds', 'es', 'fs', 'gs', 'ss'] as const) sregs[s] = realSegment(0, false);
+      // The IVT where the CPU's reset state puts it (SDM Vol. 3A, Table 10-1: IDTR base 0, limit 0xffff),
+      // whatever the backend's own reset state says.
+      sregs.idt = { base: 0n, limit: 0xffff };
       sregs.cr0 = CR0_ET;
       sregs.cr4 = 0n;
       sregs.efer = 0n;

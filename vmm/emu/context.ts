@@ -18,9 +18,16 @@ export interface ContextLayout {
   /** segs[6] in QEMU's order ES, CS, SS, DS, FS, GS; each: u32 selector, pad, u64 base, u32 limit, u32 flags. */
   segs: number;
   segSize: number;
+  /**
+   * EFER. Written here rather than through WRMSR because WRMSR cannot change
+   * LMA, and Unicorn's 64-bit engine starts with LMA set and paging off, so
+   * no CR0 write would ever clear it for a real- or protected-mode guest.
+   */
+  efer: number;
 }
 
-const EXPECTED: ContextLayout = { regs: 0, hflags: 176, segs: 184, segSize: 24 };
+const EXPECTED: Omit<ContextLayout, 'efer'> = { regs: 0, hflags: 176, segs: 184, segSize: 24 };
+const MSR_EFER = 0xc0000080;
 
 // hflags bits (QEMU target/i386/cpu.h).
 export const HF_CPL_MASK = 3;
@@ -30,6 +37,7 @@ export const HF_ADDSEG = 1 << 6;
 export const HF_PE = 1 << 7;
 export const HF_LMA = 1 << 14;
 export const HF_CS64 = 1 << 15;
+const EFER_LMA = 1n << 10n;
 
 export class ContextLayoutMismatch extends VmscopeError {}
 
@@ -47,8 +55,17 @@ export function contextLayout(uc: UnicornNative, engine: number): ContextLayout 
   uc.ucRegWrite(engine, C.UC_X86_REG_FS_BASE!, probe.fs);
   uc.ucRegWrite(engine, C.UC_X86_REG_GS_BASE!, probe.gs);
   const blob = new DataView(uc.ucContextSave(engine));
-  const L = EXPECTED;
+  // EFER: the one u64 that changes when WRMSR flips EFER.NXE.
+  const efer0 = uc.ucMsrRead(engine, MSR_EFER);
+  uc.ucMsrWrite(engine, MSR_EFER, efer0 ^ (1n << 11n));
+  const flipped = new DataView(uc.ucContextSave(engine));
+  uc.ucMsrWrite(engine, MSR_EFER, efer0);
+  const changed: number[] = [];
+  for (let at = 0; at + 8 <= blob.byteLength; at += 8) if (blob.getBigUint64(at, true) !== flipped.getBigUint64(at, true)) changed.push(at);
+  const eferAt = changed.length === 1 && blob.getBigUint64(changed[0]!, true) === efer0 ? changed[0]! : -1;
+  const L: ContextLayout = { ...EXPECTED, efer: eferAt };
   const ok =
+    eferAt >= 0 &&
     blob.byteLength > L.segs + 6 * L.segSize &&
     blob.getBigUint64(L.regs, true) === probe.rax &&
     blob.getBigUint64(L.regs + 3 * 8, true) === probe.rbx &&
@@ -90,9 +107,11 @@ export function encodeSegmentFlags(s: Pick<Segment, 'type' | 's' | 'dpl' | 'pres
 
 /** hflags for segment registers loaded as `s` describes, as QEMU's segment loads would compute them. */
 export function hflagsFor(old: number, s: Pick<Sregs, 'cr0' | 'efer' | 'cs' | 'ss' | 'ds' | 'es'>): number {
-  let h = old & ~(HF_CPL_MASK | HF_CS32 | HF_SS32 | HF_ADDSEG | HF_CS64);
+  let h = old & ~(HF_CPL_MASK | HF_CS32 | HF_SS32 | HF_ADDSEG | HF_CS64 | HF_LMA | HF_PE);
   const pe = (s.cr0 & 1n) !== 0n;
-  const lma = (s.efer & (1n << 10n)) !== 0n;
+  const lma = (s.efer & EFER_LMA) !== 0n;
+  if (pe) h |= HF_PE;
+  if (lma) h |= HF_LMA;
   // The CPL is SS's DPL (CS's where SS is null, as in 64-bit code at ring 0 with a null SS).
   const cpl = !pe ? 0 : s.ss.present && !s.ss.unusable ? s.ss.dpl : s.cs.dpl;
   h |= cpl & HF_CPL_MASK;

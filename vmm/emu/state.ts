@@ -142,6 +142,8 @@ export class EmuVcpuState implements VcpuStateApi {
       blob.setUint32(at + 16, g.limit >>> 0, true);
       blob.setUint32(at + 20, encodeSegmentFlags(g), true);
     });
+    // LMA as the target says: WRMSR cannot change it (see ContextLayout.efer).
+    blob.setBigUint64(L.efer, BigInt.asUintN(64, s.efer), true);
     blob.setUint32(L.hflags, hflagsFor(blob.getUint32(L.hflags, true), s), true);
     this.uc.ucContextRestore(id, buf);
     this.onWrite();
