@@ -11,7 +11,7 @@ import type { BackendCapabilities, MachineBackend } from '../backend';
 import { physReader } from '../paging/phys';
 import { EmuVcpuState } from './state';
 import { loadUnicorn, type UnicornNative } from './native';
-import { PORT_COUNT, SHARED_BYTES, type EmuVcpuConfig } from './vcpu';
+import { SHARED_BYTES, type EmuVcpuConfig } from './vcpu';
 
 export const EMU_CAPABILITIES: BackendCapabilities = {
   softwareBreakpoints: true,
@@ -149,7 +149,7 @@ export class EmuMachine implements MachineBackend {
       memWrites: this.memWrites,
       msrExits: this.msrExits,
     };
-    if (this.engines.length > 1) cfg.turn = { words: this.turnWords, engines: this.engines };
+    if (this.engines.length > 1) cfg.turn = { words: this.turnWords };
     return { fd: -1, mmapSize: 0, emu: cfg };
   }
 
@@ -201,4 +201,3 @@ export function mmioHoles(memory: Pick<GuestMemory, 'regions'>, top: number): Ar
   return out.filter(([g, n]) => n > 0 && g % 4096 === 0 && n % 4096 === 0);
 }
 
-export { PORT_COUNT };

@@ -8,15 +8,17 @@
 // path); a stop at an exit breakpoint pauses the vCPU inside the hook, before
 // the device sees the access. While exit filters or watchpoints are set, a
 // do-nothing code hook makes stops requested from inside an instruction land
-// right after it (see docs/backends.md). Several vCPUs of one VM take turns
-// through a ticket lock: `lock`-prefixed instructions are not atomic across
-// Unicorn engines, so only one runs at a time, as in QEMU's single-threaded TCG.
+// right after it (see docs/backends.md). A kick from another thread takes
+// effect in a block hook, at a block boundary, so a stopped run never leaves
+// rip behind. Several vCPUs of one VM take turns through a ticket lock:
+// `lock`-prefixed instructions are not atomic across Unicorn engines, so only
+// one runs at a time, as in QEMU's single-threaded TCG.
 
 import type { CpuidEntry } from '../registers';
 import { KvmExit } from '../kvm/constants';
 import type { DebugConfig, HwSlot } from '../debug';
 import type { ExitInfo } from '../exit-trace';
-import type { CpuSnapshot, VcpuEnd, VcpuStop } from '../exits';
+import type { CpuSnapshot, VcpuStop } from '../exits';
 import type { ExitSink, LoopEvent, VcpuBackend } from '../backend';
 import { physReader } from '../paging/phys';
 import { translate as walkTranslate } from '../paging/walk';
@@ -34,8 +36,8 @@ export interface EmuVcpuConfig {
   paging: { maxPhysAddr: number; gbPages: boolean };
   /** Host memory the runner mapped: port policy bytes, per-port counters, the fast-path exit count. */
   shared: { ports: bigint; counts: bigint; fast: bigint };
-  /** The VM's turn words (several vCPUs) and every vCPU's engine, to kick the one running. */
-  turn?: { words: SharedArrayBuffer; engines: number[] };
+  /** The VM's turn words (several vCPUs): next ticket, ticket served, engine holding the turn. */
+  turn?: { words: SharedArrayBuffer };
   /** Time slice (µs) after which a vCPU waiting for its turn kicks the one running. */
   sliceUs: number;
   /** A counter the machine bumps when the debugger writes guest memory (planting int3, writeMemory). */
@@ -527,9 +529,4 @@ export class EmuVcpu implements VcpuBackend {
     Atomics.add(w, TURN.SERVING, 1);
     Atomics.notify(w, TURN.SERVING);
   }
-}
-
-/** The end of a vCPU whose engine could not even be set up. */
-export function setupFailure(message: string): VcpuEnd {
-  return { kind: 'host-error', message };
 }
