@@ -7,6 +7,7 @@ import type { DebugConfig } from './debug';
 import type { CpuSnapshot, VcpuEnd, VcpuStop } from './exits';
 import type { ExitInfo } from './exit-trace';
 import type { VcpuStateApi } from './vcpu-state';
+import type { EmuVcpuConfig } from './emu/config';
 
 export type BackendName = 'kvm' | 'emu';
 /**
@@ -102,6 +103,15 @@ export interface VcpuBackend {
   finish(): void;
 }
 
+/** What a vCPU thread needs to open its side of the backend. */
+export interface BackendLoopConfig {
+  /** KVM: the vCPU fd and the kvm_run mapping size. */
+  fd: number;
+  mmapSize: number;
+  /** Emulator: what vmm/emu/vcpu.ts needs to set up the vCPU's engine on this thread. */
+  emu?: EmuVcpuConfig;
+}
+
 /** The machine-thread side of a backend: what Machine (vmm/machine.ts) asks of it. */
 export interface MachineBackend {
   readonly name: BackendName;
@@ -114,7 +124,7 @@ export interface MachineBackend {
   /** Forces vCPU `index` out of guest code now (from any thread). */
   kick(index: number): void;
   /** What vCPU `index`'s thread needs, besides the loop's own configuration. */
-  loopConfig(index: number): Pick<import('./vcpu-loop').VcpuLoopConfig, 'fd' | 'mmapSize' | 'emu'>;
+  loopConfig(index: number): BackendLoopConfig;
   /** What the guest's CPUID says about paging: MAXPHYADDR and 1 GiB pages. */
   pagingFeatures(): { maxPhysAddr: number; gbPages: boolean };
   /** The CPUID table vCPU 0 sees (the others differ only in their APIC IDs). */

@@ -13,7 +13,7 @@ import { createDevice, type DeviceConfig, type DeviceEvent } from './devices';
 import type { VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 import { decodeDr6, freeSlot, NO_DEBUG, type DebugConfig, type ResumeHow, type VcpuCommand } from './debug';
 import { describeExitInfo, exitContext, exitVariables, prepareFilters, TraceRing, type ExitFilter, type ExitInfo } from './exit-trace';
-import type { BackendName, ExitSink, LoopEvent, VcpuBackend } from './backend';
+import type { BackendLoopConfig, BackendName, ExitSink, LoopEvent, VcpuBackend } from './backend';
 import { interpolate } from './expr/interpolate';
 import { compile } from './expr/evaluate';
 
@@ -39,14 +39,9 @@ export const Ctl = {
 export const Cmd = { RUN: 0, PAUSE: 1, STOP: 2 } as const;
 export const State = { STARTING: 0, RUNNING: 1, PAUSED: 2, FINISHED: 3 } as const;
 
-export interface VcpuLoopConfig {
+export interface VcpuLoopConfig extends BackendLoopConfig {
   index: number;
   backend: BackendName;
-  /** KVM: the vCPU fd and the kvm_run mapping size. */
-  fd: number;
-  mmapSize: number;
-  /** Emulator: what vmm/emu/vcpu.ts needs to set up the vCPU's engine on this thread. */
-  emu?: import('./emu/vcpu').EmuVcpuConfig;
   /** Declared mmio regions, to name unclaimed accesses. */
   mmioRegions: Array<{ name: string; gpa: number; size: number }>;
   devices: Array<{ config: DeviceConfig; state: SharedArrayBuffer }>;

@@ -11,7 +11,7 @@ import type { BackendCapabilities, MachineBackend } from '../backend';
 import { physReader } from '../paging/phys';
 import { EmuVcpuState } from './state';
 import { loadUnicorn, type UnicornNative } from './native';
-import { SHARED_BYTES, type EmuVcpuConfig } from './vcpu';
+import { SHARED_BYTES, type EmuVcpuConfig } from './config';
 
 export const EMU_CAPABILITIES: BackendCapabilities = {
   softwareBreakpoints: true,

@@ -14,7 +14,6 @@
 // `lock`-prefixed instructions are not atomic across Unicorn engines, so only
 // one runs at a time, as in QEMU's single-threaded TCG.
 
-import type { CpuidEntry } from '../registers';
 import { KvmExit } from '../kvm/constants';
 import type { DebugConfig, HwSlot } from '../debug';
 import type { ExitInfo } from '../exit-trace';
@@ -23,32 +22,10 @@ import type { ExitSink, LoopEvent, VcpuBackend } from '../backend';
 import { physReader } from '../paging/phys';
 import { translate as walkTranslate } from '../paging/walk';
 import { EmuVcpuState } from './state';
+import { PORT_COUNT, SHARED_BYTES, type EmuVcpuConfig } from './config';
 import { clearOldException, pendingException } from './context';
 import { loadUnicorn, type UnicornNative } from './native';
 import { deliver, hasErrorCode, pageFaultErrorCode, type DeliveryCpu } from './deliver';
-
-export interface EmuVcpuConfig {
-  engine: number;
-  /** Guest RAM/ROM: the same host memory Unicorn maps. */
-  regions: ReadonlyArray<{ gpa: number; size: number; hva: bigint }>;
-  /** This vCPU's CPUID table (the runner's, with its APIC ID). */
-  cpuid: CpuidEntry[];
-  paging: { maxPhysAddr: number; gbPages: boolean };
-  /** Host memory the runner mapped: port policy bytes, per-port counters, the fast-path exit count. */
-  shared: { ports: bigint; counts: bigint; fast: bigint };
-  /** The VM's turn words (several vCPUs): next ticket, ticket served, engine holding the turn. */
-  turn?: { words: SharedArrayBuffer };
-  /** Time slice (µs) after which a vCPU waiting for its turn kicks the one running. */
-  sliceUs: number;
-  /** A counter the machine bumps when the debugger writes guest memory (planting int3, writeMemory). */
-  memWrites: SharedArrayBuffer;
-  /** Int32: 1 while RDMSR/WRMSR must reach vmscope (MSR exit filters; see EmuMachine.trapMsrs). */
-  msrExits: SharedArrayBuffer;
-}
-
-export const PORT_COUNT = 0x10000;
-/** Bytes of shared memory a vCPU needs for its port policy, counters and fast-path count. */
-export const SHARED_BYTES = { ports: PORT_COUNT, counts: PORT_COUNT * 16, fast: 8 };
 
 const TURN = { NEXT: 0, SERVING: 1, HOLDER: 2 } as const;
 /** Instructions per run while an interrupt waits for RFLAGS.IF (Unicorn exposes no interrupt window). */

@@ -4,31 +4,8 @@
 
 import { VMCS_FIELDS } from './fields';
 
-export type VmcsWidth = 16 | 32 | 64 | 'natural';
-/** Encoding bits 11:10: 0 control, 1 VM-exit information (read-only data), 2 guest state, 3 host state. */
-export type VmcsType = 'control' | 'exit-information' | 'guest-state' | 'host-state';
-export type VmcsGroup =
-  | 'guest-registers'
-  | 'guest-segments'
-  | 'guest-descriptor-tables'
-  | 'guest-msrs'
-  | 'guest-non-register'
-  | 'host-state'
-  | 'execution-controls'
-  | 'exit-controls'
-  | 'entry-controls'
-  | 'exit-information';
-
-export interface VmcsFieldDef {
-  name: string;
-  encoding: number;
-  width: VmcsWidth;
-  type: VmcsType;
-  group: VmcsGroup;
-  /** 'high': VMREAD/VMWRITE of the upper 32 bits of the 64-bit field `full`. Display shows the full field only. */
-  access: 'full' | 'high';
-  full?: string;
-}
+export type { VmcsFieldDef, VmcsGroup, VmcsType, VmcsWidth } from './table-types';
+import type { VmcsFieldDef, VmcsGroup, VmcsType, VmcsWidth } from './table-types';
 
 /** The SDM's order of the VMCS areas (Vol. 3C, 25.3-25.9). */
 export const GROUP_ORDER: readonly VmcsGroup[] = [

@@ -5,7 +5,7 @@
 // (sha256 d1a3110695302a1fc65f19bac735e3744612f54ff707dafd9f49be5dbcf5eb0c) by vmm/vmx/gen-tables.mjs.
 // Do not edit: change the generator or regenerate.
 
-import type { VmxExitReasonDef } from './exit-reasons';
+import type { VmxExitReasonDef } from './table-types';
 
 export const VMX_EXIT_REASONS: readonly VmxExitReasonDef[] = [
   { reason: 0, name: 'EXCEPTION_NMI' },

@@ -8,11 +8,8 @@ import type { BackendImplementation } from '../backend';
 import { VM_INSTRUCTION_ERRORS, VMX_EXIT_REASONS } from './exit-reason-table';
 import type { ExitDetails, IoExit } from './last-exit';
 
-export interface VmxExitReasonDef {
-  reason: number;
-  /** The kernel's name without EXIT_REASON_. */
-  name: string;
-}
+export type { VmxExitReasonDef } from './table-types';
+import type { VmxExitReasonDef } from './table-types';
 
 /** Titles for the kernel's EXIT_REASON_* names (SDM Vol. 3D, Appendix C). A test requires one per generated reason. */
 export const VMX_EXIT_TITLES: Readonly<Record<string, string>> = {

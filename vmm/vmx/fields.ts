@@ -6,7 +6,7 @@
 // width and type come from the encoding's bits 14:13 and 11:10 (SDM Vol. 3C,
 // Appendix B); group places each field in the SDM's layout of the VMCS.
 // access 'high' entries are the upper 32 bits of the 64-bit field named by full.
-import type { VmcsFieldDef } from './encoding';
+import type { VmcsFieldDef } from './table-types';
 
 export const VMCS_FIELDS: readonly VmcsFieldDef[] = [
   { name: 'VIRTUAL_PROCESSOR_ID', encoding: 0x0000, width: 16, type: 'control', group: 'execution-controls', access: 'full' },

@@ -221,7 +221,7 @@ out(
 // width and type come from the encoding's bits 14:13 and 11:10 (SDM Vol. 3C,
 // Appendix B); group places each field in the SDM's layout of the VMCS.
 // access 'high' entries are the upper 32 bits of the 64-bit field named by full.
-import type { VmcsFieldDef } from './encoding';
+import type { VmcsFieldDef } from './table-types';
 
 export const VMCS_FIELDS: readonly VmcsFieldDef[] = [
 ${fieldRows.join('\n')}
@@ -232,7 +232,7 @@ ${fieldRows.join('\n')}
 out(
   'exit-reason-table.ts',
   `${header([FILES.uapiVmx, FILES.vmx], 'VMX basic exit reasons (EXIT_REASON_*), exit-reason flag bits, VM-instruction errors.')}
-import type { VmxExitReasonDef } from './exit-reasons';
+import type { VmxExitReasonDef } from './table-types';
 
 export const VMX_EXIT_REASONS: readonly VmxExitReasonDef[] = [
 ${reasons.map((r) => `  { reason: ${r.reason}, name: '${r.name}' },`).join('\n')}
@@ -257,7 +257,7 @@ out(
 // (every offset equals the kernel's own CHECK_OFFSET list); the encoding ->
 // member table comes from ${FILES.vmcs12c} at the same version
 // (sha256 ${sha(FILES.vmcs12c)}).
-import type { Vmcs12FieldOffset, Vmcs12Member } from './vmcs12';
+import type { Vmcs12FieldOffset, Vmcs12Member } from './table-types';
 
 /** VMCS12_REVISION: what KVM puts in hdr.revision_id and reports in IA32_VMX_BASIC. */
 export const VMCS12_REVISION = 0x${revision[1].toLowerCase()};

@@ -7,7 +7,7 @@
 // (every offset equals the kernel's own CHECK_OFFSET list); the encoding ->
 // member table comes from arch/x86/kvm/vmx/vmcs12.c at the same version
 // (sha256 4e6ca9888f1421b5f3687587468a57b0b4496fd1bf655603748ae6c23ff2210f).
-import type { Vmcs12FieldOffset, Vmcs12Member } from './vmcs12';
+import type { Vmcs12FieldOffset, Vmcs12Member } from './table-types';
 
 /** VMCS12_REVISION: what KVM puts in hdr.revision_id and reports in IA32_VMX_BASIC. */
 export const VMCS12_REVISION = 0x11e57ed0;

@@ -8,23 +8,7 @@ import { fieldByEncoding } from './encoding';
 import type { VmcsFieldValue } from './derived';
 import { VMCS12_FIELDS, VMCS12_REVISION } from './vmcs12-layout';
 
-export interface Vmcs12Member {
-  member: string;
-  offset: number;
-  /** Size of one element in bytes. */
-  size: number;
-  count: number;
-}
-
-export interface Vmcs12FieldOffset {
-  /** enum vmcs_field name. */
-  name: string;
-  encoding: number;
-  /** struct vmcs12 member that holds it. */
-  member: string;
-  offset: number;
-  size: number;
-}
+export type { Vmcs12FieldOffset, Vmcs12Member } from './table-types';
 
 /*
  * struct kvm_nested_state (uapi <asm/kvm.h>; an ABI, so fixed): flags u16 @0,
