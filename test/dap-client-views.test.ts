@@ -1,5 +1,5 @@
-// What the VS Code client's views and settings rely on, through DAP against the bundled adapter on the real
-// /dev/kvm: the vmInfo request (VM tree, status bar), serial output as vmscope.serial events (serial console),
+// What the VS Code client's views and settings rely on, through DAP against the bundled adapter, on each
+// backend the host offers (the real /dev/kvm, the emulator): the vmInfo request (VM tree, status bar), serial output as vmscope.serial events (serial console),
 // and the launch attributes that carry the settings (breakOnExit, traceBufferSize).
 
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
 // The debug adapter's capabilities, each used through DAP against the bundled
-// adapter on the real /dev/kvm, with guests built from source (hello is C
-// built with -g).
+// adapter, on each backend the host offers (the real /dev/kvm, the emulator),
+// with guests built from source (hello is C built with -g).
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';

@@ -1,5 +1,6 @@
 // Breakpoints on VM exits, the exit trace and its export, through DAP against
-// the bundled adapter on the real /dev/kvm.
+// the bundled adapter, on each backend the host offers (the real /dev/kvm, the
+// emulator).
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';

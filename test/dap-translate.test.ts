@@ -1,6 +1,7 @@
 // GVA -> GPA -> HPA through DAP: `translate <expr>` in the Debug Console, the
-// Translation scope and the `translate` request, against KVM_TRANSLATE, on
-// page tables the test edits in the guest with writeMemory.
+// Translation scope and the `translate` request, against the backend's own
+// walk (KVM_TRANSLATE, or QEMU's MMU in Unicorn), on page tables the test
+// edits in the guest with writeMemory.
 
 import assert from 'node:assert/strict';
 import * as path from 'node:path';

@@ -1,4 +1,5 @@
-// Integration tests: real guests on the real /dev/kvm through the Machine API.
+// Integration tests: real guests through the Machine API, on each backend the
+// host offers (the real /dev/kvm, the emulator).
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
