@@ -48,12 +48,10 @@ export function vmTest(
   name: string,
   fn: (t: TestContext, backend: BackendName) => Promise<void> | void,
   only?: readonly BackendName[],
-  /** Per backend: why this test does not run there yet (it is registered as skipped with the reason). */
-  notYet: Partial<Record<BackendName, string>> = {},
 ): void {
   for (const backend of only ?? BACKENDS) {
     const label = `[${backend}] ${name}`;
-    const why = notYet[backend] ?? backendProblem(backend);
+    const why = backendProblem(backend);
     if (why) {
       test(label, { skip: why }, () => {});
       continue;
@@ -76,11 +74,6 @@ export function vmTest(
 /** A VM test that only means something on KVM (it checks KVM itself: KVM_TRANSLATE, its capabilities). */
 export function kvmTest(name: string, fn: (t: TestContext) => Promise<void> | void): void {
   vmTest(name, (t) => fn(t), ['kvm']);
-}
-
-/** A VM test that checks KVM's own facts; under emulation it is skipped with `why`. */
-export function kvmFactTest(name: string, why: string, fn: (t: TestContext) => Promise<void> | void): void {
-  vmTest(name, (t) => fn(t), undefined, { emu: why });
 }
 
 export function specAt(rel: string): VmSpec {

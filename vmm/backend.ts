@@ -51,8 +51,8 @@ export type LoopEvent =
 
 /** What the loop gives a backend's vCPU: the device bus, exit hooks and the stop handshake. */
 export interface ExitSink {
-  /** Counts an exit (by exit code). */
-  count(code: number): void;
+  /** Counts `n` exits (default 1) of one exit code. */
+  count(code: number, n?: number): void;
   /** True when exits must go through `exitHooks` (tracing or filters are on). */
   readonly hooks: boolean;
   /** Records the exit in the trace and runs the filters; a break event if one matched. */

@@ -166,7 +166,9 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
   let resumedInExit = false;
 
   const sink: ExitSink = {
-    count: (code) => counters[code > MAX_EXIT_CODE ? MAX_EXIT_CODE : code]!++,
+    count: (code, n = 1) => {
+      counters[code > MAX_EXIT_CODE ? MAX_EXIT_CODE : code]! += n;
+    },
     get hooks() {
       return hooks;
     },

@@ -28,3 +28,19 @@
 	.type	_start, @function
 _start:
 .endm
+
+/*
+ * For guests whose vCPUs all start at the entry (vmscope has no INIT/SIPI):
+ * the vCPU's index, its initial APIC ID from CPUID leaf 1, in EBX, and a stack
+ * of its own, 16 KiB per vCPU below the boot contract's RSP. Clobbers EAX,
+ * ECX, EDX.
+ */
+.macro PER_VCPU_STACK
+	mov	$1, %eax
+	cpuid
+	shr	$24, %ebx		/* initial APIC ID = vCPU index */
+	mov	$0x80000, %rsp
+	mov	%rbx, %rax
+	shl	$14, %rax		/* 16 KiB of stack per vCPU */
+	sub	%rax, %rsp
+.endm

@@ -18,6 +18,28 @@
 #define PDPT_HI 0x13000
 #define HIGH 0xffffffff80000000
 
+/*
+ * PUTS name: a routine `name` that writes the NUL-terminated string at (E/R)SI
+ * to COM1, polling THRE. One source, assembled once per code width (16, 32
+ * and 64 bit) where it is used. Clobbers AL, BL, DX and the string pointer.
+ */
+.macro PUTS name
+\name:
+	lodsb
+	test	%al, %al
+	jz	2f
+	mov	%al, %bl
+	mov	$COM1_LSR, %dx
+1:	in	%dx, %al
+	test	$LSR_THRE, %al
+	jz	1b
+	mov	$COM1_THR, %dx
+	mov	%bl, %al
+	out	%al, %dx
+	jmp	\name
+2:	ret
+.endm
+
 	.code16
 	.section .text.start, "ax", @progbits
 	.globl	_start
@@ -47,20 +69,7 @@ real16:
 	mov	%eax, %cr0
 	ljmpl	$0x08, $prot32
 
-puts16:
-	lodsb
-	test	%al, %al
-	jz	2f
-	mov	%al, %bl
-	mov	$COM1_LSR, %dx
-1:	in	%dx, %al
-	test	$LSR_THRE, %al
-	jz	1b
-	mov	$COM1_THR, %dx
-	mov	%bl, %al
-	out	%al, %dx
-	jmp	puts16
-2:	ret
+PUTS puts16
 
 rm_int42:
 	push	%si
@@ -128,20 +137,7 @@ pm_ud:
 	pop	%esi
 	iret
 
-puts32:
-	lodsb
-	test	%al, %al
-	jz	2f
-	mov	%al, %bl
-	mov	$COM1_LSR, %dx
-1:	in	%dx, %al
-	test	$LSR_THRE, %al
-	jz	1b
-	mov	$COM1_THR, %dx
-	mov	%bl, %al
-	out	%al, %dx
-	jmp	puts32
-2:	ret
+PUTS puts32
 
 	.code64
 long64:
@@ -160,20 +156,7 @@ high64:
 3:	hlt
 	jmp	3b
 
-puts64:
-	lodsb
-	test	%al, %al
-	jz	2f
-	mov	%al, %bl
-	mov	$COM1_LSR, %dx
-1:	in	%dx, %al
-	test	$LSR_THRE, %al
-	jz	1b
-	mov	$COM1_THR, %dx
-	mov	%bl, %al
-	out	%al, %dx
-	jmp	puts64
-2:	ret
+PUTS puts64
 
 	.balign	8
 gdt:	.quad	0

@@ -12,13 +12,7 @@
 
 	.code64
 	ENTRY_START
-	mov	$1, %eax
-	cpuid
-	shr	$24, %ebx		/* initial APIC ID = vCPU index */
-	mov	$0x80000, %rsp
-	mov	%rbx, %rax
-	shl	$14, %rax		/* 16 KiB of stack per vCPU */
-	sub	%rax, %rsp
+	PER_VCPU_STACK
 
 	mov	$COUNT, %ecx
 1:	mov	$1, %eax

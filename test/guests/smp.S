@@ -10,15 +10,8 @@
 
 	.code64
 	ENTRY_START
-	mov	$1, %eax
-	cpuid
-	shr	$24, %ebx		/* initial APIC ID = vCPU index */
-	mov	%ebx, %r12d
-	mov	$0x80000, %rsp
-	mov	%rbx, %rax
-	shl	$14, %rax		/* 16 KiB of stack per vCPU */
-	sub	%rax, %rsp
-	cmp	$0, %r12d
+	PER_VCPU_STACK
+	cmp	$0, %ebx
 	jne	secondary
 
 	.globl	bsp_wait

@@ -41,12 +41,12 @@ const EFER_LMA = 1n << 10n;
 
 export class ContextLayoutMismatch extends VmscopeError {}
 
-const cache = new Map<number, ContextLayout>();
+/** The layout is the loaded library's: checked once per process, on the first engine that asks. */
+let checked: ContextLayout | undefined;
 
-/** The checked layout for an engine (one check per engine). */
+/** The checked layout (checked on `engine` the first time). */
 export function contextLayout(uc: UnicornNative, engine: number): ContextLayout {
-  const known = cache.get(engine);
-  if (known) return known;
+  if (checked) return checked;
   const C = uc.ucConstants;
   const save = { rax: uc.ucRegRead(engine, C.UC_X86_REG_RAX!), rbx: uc.ucRegRead(engine, C.UC_X86_REG_RBX!), fs: uc.ucRegRead(engine, C.UC_X86_REG_FS_BASE!), gs: uc.ucRegRead(engine, C.UC_X86_REG_GS_BASE!) };
   const probe = { rax: 0x1122334455667788n, rbx: 0x0badc0ffee0ddf00n, fs: 0x7f0012345000n, gs: 0x7f00abcde000n };
@@ -80,7 +80,7 @@ export function contextLayout(uc: UnicornNative, engine: number): ContextLayout 
       "this Unicorn's saved CPU state is not laid out as vmscope expects (it was checked against Unicorn 2.1.4), so segment state cannot be set safely; use Unicorn 2.1.4 (npm install fetches it)",
     );
   }
-  cache.set(engine, L);
+  checked = L;
   return L;
 }
 
@@ -139,11 +139,10 @@ export interface ExceptionLayout {
   oldException: number;
 }
 
-const exceptionCache = new Map<number, ExceptionLayout>();
+let exceptionChecked: ExceptionLayout | undefined;
 
 export function exceptionLayout(uc: UnicornNative, engine: number): ExceptionLayout {
-  const known = exceptionCache.get(engine);
-  if (known) return known;
+  if (exceptionChecked) return exceptionChecked;
   const C = uc.ucConstants;
   const saved = uc.ucRegRead(engine, C.UC_X86_REG_DR0!);
   const magic = 0x5eed_c0de_f00d_0000n;
@@ -161,7 +160,7 @@ export function exceptionLayout(uc: UnicornNative, engine: number): ExceptionLay
     throw new ContextLayoutMismatch("this Unicorn's saved CPU state has no debug registers where vmscope expects them (checked against Unicorn 2.1.4); use Unicorn 2.1.4 (npm install fetches it)");
   }
   const L = { errorCode: dr0 - 16, isInt: dr0 - 12, oldException: dr0 + 8 * 8 + 4 * 8 };
-  exceptionCache.set(engine, L);
+  exceptionChecked = L;
   return L;
 }
 

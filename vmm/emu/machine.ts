@@ -74,6 +74,8 @@ export interface EmuMachineOptions {
   vcpus: number;
 }
 
+let cpuidOfLibrary: CpuidEntry[] | undefined;
+
 export class EmuMachine implements MachineBackend {
   readonly name = 'emu';
   readonly implementation = 'emu';
@@ -93,7 +95,8 @@ export class EmuMachine implements MachineBackend {
     const lib = loadUnicorn();
     this.uc = lib.native;
     this.version = lib.version;
-    this.cpuid = emulatorCpuid(this.uc);
+    // The CPU model is the library's: its table is the same for every machine of the process.
+    this.cpuid = (cpuidOfLibrary ??= emulatorCpuid(this.uc));
     new Int32Array(this.turnWords)[2] = -1;
     const C = this.uc.ucConstants;
     try {

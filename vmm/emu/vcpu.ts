@@ -54,6 +54,8 @@ export class EmuVcpu implements VcpuBackend {
   private fastSeen = 0n;
   private portsForHooks: boolean | undefined;
   private readonly memory: Array<{ gpa: number; bytes: Uint8Array }>;
+  /** Guest-physical reads over `memory`, for page walks. */
+  private readonly reader: ReturnType<typeof physReader>;
   /** What a hook decided the run ends with (taken before anything else). */
   private pending: LoopEvent | undefined;
   private stepping = false;
@@ -82,7 +84,8 @@ export class EmuVcpu implements VcpuBackend {
     this.counts = new Uint32Array(this.uc.externalBuffer(cfg.shared.counts, SHARED_BYTES.counts));
     this.fast = new BigUint64Array(this.uc.externalBuffer(cfg.shared.fast, SHARED_BYTES.fast));
     this.memory = cfg.regions.map((r) => ({ gpa: r.gpa, bytes: new Uint8Array(this.uc.externalBuffer(r.hva, r.size)) }));
-    this.state = new EmuVcpuState(this.uc, this.id, physReader({ regions: this.memory }), () => cfg.paging);
+    this.reader = physReader({ regions: this.memory });
+    this.state = new EmuVcpuState(this.uc, this.id, this.reader, () => cfg.paging);
     this.turn = cfg.turn ? new Int32Array(cfg.turn.words) : undefined;
     this.memWrites = new Int32Array(cfg.memWrites);
     this.memSeen = Atomics.load(this.memWrites, 0);
@@ -391,7 +394,7 @@ export class EmuVcpu implements VcpuBackend {
       setSregs: (s) => this.state.setSregs(s),
       readLinear: (addr, len) => this.readLinear(addr, len),
       writeLinear: (addr, bytes) => this.writeLinear(addr, bytes),
-      readPhys: physReader({ regions: this.memory }),
+      readPhys: this.reader,
     };
   }
 
@@ -426,7 +429,7 @@ export class EmuVcpu implements VcpuBackend {
   private countFastExits(): void {
     const n = this.fast[0]!;
     if (n !== this.fastSeen) {
-      for (let i = this.fastSeen; i < n; i++) this.sink.count(KvmExit.IO);
+      this.sink.count(KvmExit.IO, Number(n - this.fastSeen));
       this.fastSeen = n;
     }
   }
@@ -445,33 +448,41 @@ export class EmuVcpu implements VcpuBackend {
     return this.state.csBase() + this.uc.ucRegRead(this.id, this.ripId);
   }
 
-  private physOf(linear: bigint): number | undefined {
-    const s = this.state.getSregs();
-    const p = walkTranslate(linear, { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, ...this.cfg.paging }, physReader({ regions: this.memory }));
-    return p === undefined ? undefined : Number(p);
-  }
-
   private byteAt(linear: bigint): number | undefined {
     return this.readLinear(linear, 1)?.[0];
   }
 
   private readLinear(addr: bigint, len: number): Uint8Array | undefined {
     const out = new Uint8Array(len);
-    for (let i = 0; i < len; i++) {
-      const p = this.physOf(addr + BigInt(i));
-      const r = p === undefined ? undefined : this.memory.find((m) => p >= m.gpa && p < m.gpa + m.bytes.length);
-      if (p === undefined || !r) return undefined;
-      out[i] = r.bytes[p - r.gpa]!;
-    }
-    return out;
+    return this.linearBytes(addr, len, (i, bytes, at) => (out[i] = bytes[at]!)) ? out : undefined;
   }
 
-  private writeLinear(addr: bigint, bytes: Uint8Array): boolean {
-    for (let i = 0; i < bytes.length; i++) {
-      const p = this.physOf(addr + BigInt(i));
-      const r = p === undefined ? undefined : this.memory.find((m) => p >= m.gpa && p < m.gpa + m.bytes.length);
-      if (p === undefined || !r) return false;
-      r.bytes[p - r.gpa] = bytes[i]!;
+  private writeLinear(addr: bigint, data: Uint8Array): boolean {
+    return this.linearBytes(addr, data.length, (i, bytes, at) => (bytes[at] = data[i]!));
+  }
+
+  /**
+   * Visits the guest RAM byte behind each of `len` linear addresses from
+   * `addr`, through the vCPU's page tables as they are now (read once), one
+   * translation per page. False, and no visit beyond it, when a byte is not mapped.
+   */
+  private linearBytes(addr: bigint, len: number, visit: (i: number, bytes: Uint8Array, at: number) => void): boolean {
+    const s = this.state.getSregs();
+    const ctx = { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, ...this.cfg.paging };
+    let page = -1n;
+    let base: number | undefined;
+    for (let i = 0; i < len; i++) {
+      const linear = addr + BigInt(i);
+      if (linear >> 12n !== page) {
+        page = linear >> 12n;
+        const p = walkTranslate(page << 12n, ctx, this.reader);
+        base = p === undefined ? undefined : Number(p);
+      }
+      if (base === undefined) return false;
+      const gpa = base + Number(linear & 0xfffn);
+      const r = this.memory.find((m) => gpa >= m.gpa && gpa < m.gpa + m.bytes.length);
+      if (!r) return false;
+      visit(i, r.bytes, gpa - r.gpa);
     }
     return true;
   }
