@@ -26,14 +26,18 @@ vmTest('exit breakpoint: a condition stops on the right port and value, and cont
   });
 });
 
-vmTest('exit breakpoint: one instruction step from it completes the exit once, and the guest goes on', async () => {
+vmTest('exit breakpoint: one instruction step from it completes the exit once, and the guest goes on', async (_t, backend) => {
   await withSession(HELLO, [{ filterId: 'io', condition: "port == 0x3f8 && value == 'H'" }], async ({ dc, stdout }) => {
     await dc.waitForEvent('stopped', 20_000);
     assert.equal(stdout(), '', 'stopped before the device saw the H');
+    const rip = async () => BigInt((await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames[0]!.instructionPointerReference!);
+    const before = await rip();
     const stepped = dc.waitForEvent('stopped', 20_000);
     await dc.stepInRequest({ threadId: 0, granularity: 'instruction' });
     assert.equal(((await stepped) as DebugProtocol.StoppedEvent).body.reason, 'step');
     assert.equal(stdout(), 'H', 'the step completed the out');
+    // Under emulation rip is on the `out %al, (%dx)` (1 byte) at the exit: the one step is that instruction.
+    if (backend === 'emu') assert.equal(await rip(), before + 1n, 'the step ran the out and nothing after it');
     const exited = dc.waitForEvent('exited', 20_000);
     await dc.setExceptionBreakpointsRequest({ filters: [] });
     await dc.continueRequest({ threadId: 0 });

@@ -324,8 +324,9 @@ export class EmuVcpu implements VcpuBackend {
       this.pending = { kind: 'end', end };
       this.uc.ucEmuStop(this.id);
     } else if (this.sink.stopAfterExit()) {
-      // Before the next instruction (the code hook over every address is on while exit filters are):
-      // a uc_emu_stop here would leave rip on this instruction, which would then run twice.
+      // Before the next instruction, through the code hook over every address (on while exit filters
+      // are), as a watchpoint's stop: from a memory hook a uc_emu_stop leaves rip on the instruction
+      // that already ran (measured); the same path for both keeps that from mattering here.
       this.uc.ucStopNext(this.id);
     }
   }
