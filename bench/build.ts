@@ -5,8 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadSpecFile } from '../spec/load';
-import type { VmSpec } from '../spec/types';
+import { loadSpecFile } from '../vmspec/load';
+import type { VmSpec } from '../vmspec/types';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const OUT = path.join(ROOT, '.bench');

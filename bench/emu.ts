@@ -20,7 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import type { VmSpec } from '../spec/types';
+import type { VmSpec } from '../vmspec/types';
 import { buildMachine } from '../vmm/builder';
 import { VmscopeError } from '../vmm/errors';
 import { describeRunEnd } from '../vmm/exits';

@@ -9,9 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node';
-import { parseSpec } from '../spec/parse';
-import { checkImage } from '../spec/image-checks';
-import { YamlChunkCache } from '../spec/yaml-chunks';
+import { parseSpec } from '../vmspec/parse';
+import { checkImage } from '../vmspec/image-checks';
+import { YamlChunkCache } from '../vmspec/yaml-chunks';
 import { ROOT } from './build';
 
 const DEBOUNCE_MS = 150; // language-server/diagnostics.ts

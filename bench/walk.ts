@@ -5,11 +5,11 @@
 
 import { once } from 'node:events';
 import * as path from 'node:path';
-import { gpa as toGpa, gva as toGva } from '../vmm/address';
+import { gpa as toGpa, gva as toGva } from '../common/address';
 import { buildMachine } from '../vmm/builder';
 import { gatherHostInfo } from '../vmm/host-info';
 import type { Machine } from '../vmm/machine';
-import { loadSpecFile } from '../spec/load';
+import { loadSpecFile } from '../vmspec/load';
 import { physReader } from '../vmm/paging/phys';
 import { KIB4, PTE, TableBuilder } from '../vmm/paging/tables';
 import { translate, walk, type PagingContext, type ReadPhys } from '../vmm/paging/walk';

@@ -3,9 +3,9 @@
 
 import { planMachine } from '../vmm/builder';
 import { VmscopeError } from '../vmm/errors';
-import { checkImage } from '../spec/image-checks';
-import { checkHost } from '../spec/host-checks';
-import { formatDiagnostic, loadSpecFile } from '../spec/load';
+import { checkImage } from '../vmspec/image-checks';
+import { checkHost } from '../vmspec/host-checks';
+import { formatDiagnostic, loadSpecFile } from '../vmspec/load';
 import { ExitCode } from './common';
 
 export function checkCommand(files: string[]): number {

@@ -1,7 +1,7 @@
 // Loads a spec for a CLI command, printing its diagnostics compiler-style.
 
-import { formatDiagnostic, loadSpecFile } from '../spec/load';
-import type { VmSpec } from '../spec/types';
+import { formatDiagnostic, loadSpecFile } from '../vmspec/load';
+import type { VmSpec } from '../vmspec/types';
 
 export function loadSpecOrReport(file: string): VmSpec | undefined {
   const result = loadSpecFile(file);

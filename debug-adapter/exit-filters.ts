@@ -2,7 +2,7 @@
 // reason user space sees, with what a condition on it can name. The names are
 // the spec's `debug.break-on-exit` values.
 
-import { EXIT_FILTER_NAMES } from '../spec/schema';
+import { EXIT_FILTER_NAMES } from '../vmspec/schema';
 import { EXIT_CODES, type ExitInfo } from '../vmm/exit-trace';
 import { describeExit } from '../vmm/vmx/exit-reasons';
 import type { BackendImplementation } from '../vmm/backend';

@@ -3,7 +3,7 @@
 // guest-physical), reads that stop at the first unreadable page instead of
 // failing, and writes. Software breakpoints are hidden from reads.
 
-import { gpa, hex } from '../vmm/address';
+import { gpa, hex } from '../common/address';
 import type { Machine } from '../vmm/machine';
 
 export type MemRef = { space: 'virtual' | 'physical'; addr: bigint };

@@ -3,9 +3,9 @@
 // address ranges. Answers "where is this address" and "where is this line".
 
 import * as fs from 'node:fs';
-import { isElf, parseElf } from '../vmm/loaders/elf';
-import type { ImageSymbol } from '../vmm/loaders';
-import { LineTable, type SourceLocation } from './dwarf/line-table';
+import { isElf, parseElf } from '../formats/elf';
+import type { ImageSymbol } from '../formats/elf';
+import { LineTable, type SourceLocation } from '../formats/dwarf/line-table';
 import { SymbolIndex } from './symbols';
 
 export interface CodeRange {

@@ -32,9 +32,9 @@ import {
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadSpecFile, formatDiagnostic } from '../spec/load';
-import type { VmSpec } from '../spec/types';
-import { parseSize } from '../spec/units';
+import { loadSpecFile, formatDiagnostic } from '../vmspec/load';
+import type { VmSpec } from '../vmspec/types';
+import { parseSize } from '../vmspec/units';
 import { buildMachine, deviceConfigs, memoryLayout } from '../vmm/builder';
 import type { Machine } from '../vmm/machine';
 import { cpuModeName, describeVcpuEnd, formatCpu, type RunResult, type VcpuStop } from '../vmm/exits';

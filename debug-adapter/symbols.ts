@@ -1,6 +1,6 @@
 // Address -> symbol lookup over an image's symbol table (`func+0x12`).
 
-import type { ImageSymbol } from '../vmm/loaders';
+import type { ImageSymbol } from '../formats/elf';
 
 export class SymbolIndex {
   private readonly sorted: ImageSymbol[];

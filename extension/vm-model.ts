@@ -1,7 +1,7 @@
 // What the VM view and the status bar show, computed from the adapter's `vmInfo` answer and its stop events.
 // Pure (no vscode import), unit-tested; extension/views.ts turns the nodes into tree items.
 
-import { formatSize } from '../spec/units';
+import { formatSize } from '../vmspec/units';
 
 /** The body of the adapter's `vmInfo` response (debug-adapter/session.ts). */
 export interface VmInfo {

@@ -2,7 +2,7 @@
 // unit-tested: the views only set webview.html. Theme colours come from VS Code's CSS variables, the CSP allows
 // nothing remote, and every value from the adapter is escaped.
 
-import { formatSize } from '../spec/units';
+import { formatSize } from '../vmspec/units';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

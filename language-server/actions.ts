@@ -4,11 +4,11 @@
 
 import type { CodeAction, CodeActionParams, Diagnostic } from 'vscode-languageserver/node';
 import { CodeActionKind } from 'vscode-languageserver/node';
-import type { SpecDiagnostic, SpecRange } from '../spec/types';
-import { PAGE_SIZE, formatHex, formatSize, parseAddress, parseIntegerLiteral } from '../spec/units';
+import type { SpecDiagnostic, SpecRange } from '../vmspec/types';
+import { PAGE_SIZE, formatHex, formatSize, parseAddress, parseIntegerLiteral } from '../vmspec/units';
 import { toLspDiagnostic } from './diagnostics';
 import { type ParsedDocument, textAt, unquote } from './documents';
-import { schemaAt } from '../spec/schema';
+import { schemaAt } from '../vmspec/schema';
 
 export function codeActions(doc: ParsedDocument, params: CodeActionParams): CodeAction[] {
   const only = params.context.only;

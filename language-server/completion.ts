@@ -5,11 +5,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { imageFacts } from '../spec/image-checks';
+import { imageFacts } from '../vmspec/image-checks';
 import type { CompletionItem, Position } from 'vscode-languageserver/node';
 import { CompletionItemKind, InsertTextFormat, InsertTextMode, MarkupKind } from 'vscode-languageserver/node';
-import { type EnumSchema, type ObjectSchema, type SchemaNode, schemaAt } from '../spec/schema';
-import type { SpecPath } from '../spec/types';
+import { type EnumSchema, type ObjectSchema, type SchemaNode, schemaAt } from '../vmspec/schema';
+import type { SpecPath } from '../vmspec/types';
 import { type Span, cursorContext, itemKeysBelow } from './context';
 import type { ParsedDocument } from './documents';
 import { keyHover } from './hover';

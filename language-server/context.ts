@@ -2,7 +2,7 @@
 // completion happens in half-typed lines that do not parse. Block style is understood fully; flow style only
 // for `key: [a, b, |]` lists.
 
-import type { SpecPath } from '../spec/types';
+import type { SpecPath } from '../vmspec/types';
 
 export interface Span { line: number; start: number; end: number }
 

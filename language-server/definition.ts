@@ -4,11 +4,11 @@
 import * as fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Location, Position } from 'vscode-languageserver/node';
-import { imageFacts } from '../spec/image-checks';
-import { LineTable } from '../debug-adapter/dwarf/line-table';
+import { imageFacts } from '../vmspec/image-checks';
+import { LineTable } from '../formats/dwarf/line-table';
 import type { ParsedDocument } from './documents';
 
-/** Line tables by image path, re-read when the image changes (symbols come from spec/image-checks' cache). */
+/** Line tables by image path, re-read when the image changes (symbols come from vmspec/image-checks' cache). */
 const tables = new Map<string, { mtimeMs: number; table: LineTable }>();
 
 function lineTable(file: string): LineTable {

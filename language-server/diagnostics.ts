@@ -3,7 +3,7 @@
 import type { Connection, Diagnostic } from 'vscode-languageserver/node';
 import { DiagnosticSeverity } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import type { SpecDiagnostic } from '../spec/types';
+import type { SpecDiagnostic } from '../vmspec/types';
 import type { ParseCache } from './documents';
 
 const DEBOUNCE_MS = 150;

@@ -3,12 +3,12 @@
 
 import { fileURLToPath } from 'node:url';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { type SpecParseResult, parseSpec } from '../spec/parse';
-import { checkImage } from '../spec/image-checks';
-import { YamlChunkCache } from '../spec/yaml-chunks';
-import { checkHost, thisHost } from '../spec/host-checks';
-import { type SchemaNode, schemaAt, vmSpecSchema } from '../spec/schema';
-import type { SpecPath, SpecRange } from '../spec/types';
+import { type SpecParseResult, parseSpec } from '../vmspec/parse';
+import { checkImage } from '../vmspec/image-checks';
+import { YamlChunkCache } from '../vmspec/yaml-chunks';
+import { checkHost, thisHost } from '../vmspec/host-checks';
+import { type SchemaNode, schemaAt, vmSpecSchema } from '../vmspec/schema';
+import type { SpecPath, SpecRange } from '../vmspec/types';
 
 export interface ParsedDocument {
   readonly uri: string;

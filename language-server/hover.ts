@@ -3,11 +3,11 @@
 
 import type { Hover, Position } from 'vscode-languageserver/node';
 import { MarkupKind } from 'vscode-languageserver/node';
-import { formatPath } from '../spec/parse';
-import { type SchemaNode, schemaAt } from '../spec/schema';
-import { formatHex, formatSize, parseAddress, parseIntegerLiteral, parseSize } from '../spec/units';
+import { formatPath } from '../vmspec/parse';
+import { type SchemaNode, schemaAt } from '../vmspec/schema';
+import { formatHex, formatSize, parseAddress, parseIntegerLiteral, parseSize } from '../vmspec/units';
 import { type ParsedDocument, textAt, unquote } from './documents';
-import { describeImage } from '../spec/image-checks';
+import { describeImage } from '../vmspec/image-checks';
 
 export function hover(doc: ParsedDocument, pos: Position): Hover | null {
   const at = doc.result.ranges.pathAt(pos);

@@ -3,8 +3,8 @@
 
 import type { InlayHint, Range } from 'vscode-languageserver/node';
 import { InlayHintKind } from 'vscode-languageserver/node';
-import type { SpecRange } from '../spec/types';
-import { formatHex, formatSize, parseAddress, parseIntegerLiteral, parseSize } from '../spec/units';
+import type { SpecRange } from '../vmspec/types';
+import { formatHex, formatSize, parseAddress, parseIntegerLiteral, parseSize } from '../vmspec/units';
 import { type ParsedDocument, textAt, unquote, writtenPaths } from './documents';
 
 export function inlayHints(doc: ParsedDocument, range: Range): InlayHint[] {

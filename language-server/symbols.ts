@@ -2,7 +2,7 @@
 
 import type { DocumentSymbol } from 'vscode-languageserver/node';
 import { SymbolKind } from 'vscode-languageserver/node';
-import type { SpecPath, SpecRange } from '../spec/types';
+import type { SpecPath, SpecRange } from '../vmspec/types';
 import { type ParsedDocument, textAt, unquote } from './documents';
 
 export function documentSymbols(doc: ParsedDocument): DocumentSymbol[] {

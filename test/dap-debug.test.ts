@@ -9,7 +9,7 @@ import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import { withClient } from './dap-client';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ROOT, hostInfo, vmTest } from './kvm';
-import { parseElf } from '../vmm/loaders/elf';
+import { parseElf } from '../formats/elf';
 
 const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
 const HELLO_C = path.join(ROOT, 'examples/hello/hello.c');

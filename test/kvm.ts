@@ -10,8 +10,8 @@ import { test, type TestContext } from 'node:test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gatherHostInfo } from '../vmm/host-info';
-import { loadSpecFile } from '../spec/load';
-import type { VmSpec } from '../spec/types';
+import { loadSpecFile } from '../vmspec/load';
+import type { VmSpec } from '../vmspec/types';
 import { loadUnicorn } from '../vmm/emu/native';
 import type { BackendName } from '../vmm/backend';
 

@@ -11,7 +11,7 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { gpa as toGpa, gva as toGva } from '../vmm/address';
+import { gpa as toGpa, gva as toGva } from '../common/address';
 import { Selector } from '../vmm/boot/layout';
 import { buildMachine } from '../vmm/builder';
 import { type Segment } from '../vmm/registers';

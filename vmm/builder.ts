@@ -1,11 +1,11 @@
 // The one place that assembles a machine from a spec: picks the backend (KVM
 // or the emulator), lays out and maps guest memory, loads the image, creates
 // vCPUs with CPUID and their initial state, and picks the devices. Everything it needs from the spec comes
-// through spec/'s VmSpec; everything it produces is a Machine.
+// through vmspec/'s VmSpec; everything it produces is a Machine.
 
 import * as fs from 'node:fs';
-import type { VmSpec } from '../spec/types';
-import { gpa, gva, hex, type Gva } from './address';
+import type { VmSpec } from '../vmspec/types';
+import { gpa, gva, hex, type Gva } from '../common/address';
 import { BootArea, KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, MAX_LOW_RAM } from './boot/layout';
 import { BootStateError, initialState } from './boot/cpu-state';
 import { KvmCap } from './kvm/constants';

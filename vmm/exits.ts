@@ -5,7 +5,7 @@
 import type { Regs, Sregs } from './registers';
 import type { UnclaimedAccess } from './devices/bus';
 import type { DeviceEvent } from './devices/types';
-import { hex } from './address';
+import { hex } from '../common/address';
 import type { ExitInfo } from './exit-trace';
 
 export function assertNever(x: never): never {

@@ -6,8 +6,8 @@
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import type { VmSpec } from '../spec/types';
-import type { Gva } from './address';
+import type { VmSpec } from '../vmspec/types';
+import type { Gva } from '../common/address';
 import { kvmExitName } from './kvm/constants';
 import { loadNative } from './kvm/native';
 import type { LoadedImage } from './loaders';

@@ -5,7 +5,7 @@
 import type { KvmNative } from './kvm/native';
 import type { Structs } from './kvm/structs';
 import { KVM_MEM_READONLY } from './kvm/constants';
-import { gpa, hex, hva, type Gpa, type Hva } from './address';
+import { gpa, hex, hva, type Gpa, type Hva } from '../common/address';
 
 export type BackedKind = 'ram' | 'rom';
 

@@ -6,7 +6,7 @@
 import type { KvmNative } from './kvm/native';
 import { type CpuidEntry, type DebugRegs, type Fpu, type Regs, type Sregs, type Translation, type VcpuEvents } from './registers';
 import { Structs } from './kvm/structs';
-import { gva, type Gva } from './address';
+import { gva, type Gva } from '../common/address';
 
 /**
  * A vCPU's state in the runner's own register types, whatever the backend:

@@ -706,7 +706,7 @@ async function main() {
   await step('open-spec', { timeout: 60_000, needs: ['trust-folder'] }, async () => openSpec());
 
   await step('hover-docs', { timeout: 90_000, needs: ['open-spec'] }, async () => {
-    // spec/schema.ts describes `memory` as "Guest RAM, one KVM memory slot at guest-physical address 0 ...".
+    // vmspec/schema.ts describes `memory` as "Guest RAM, one KVM memory slot at guest-physical address 0 ...".
     const text = await hoverText(token(/^memory:/, 'memory'), [/Guest RAM/, /KVM memory slot/], 75_000);
     return JSON.stringify(text.split('\n')[0].slice(0, 100));
   });

@@ -6,7 +6,7 @@ import type { Regs, Segment, Sregs } from '../registers';
 import { BootArea, Selector } from './layout';
 import { buildIdentityMap, type PageTableWriter } from './page-tables';
 
-import type { BootMode } from '../../spec/types';
+import type { BootMode } from '../../vmspec/types';
 export type { BootMode };
 
 // The bits live with the register vocabulary; re-exported for the boot code's users.

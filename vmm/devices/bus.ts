@@ -3,7 +3,7 @@
 // are answered like a floating bus (all ones on read, writes dropped) and
 // recorded, so the user learns about them without the guest dying.
 
-import { hex } from '../address';
+import { hex } from '../../common/address';
 import type { Device, MmioHandler, PioHandler } from './types';
 
 export interface UnclaimedAccess {

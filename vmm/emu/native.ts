@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadNative } from '../kvm/native';
 import { VmscopeError } from '../errors';
-import { HOW_TO_GET_UNICORN, unicornCandidates } from './locate';
+import { HOW_TO_GET_UNICORN, unicornCandidates } from '../../common/emulator-path';
 
 /** Handlers the engine calls synchronously from its hooks, on the thread that runs it. */
 export interface UcHandlers {

@@ -4,7 +4,7 @@
 // the saved CPU state (the context blob, vmm/emu/context.ts). Usable from the
 // vCPU's thread and, while the vCPU is paused, from the machine's thread.
 
-import type { Gva } from '../address';
+import type { Gva } from '../../common/address';
 import { translate } from '../paging/walk';
 import type { ReadPhys } from '../paging/walk';
 import type { CpuidEntry, DebugRegs, Fpu, Regs, Segment, Sregs, Translation, VcpuEvents } from '../registers';

@@ -64,7 +64,7 @@
  * Syntax errors name the 1-based column ("expected ')' at column 7").
  */
 
-import { formatHex } from '../../spec/units';
+import { formatHex } from '../../vmspec/units';
 import { EvalError } from './error';
 import { parse, type BinaryNode, type NameNode, type Node, type ReadNode, type UnaryOperator, type Width } from './parse';
 

@@ -4,7 +4,7 @@
 // The result is a small typed tree in which every node keeps its offsets into the text.
 
 import jsep from 'jsep';
-import { parseIntegerLiteral } from '../../spec/units';
+import { parseIntegerLiteral } from '../../vmspec/units';
 import { EvalError, syntaxError } from './error';
 
 export type Width = 1 | 2 | 4 | 8;

@@ -2,9 +2,8 @@
 // sees the addon only through `KvmNative`, so pure logic can be tested with a
 // fake and the real one can be loaded lazily (the language server never needs it).
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { NativeAddonMissing } from '../errors';
+import { packageRoot } from '../../common/package-root';
 
 /** Bytes that an ioctl reads or fills: the struct layouts are in `layout`. */
 export type IoctlBuffer = ArrayBuffer | ArrayBufferView;
@@ -92,17 +91,6 @@ export interface NativeError extends Error {
 
 export function isNativeError(e: unknown): e is NativeError {
   return e instanceof Error && typeof (e as Partial<NativeError>).errno === 'number';
-}
-
-/** The package root: where binding.gyp, build/ and prebuilds/ live. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'binding.gyp'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return path.resolve(__dirname, '..');
-    dir = up;
-  }
 }
 
 let cached: KvmNative | undefined;

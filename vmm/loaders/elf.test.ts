@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { elfLoader, parseElf, EM_X86_64, EM_386 } from './elf';
+import { elfLoader } from './elf';
+import { parseElf, EM_X86_64, EM_386 } from '../../formats/elf';
 import { loadImage } from './index';
 import { ImageError } from './types';
 

@@ -1,7 +1,7 @@
 // Flat binaries: the file is copied as-is to the load address and entered at
 // the load address unless the spec says otherwise.
 
-import { gva } from '../address';
+import { gva } from '../../common/address';
 import { ImageError, type Loader } from './types';
 
 export const flatLoader: Loader = {

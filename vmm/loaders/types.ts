@@ -3,7 +3,10 @@
 // segments to copy, an entry point and symbols. Placing the bytes in guest
 // memory is the builder's job, so loaders stay pure and testable.
 
-import type { Gpa, Gva } from '../address';
+import type { Gpa, Gva } from '../../common/address';
+import type { ImageSymbol } from '../../formats/elf';
+export type { ImageSymbol, SymbolKind } from '../../formats/elf';
+export { ImageError } from '../../formats/elf';
 
 export interface LoadSegment {
   /** Where the bytes go in guest-physical memory. */
@@ -17,15 +20,6 @@ export interface LoadSegment {
   flags: { read: boolean; write: boolean; exec: boolean };
 }
 
-export type SymbolKind = 'func' | 'object' | 'other';
-
-export interface ImageSymbol {
-  name: string;
-  value: Gva;
-  size: number;
-  kind: SymbolKind;
-  global: boolean;
-}
 
 export interface LoadedImage {
   format: 'elf' | 'flat';
@@ -37,7 +31,6 @@ export interface LoadedImage {
   symbols: ImageSymbol[];
 }
 
-export class ImageError extends Error {}
 
 export interface LoadOptions {
   /** Flat images: where to place them. */

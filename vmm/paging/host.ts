@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { hva as toHva, type Hva } from '../address';
+import { hva as toHva, type Hva } from '../../common/address';
 
 export interface HostPage {
   hva: bigint;

@@ -11,10 +11,10 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseElf } from '../../vmm/loaders/elf';
+import { parseElf } from '../elf';
 import { DwarfError, LineTable } from './line-table';
 
-const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'debug-adapter', 'dwarf', 'fixtures');
+const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'formats', 'dwarf', 'fixtures');
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-dwarf-'));
 after(() => fs.rmSync(WORK, { recursive: true, force: true }));
 

@@ -52,5 +52,5 @@ export function specReferenceMarkdown(): string {
   return rows.filter((r) => !/^\| `[^`]*\[\]` \| mapping /.test(r)).join('\n');
 }
 
-export const REFERENCE_BEGIN = '<!-- generated from spec/schema.ts by `npm run docs`: do not edit -->';
+export const REFERENCE_BEGIN = '<!-- generated from vmspec/schema.ts by `npm run docs`: do not edit -->';
 export const REFERENCE_END = '<!-- end of generated reference -->';

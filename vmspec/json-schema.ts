@@ -1,4 +1,4 @@
-// Generates schemas/vmspec.schema.json from spec/schema.ts, so that other
+// Generates schemas/vmspec.schema.json from vmspec/schema.ts, so that other
 // YAML tools (yaml-language-server, editors) get the basics: keys, types,
 // enums, defaults and descriptions. What no JSON Schema can say (sizes with
 // units, overlaps, image checks) stays with vmscope's own checker.
@@ -62,6 +62,6 @@ export function vmspecJsonSchema(): Json {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'vmscope VM spec (.vmspec)',
     ...node(vmSpecSchema),
-    $comment: 'Generated from spec/schema.ts by `npm run docs`; do not edit.',
+    $comment: 'Generated from vmspec/schema.ts by `npm run docs`; do not edit.',
   };
 }

@@ -1,4 +1,4 @@
-// The public face of spec/: the one definition of a .vmspec (schema, types, parser, units) for every other part.
+// The public face of vmspec/: the one definition of a .vmspec (schema, types, parser, units) for every other part.
 
 export * from './types';
 export * from './schema';

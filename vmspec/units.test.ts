@@ -1,4 +1,4 @@
-// Unit tests for size and address parsing and formatting (spec/units.ts).
+// Unit tests for size and address parsing and formatting (vmspec/units.ts).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

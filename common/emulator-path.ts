@@ -4,8 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-// packageRoot only looks for files: importing it does not load the addon.
-import { packageRoot } from '../kvm/native';
+import { packageRoot } from './package-root';
 
 
 export interface UnicornCandidate {

@@ -5,7 +5,7 @@
 // image holds is cached by path, mtime and size.
 
 import * as fs from 'node:fs';
-import { isElf, parseElf } from '../vmm/loaders/elf';
+import { isElf, parseElf } from '../formats/elf';
 import { didYouMean, type SpecParseResult } from './parse';
 import type { SpecDiagnostic, SpecRange, VmSpec } from './types';
 

@@ -1,4 +1,4 @@
-// Unit tests for the .vmspec parser, its checks and its source map (spec/parse.ts, spec/load.ts, spec/schema.ts).
+// Unit tests for the .vmspec parser, its checks and its source map (vmspec/parse.ts, vmspec/load.ts, vmspec/schema.ts).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

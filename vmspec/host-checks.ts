@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import { formatSize } from './units';
 import type { SpecParseResult } from './parse';
 // Files only: whether a libunicorn is there to load (no native addon in the language server).
-import { emulatorProblem } from '../vmm/emu/locate';
+import { emulatorProblem } from '../common/emulator-path';
 import type { SpecDiagnostic } from './types';
 
 export interface HostFacts {

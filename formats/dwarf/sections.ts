@@ -3,7 +3,7 @@
 // decoders only ever see plain section bytes.
 
 import * as zlib from 'node:zlib';
-import type { ElfFile, ElfSection } from '../../vmm/loaders/elf';
+import type { ElfFile, ElfSection } from '../elf';
 import { ByteReader, DwarfError } from './reader';
 
 const SHT_NOBITS = 8;

@@ -5,7 +5,7 @@
 //
 // The join is only used where it is exactly what a whole parse gives: any piece that does not parse cleanly into
 // the shape expected of it, an anchor or alias, a document marker or directive, or a key written twice sends the
-// caller back to the whole parse (which then reports the problem itself). spec/yaml-chunks.test.ts checks the
+// caller back to the whole parse (which then reports the problem itself). vmspec/yaml-chunks.test.ts checks the
 // equivalence on mutated specs.
 
 import { Document, isMap, isNode, isPair, isScalar, isSeq, LineCounter, Pair, parseDocument, YAMLMap, YAMLSeq } from 'yaml';

@@ -55,7 +55,7 @@ export const DIAGNOSTIC_CODES = {
   'unreadable-file': 'The spec file itself cannot be read.',
 } as const satisfies Record<string, string>;
 
-/** Codes of the checks that read the boot image (spec/image-checks.ts). */
+/** Codes of the checks that read the boot image (vmspec/image-checks.ts). */
 export const IMAGE_DIAGNOSTIC_CODES = {
   'image-missing': 'The boot image does not exist or cannot be read.',
   'image-format': 'The boot image is not the declared format, or is a broken ELF file.',
@@ -66,7 +66,7 @@ export const IMAGE_DIAGNOSTIC_CODES = {
   'mode-mismatch': 'A 32-bit ELF in long mode, or a 64-bit ELF in real or protected mode (warning).',
 } as const satisfies Record<string, string>;
 
-/** Codes of the checks against the host (spec/host-checks.ts). */
+/** Codes of the checks against the host (vmspec/host-checks.ts). */
 export const HOST_DIAGNOSTIC_CODES = {
   'host-memory': 'memory above the host\'s RAM (error) or above half of it (warning).',
   'host-vcpus': 'More vCPUs than host CPUs, with the overcommit ratio (warning).',

@@ -4,7 +4,7 @@
 // the image bytes; the debug adapter decides what to do with it.
 
 import * as path from 'node:path';
-import { parseElf } from '../../vmm/loaders/elf';
+import { parseElf } from '../elf';
 import { decodeLineSection, type LineRow } from './line-program';
 import { debugSections, hasAllocatedZero } from './sections';
 import { readCompileUnits, type CompileUnit } from './units';
