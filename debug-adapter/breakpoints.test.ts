@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { gva } from '../common/address';
 import assert from 'node:assert/strict';
 import { BreakpointManager, interpolate, parseHitCondition } from './breakpoints';
 
@@ -15,8 +16,8 @@ test('without int3, code breakpoints take DR slots and say why; the fifth does n
 
 test('with int3, code breakpoints are software and leave the slots to data breakpoints', () => {
   const m = new BreakpointManager(true);
-  m.setFunction([{ name: 'main' }, { name: 'nope' }], (n) => (n === 'main' ? 0x100000n : undefined));
-  const data = m.setData([{ dataId: 'x', access: 'write' }], () => ({ addr: 0x2000n, len: 4 }));
+  m.setFunction([{ name: 'main' }, { name: 'nope' }], (n) => (n === 'main' ? gva(0x100000n) : undefined));
+  const data = m.setData([{ dataId: 'x', access: 'write' }], () => ({ addr: gva(0x2000n), len: 4 }));
   assert.equal(data[0]!.verified, true);
   assert.deepEqual(m.softwareAddresses(), [0x100000n]);
   const cfg = m.debugConfig();
@@ -35,7 +36,7 @@ test('data breakpoints come first in slot assignment and need alignment', () => 
       { dataId: 'a', access: 'readWrite' },
       { dataId: 'b', access: 'write' },
     ],
-    (id) => (id === 'a' ? { addr: 0x3000n, len: 8 } : { addr: 0x3001n, len: 4 }),
+    (id) => (id === 'a' ? { addr: gva(0x3000n), len: 8 } : { addr: gva(0x3001n), len: 4 }),
   );
   assert.equal(ok!.impl[0]!.how === 'hw' && ok!.impl[0]!.slot, 0);
   assert.equal(bad!.verified, false);
@@ -46,7 +47,7 @@ test('data breakpoints come first in slot assignment and need alignment', () => 
 
 test('source breakpoints land on the resolved line and replace the file’s previous set', () => {
   const m = new BreakpointManager(false);
-  const [bp] = m.setSource('/src/a.c', [{ line: 10 }], (l) => ({ line: l + 2, addresses: [0x100010n] }));
+  const [bp] = m.setSource('/src/a.c', [{ line: 10 }], (l) => ({ line: l + 2, addresses: [gva(0x100010n)] }));
   assert.equal(bp!.line, 12);
   assert.equal(bp!.requestedLine, 10);
   m.setSource('/src/a.c', [], () => undefined);

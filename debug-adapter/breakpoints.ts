@@ -6,6 +6,7 @@
 
 import { interpolate } from '../vmm/expr/interpolate';
 import { parseHitCondition } from '../vmm/expr/hit-condition';
+import { gva, type Gva } from '../common/address';
 import { HW_SLOTS, type DebugConfig, type HwSlot, type WatchLength } from '../vmm/debug';
 
 export type BreakpointKind = 'source' | 'function' | 'instruction' | 'data';
@@ -20,9 +21,9 @@ export interface ManagedBreakpoint extends BreakpointOptions {
   id: number;
   kind: BreakpointKind;
   /** Linear addresses where it triggers (code breakpoints). */
-  addresses: bigint[];
+  addresses: Gva[];
   /** Data breakpoints: what is watched. */
-  watch?: { addr: bigint; len: WatchLength; access: 'write' | 'readWrite' };
+  watch?: { addr: Gva; len: WatchLength; access: 'write' | 'readWrite' };
   verified: boolean;
   message?: string;
   hits: number;
@@ -39,7 +40,7 @@ export interface ManagedBreakpoint extends BreakpointOptions {
    * How it is implemented: 'sw' (int3), a hardware slot (DR0-3), or a
    * software watchpoint ('soft', numbered after the hardware slots).
    */
-  impl: Array<{ addr: bigint; how: 'sw' } | { addr: bigint; how: 'hw' | 'soft'; slot: number }>;
+  impl: Array<{ addr: Gva; how: 'sw' } | { addr: Gva; how: 'hw' | 'soft'; slot: number }>;
 }
 
 export interface HitDecision {
@@ -94,7 +95,7 @@ export class BreakpointManager {
   setSource(
     file: string,
     requests: ReadonlyArray<BreakpointOptions & { line: number }>,
-    resolve: (line: number) => { line: number; addresses: bigint[] } | undefined,
+    resolve: (line: number) => { line: number; addresses: Gva[] } | undefined,
   ): ManagedBreakpoint[] {
     return this.replace(
       `source:${file}`,
@@ -107,7 +108,7 @@ export class BreakpointManager {
     );
   }
 
-  setFunction(requests: ReadonlyArray<BreakpointOptions & { name: string }>, resolve: (name: string) => bigint | undefined): ManagedBreakpoint[] {
+  setFunction(requests: ReadonlyArray<BreakpointOptions & { name: string }>, resolve: (name: string) => Gva | undefined): ManagedBreakpoint[] {
     return this.replace(
       'function',
       requests.map((r) => {
@@ -123,9 +124,9 @@ export class BreakpointManager {
     return this.replace(
       'instruction',
       requests.map((r) => {
-        let addr: bigint | undefined;
+        let addr: Gva | undefined;
         try {
-          addr = BigInt.asUintN(64, BigInt(r.instructionReference) + BigInt(r.offset ?? 0));
+          addr = gva(BigInt.asUintN(64, BigInt(r.instructionReference) + BigInt(r.offset ?? 0)));
         } catch {
           addr = undefined;
         }
@@ -136,7 +137,7 @@ export class BreakpointManager {
     );
   }
 
-  setData(requests: ReadonlyArray<BreakpointOptions & { dataId: string; access: 'write' | 'readWrite' }>, parse: (dataId: string) => { addr: bigint; len: WatchLength } | undefined): ManagedBreakpoint[] {
+  setData(requests: ReadonlyArray<BreakpointOptions & { dataId: string; access: 'write' | 'readWrite' }>, parse: (dataId: string) => { addr: Gva; len: WatchLength } | undefined): ManagedBreakpoint[] {
     return this.replace(
       'data',
       requests.map((r) => {
@@ -229,17 +230,17 @@ export class BreakpointManager {
   }
 
   /** Software watchpoints: slot, guest-virtual address and length. */
-  softWatches(): Array<{ slot: number; addr: bigint; len: WatchLength }> {
+  softWatches(): Array<{ slot: number; addr: Gva; len: WatchLength }> {
     return this.all().flatMap((b) => b.impl.flatMap((i) => (i.how === 'soft' && b.watch ? [{ slot: i.slot, addr: b.watch.addr, len: b.watch.len }] : [])));
   }
 
-  softwareAddresses(): bigint[] {
+  softwareAddresses(): Gva[] {
     return [...new Set(this.all().flatMap((b) => b.impl.filter((i) => i.how === 'sw').map((i) => i.addr)))];
   }
 
   /** Code breakpoints at `pc`. */
   codeAt(pc: bigint): ManagedBreakpoint[] {
-    return this.all().filter((b) => b.kind !== 'data' && b.verified && b.addresses.includes(pc));
+    return this.all().filter((b) => b.kind !== 'data' && b.verified && b.addresses.some((a) => a === pc));
   }
 
   /** Data breakpoints in the given hardware slots. */

@@ -3,9 +3,10 @@
 // debug registers with decoded bits, a set of MSRs, and the x87/SSE state.
 // Nodes know how to write themselves back, so setVariable is one lookup.
 
+import { gpa, gva } from '../common/address';
 import type { VcpuStateApi as VcpuState } from '../vmm/vcpu-state';
 import { GPR_NAMES, SEGMENT_NAMES, type Regs, type Segment, type Sregs } from '../vmm/registers';
-import { formatMemoryReference } from './guest-memory';
+import { formatMemoryReference } from '../vmm/guest-access';
 
 export interface VarNode {
   name: string;
@@ -94,8 +95,9 @@ export const DEFAULT_MSRS: ReadonlyArray<[number, string]> = [
   [0x277, 'IA32_PAT'],
 ];
 
-const virt = (a: bigint) => formatMemoryReference({ space: 'virtual', addr: a });
-const phys = (a: bigint) => formatMemoryReference({ space: 'physical', addr: a });
+const virt = (a: bigint) => formatMemoryReference({ space: 'virtual', addr: gva(BigInt.asUintN(64, a)) });
+/** A register that holds a guest-physical address (CR3's table); no reference when it is beyond 52 bits. */
+const phys = (a: bigint) => (a < 2n ** 52n ? formatMemoryReference({ space: 'physical', addr: gpa(a) }) : undefined);
 
 export function generalRegisters(state: VcpuState): VarNode[] {
   const regs = state.getRegs();

@@ -3,6 +3,7 @@
 // encoding, its value and where the value came from; plus the guest
 // hypervisor's vmcs12 where the host has nested state.
 
+import { gva } from '../common/address';
 import type { Machine } from '../vmm/machine';
 import type { ExitInfo, TraceEntry } from '../vmm/exit-trace';
 import { derivedVmcs, derivedVmcsGaps, emulatedProvenance, type DerivedInput, type LastExit, type VmcsFieldValue } from '../vmm/vmx/derived';
@@ -12,7 +13,7 @@ import { decodeNestedState } from '../vmm/vmx/vmcs12';
 import type { BackendImplementation } from '../vmm/backend';
 import type { Regs } from '../vmm/registers';
 import { bitnessOf, decode, type DecodedInstruction } from './disasm';
-import type { GuestAccess } from './guest-memory';
+import type { GuestAccess } from '../vmm/guest-access';
 import type { VarNode } from './registers';
 
 /** MSRs the derived guest-state area shows. */
@@ -39,7 +40,7 @@ function ioInstruction(access: GuestAccess, vcpu: number, linearRip: bigint, bit
   const io = { port: exit.port, size: exit.size, in: exit.direction === 'in', count: exit.count };
   for (const back of [0, 1, 2, 3]) {
     const at = linearRip - BigInt(back);
-    const bytes = access.read(vcpu, { space: 'virtual', addr: at }, 15);
+    const bytes = access.read(vcpu, { space: 'virtual', addr: gva(BigInt.asUintN(64, at)) }, 15);
     if (!bytes.length) continue;
     const insn = decode(bytes, at, bits, 1)[0];
     if (!insn || insn.invalid || (back > 0 && insn.length !== back)) continue;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { localCopy } from '../debug-adapter/session';
+import { localCopy } from '../debug-adapter/context';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ROOT, vmTest } from './kvm';
 import { withClient, withSession } from './dap-client';

@@ -5,13 +5,14 @@
 
 import { KvmGuestDebug } from './kvm/constants';
 import type { ExitFilterSpec } from './exit-trace';
+import type { Gpa, Gva } from '../common/address';
 
 export type WatchKind = 'exec' | 'write' | 'rw';
 export type WatchLength = 1 | 2 | 4 | 8;
 
 /** One DR0-3 slot: an instruction breakpoint or a data watchpoint, at a linear address. */
 export interface HwSlot {
-  addr: bigint;
+  addr: Gva;
   kind: WatchKind;
   len: WatchLength;
 }
@@ -27,7 +28,7 @@ export const HW_SLOTS = 4;
 export interface SoftWatch {
   slot: number;
   /** Guest-physical address of the watched bytes (translated when set). */
-  physical: number;
+  physical: Gpa;
   len: WatchLength;
 }
 
@@ -36,6 +37,8 @@ export interface DebugConfig {
   slots: ReadonlyArray<HwSlot | null>;
   /** Route int3 to vmscope (KVM_GUESTDBG_USE_SW_BP). */
   softwareBreakpoints: boolean;
+  /** Where the machine plants int3s (guest-physical; sw-breakpoints.ts). Not sent to vCPU threads' backends. */
+  int3?: ReadonlyArray<Gpa>;
   softWatch?: ReadonlyArray<SoftWatch>;
 }
 
@@ -51,9 +54,9 @@ export type ResumeHow =
    * instructions in the range with their return addresses: stepping over
    * them runs the callee at full speed (step over); empty means step into.
    */
-  | { kind: 'step-range'; start: bigint; end: bigint; calls: ReadonlyArray<{ at: bigint; ret: bigint }> }
+  | { kind: 'step-range'; start: Gva; end: Gva; calls: ReadonlyArray<{ at: Gva; ret: Gva }> }
   /** Run until pc == addr with the stack pointer above `aboveSp` (step out). */
-  | { kind: 'run-to'; addr: bigint; aboveSp: bigint };
+  | { kind: 'run-to'; addr: Gva; aboveSp: bigint };
 
 /** vCPU thread <- machine. */
 export type VcpuCommand =

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { VmSpec } from '../vmspec/types';
-import type { Gva } from '../common/address';
+import { gpa, gva, type Gpa, type Gva } from '../common/address';
 import { kvmExitName } from './kvm/constants';
 import { loadNative } from './kvm/native';
 import type { LoadedImage } from './loaders';
@@ -20,6 +20,7 @@ import type { BackendCapabilities, BackendImplementation, BackendName, MachineBa
 import { EmuMachine } from './emu/machine';
 import type { RunEnd, RunResult, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 import type { DebugConfig, ResumeHow, VcpuCommand } from './debug';
+import { SoftwareBreakpoints } from './sw-breakpoints';
 import { TraceRing, traceBytes, type ExitFilterSpec, type TraceEntry } from './exit-trace';
 
 export interface MachineParts {
@@ -68,6 +69,10 @@ interface VcpuHandle {
   commands: MessagePort;
   trace: TraceRing;
   workerCommands: MessagePort;
+  /** Set while the vCPU steps off an int3 for a continue: its next stop is vmscope's own. */
+  steppingOff?: (stop: VcpuStop) => void;
+  /** An int3 lifted for this vCPU's step, planted again at its next stop. */
+  liftedForStep?: Gpa;
 }
 
 /** Where the vCPU worker script lives: next to this module, in out/vmm/ and in dist/. */
@@ -78,6 +83,8 @@ function workerScript(): string {
 export class Machine extends EventEmitter<MachineEvents> {
   readonly spec: VmSpec;
   readonly memory: GuestMemory;
+  /** The int3s debuggers planted (one set per machine: guest memory is shared by every vCPU). */
+  readonly breakpoints: SoftwareBreakpoints;
   readonly image: LoadedImage;
   readonly entry: Gva;
   private readonly vcpus: VcpuHandle[];
@@ -93,6 +100,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     super();
     this.spec = parts.spec;
     this.memory = parts.memory;
+    this.breakpoints = new SoftwareBreakpoints(parts.memory);
     this.image = parts.image;
     this.entry = parts.entry;
     for (const d of parts.devices) this.deviceState.set(d.name, new SharedArrayBuffer(Math.max(8, deviceStateBytes(d))));
@@ -215,7 +223,12 @@ export class Machine extends EventEmitter<MachineEvents> {
         this.deviceEvent(m.seq, m.event);
         return;
       case 'stopped':
-        this.emit('stopped', v.index, m.stop);
+        if (v.liftedForStep !== undefined) {
+          this.breakpoints.replant(v.liftedForStep);
+          v.liftedForStep = undefined;
+        }
+        if (v.steppingOff) v.steppingOff(m.stop);
+        else this.emit('stopped', v.index, m.stop);
         return;
       case 'exit-log':
         this.emit('exit-log', v.index, m.filter, m.text);
@@ -311,16 +324,62 @@ export class Machine extends EventEmitter<MachineEvents> {
 
   /**
    * Resumes paused vCPUs: all of them (continue), or one with `how` (a step;
-   * the others stay paused).
+   * the others stay paused). A vCPU paused on a planted int3 steps off it
+   * first (sw-breakpoints.ts); for a continue every such vCPU does so before
+   * any vCPU runs. Resolves once the vCPUs were told to run.
    */
-  resume(index?: number, how: ResumeHow = { kind: 'continue' }): void {
-    for (const v of index === undefined ? this.vcpus : [this.vcpus[index]!]) {
-      if (v.end) continue;
-      if (how.kind !== 'continue') this.send(v, { kind: 'resume', how });
-      Atomics.store(v.control, Ctl.CMD, Cmd.RUN);
-      Atomics.add(v.control, Ctl.RESUME, 1);
-      Atomics.notify(v.control, Ctl.RESUME);
+  async resume(index?: number, how: ResumeHow = { kind: 'continue' }): Promise<void> {
+    const targets = (index === undefined ? this.vcpus : [this.vcpus[index]!]).filter((v) => !v.end);
+    const stoppedAgain = new Set<VcpuHandle>();
+    if (this.breakpoints.size > 0) {
+      for (const v of targets) {
+        const at = this.int3UnderPc(v);
+        if (at === undefined) continue;
+        if (how.kind !== 'continue') {
+          this.breakpoints.lift(at);
+          v.liftedForStep = at;
+          continue;
+        }
+        const stop = await this.stepOff(v, at);
+        // The one instruction stopped for another reason (an exit breakpoint, a fault): that stop is the user's.
+        if (stop.kind !== 'step') {
+          this.emit('stopped', v.index, stop);
+          stoppedAgain.add(v);
+        }
+      }
     }
+    for (const v of targets) if (!stoppedAgain.has(v)) this.run(v, how);
+  }
+
+  private run(v: VcpuHandle, how: ResumeHow): void {
+    if (v.end) return;
+    if (how.kind !== 'continue') this.send(v, { kind: 'resume', how });
+    Atomics.store(v.control, Ctl.CMD, Cmd.RUN);
+    Atomics.add(v.control, Ctl.RESUME, 1);
+    Atomics.notify(v.control, Ctl.RESUME);
+  }
+
+  /** The guest-physical address of a planted int3 at a paused vCPU's pc, if there is one. */
+  private int3UnderPc(v: VcpuHandle): Gpa | undefined {
+    if (this.vcpuRunState(v.index) !== 'paused') return undefined;
+    const st = this.vcpuState(v.index);
+    const t = st.translate(gva(BigInt.asUintN(64, st.getSregs().cs.base + st.getRegs().rip)));
+    if (!t.valid || t.physical >= 2n ** 52n) return undefined;
+    const at = gpa(t.physical);
+    return this.breakpoints.has(at) ? at : undefined;
+  }
+
+  /** Runs one instruction with the int3 at `at` lifted, as vmscope's own step; resolves with its stop. */
+  private stepOff(v: VcpuHandle, at: Gpa): Promise<VcpuStop> {
+    return new Promise((resolve) => {
+      this.breakpoints.lift(at);
+      v.steppingOff = (stop) => {
+        v.steppingOff = undefined;
+        this.breakpoints.replant(at);
+        resolve(stop);
+      };
+      this.run(v, { kind: 'step-instruction' });
+    });
   }
 
   /**
@@ -352,13 +411,19 @@ export class Machine extends EventEmitter<MachineEvents> {
       .slice(-max);
   }
 
-  /** Sets breakpoints and watchpoints on every vCPU; running ones pick it up at once. */
-  configureDebug(config: DebugConfig): void {
+  /**
+   * Sets breakpoints and watchpoints on every vCPU (running ones pick it up at
+   * once) and plants the int3s of `config.int3`. Returns the int3 addresses
+   * that are not in RAM or ROM, which were not planted.
+   */
+  configureDebug(config: DebugConfig): Gpa[] {
+    const skipped = this.breakpoints.set(config.int3 ?? []);
     for (const v of this.vcpus) {
       if (v.end) continue;
       this.send(v, { kind: 'debug-config', config });
       if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.kickUntil(v, () => Atomics.load(v.control, Ctl.PENDING) === 0 || Atomics.load(v.control, Ctl.STATE) !== State.RUNNING);
     }
+    return skipped;
   }
 
   private send(v: VcpuHandle, command: VcpuCommand): void {

@@ -6,6 +6,7 @@
 // instruction. What is KVM's (the kvm_run page) or the emulator's lives in
 // vmm/kvm/vcpu.ts and vmm/emu/vcpu.ts.
 
+import { gva } from '../common/address';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { Bus } from './devices/bus';
 import { loadNative } from './kvm/native';
@@ -359,7 +360,7 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
     }
     const user = debugConfig;
     const slots = [...user.slots];
-    slots[slot] = { addr, kind: 'exec', len: 1 };
+    slots[slot] = { addr: gva(addr), kind: 'exec', len: 1 };
     debugConfig = { ...user, slots };
     try {
       let pc = currentPc();

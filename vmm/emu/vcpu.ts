@@ -150,7 +150,7 @@ export class EmuVcpu implements VcpuBackend {
     if (config === this.config && this.preciseHook !== undefined === this.wantPrecise()) return;
     this.config = config;
     let changed = false;
-    const execs = new Set(config.slots.filter((s): s is HwSlot => !!s && s.kind === 'exec').map((s) => s.addr));
+    const execs = new Set<bigint>(config.slots.filter((s): s is HwSlot => !!s && s.kind === 'exec').map((s) => s.addr));
     for (const [addr, h] of this.bpHooks) {
       if (!execs.has(addr)) {
         this.uc.ucHookDel(this.id, h);

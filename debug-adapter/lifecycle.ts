@@ -1,0 +1,163 @@
+// The session's lifecycle: launch (load the spec, build the machine, read the
+// program's symbols, set the breakpoint capabilities), start after
+// configurationDone, restart with the same spec, and stop.
+
+import { Event, OutputEvent } from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import * as path from 'node:path';
+import { loadSpecFile, formatDiagnostic } from '../vmspec/load';
+import type { VmSpec } from '../vmspec/types';
+import { parseSize } from '../vmspec/units';
+import { buildMachine } from '../vmm/builder';
+import type { Machine } from '../vmm/machine';
+import type { RunResult, VcpuStop } from '../vmm/exits';
+import { VmscopeError } from '../vmm/errors';
+import { EXIT_CODES } from '../vmm/exit-trace';
+import { GuestAccess } from '../vmm/guest-access';
+import { BreakpointManager } from './breakpoints';
+import { EXIT_FILTERS, type ExitFilterName } from './exit-filters';
+import { ProgramInfo } from './program';
+import type { VmContext } from './context';
+
+export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
+  /** Path of the .vmspec to run. */
+  spec: string;
+  /** Stop every vCPU before its first instruction (default true). */
+  stopOnEntry?: boolean;
+  /** Override the spec's boot image (path relative to the spec, or absolute). */
+  image?: string;
+  /** Override the spec's memory size (bytes or a size such as "64MiB"). */
+  memory?: string | number;
+  /** Extra ELF files to load symbols and line tables from. */
+  symbols?: string[];
+  /** Extra MSRs to show, by index (e.g. 0x3a or "0x3a"). */
+  msrs?: Array<number | string>;
+  /** Stop the VM after this many seconds. */
+  timeout?: number;
+  /** Disassembly syntax: "intel" (default) or "gas" (AT&T). */
+  disassemblySyntax?: 'intel' | 'gas';
+  /** Exit filters to turn on from the start, in addition to the spec's debug.break-on-exit (e.g. ["io", "hlt"]). */
+  breakOnExit?: string[];
+  /** Entries in each vCPU's exit trace ring (default 4096). */
+  traceBufferSize?: number;
+  /** The backend: auto (KVM where usable, else the emulator), kvm or emu; overrides the spec's accel. */
+  accel?: 'auto' | 'kvm' | 'emu';
+  /**
+   * Send guest serial output as `vmscope.serial` events (for a client's terminal) instead of Debug Console output.
+   * The Debug Console then keeps vmscope's own messages only.
+   */
+  serialConsole?: boolean;
+}
+
+/** What the machine's events turn into: the stop policy and the end of the session. */
+export interface MachineListeners {
+  stopped(machine: Machine, vcpu: number, stop: VcpuStop): void;
+  ended(machine: Machine, result: RunResult): void;
+}
+
+/** The spec named by the launch arguments, with the image and memory they override. */
+export function loadLaunchSpec(args: LaunchArguments): VmSpec {
+  const file = path.resolve(args.spec);
+  const loaded = loadSpecFile(file);
+  if (!loaded.spec) {
+    const lines = loaded.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(file, d));
+    throw new VmscopeError(lines.join('\n') || `cannot load ${file}`);
+  }
+  const spec: VmSpec = { ...loaded.spec, boot: { ...loaded.spec.boot }, devices: { ...loaded.spec.devices } };
+  if (args.image) spec.boot.image = path.resolve(spec.dir, args.image);
+  if (args.memory !== undefined) {
+    const size = parseSize(typeof args.memory === 'number' ? BigInt(args.memory) : args.memory);
+    if (!size.ok) throw new VmscopeError(`launch attribute "memory": ${size.message}`);
+    spec.memory = Number(size.value);
+  }
+  return spec;
+}
+
+/** Builds the machine for the context's spec and routes its events to the session. */
+export function createMachine(ctx: VmContext, listeners: MachineListeners): Machine {
+  const spec = ctx.spec!;
+  const accel = ctx.args?.accel;
+  if (accel !== undefined && accel !== 'auto' && accel !== 'kvm' && accel !== 'emu') throw new VmscopeError(`launch attribute "accel" is "${String(accel)}"`, 'use auto, kvm or emu');
+  const built = buildMachine(spec, { traceCapacity: ctx.args?.traceBufferSize, ...(accel ? { accel } : {}) });
+  const machine = built.machine;
+  // The Debug Console's first line names the backend, and why it is not KVM when auto chose emulation.
+  ctx.console(`vmscope: ${spec.name} on ${machine.backendDescription}${built.notice ? ` (${built.notice})` : ''}\n`);
+  for (const w of built.warnings) ctx.console(`warning: ${w}\n`);
+  machine.on('serial', (bytes, device) => {
+    const text = Buffer.from(bytes).toString('latin1');
+    ctx.send(ctx.args?.serialConsole ? new Event('vmscope.serial', { device, text }) : new OutputEvent(text, 'stdout'));
+  });
+  machine.on('stopped', (vcpu, stop) => listeners.stopped(machine, vcpu, stop));
+  machine.on('end', (result) => listeners.ended(machine, result));
+  machine.on('exit-log', (vcpu, filter, text) => ctx.console(`[vCPU ${vcpu}] ${filter}: ${text}\n`));
+  ctx.machine = machine;
+  ctx.access = new GuestAccess(machine);
+  return machine;
+}
+
+/**
+ * Everything launch does before the VM starts: the spec, the machine, the
+ * program's symbols and lines, what kinds of breakpoints this backend has,
+ * and the exit filters on from the start. Returns those filters' ids.
+ */
+export function launch(ctx: VmContext, args: LaunchArguments, listeners: MachineListeners): string[] {
+  ctx.args = args;
+  ctx.spec = loadLaunchSpec(args);
+  ctx.extraMsrs = (args.msrs ?? []).map((m) => {
+    const n = Number(m);
+    if (!Number.isInteger(n) || n < 0) throw new VmscopeError(`launch attribute "msrs": ${String(m)} is not an MSR index`);
+    return [n, `MSR`] as [number, string];
+  });
+  const machine = createMachine(ctx, listeners);
+  const symbolFiles = (args.symbols ?? []).map((p) => ({ path: path.resolve(ctx.spec!.dir, p) }));
+  ctx.program = ProgramInfo.load([{ path: ctx.spec.boot.image }, ...symbolFiles]);
+  for (const w of ctx.program.warnings) ctx.console(`warning: ${w}\n`);
+  const caps = machine.capabilities;
+  ctx.bps = new BreakpointManager(
+    caps.softwareBreakpoints,
+    caps.softwareBreakpoints ? undefined : 'int3 breakpoints do not work on this KVM host (probed: int3 ends in a KVM internal error, as on PVM)',
+    caps.dataWatchpoints,
+    caps.maxHardwareBreakpoints,
+  );
+  // The spec's debug.break-on-exit filters are on from the start, and shown ticked.
+  const defaults: string[] = [...(ctx.spec.debug.breakOnExit ?? [])];
+  for (const id of args.breakOnExit ?? []) {
+    if (!EXIT_FILTERS.some((f) => f.id === id)) ctx.console(`warning: launch attribute "breakOnExit": unknown exit filter "${id}" (known: ${EXIT_FILTERS.map((f) => f.id).join(', ')})\n`);
+    else if (!defaults.includes(id)) defaults.push(id);
+  }
+  ctx.exitSpecs = defaults.map((id) => ({ id, codes: [EXIT_CODES[id as ExitFilterName]] }));
+  if (ctx.exitSpecs.some((x) => x.id === 'rdmsr' || x.id === 'wrmsr')) machine.trapMsrs(true);
+  return defaults;
+}
+
+/** Starts the built machine: paused at entry unless stopOnEntry is false. Returns whether it waits at entry. */
+export function start(ctx: VmContext, applyBreakpoints: () => void): boolean {
+  const machine = ctx.machine!;
+  const stopOnEntry = ctx.args?.stopOnEntry ?? true;
+  ctx.runState = 'running';
+  applyBreakpoints();
+  machine.configureExits(ctx.exitSpecs, true);
+  void machine.start({ paused: stopOnEntry, holdFailures: true, timeoutMs: ctx.args?.timeout ? ctx.args.timeout * 1000 : undefined });
+  return stopOnEntry;
+}
+
+/** Stops the old machine and builds a fresh one from the same spec; breakpoints keep their settings, not their hits. */
+export async function restart(ctx: VmContext, listeners: MachineListeners): Promise<void> {
+  const old = ctx.machine;
+  if (!old || !ctx.spec) throw new VmscopeError('nothing to restart');
+  ctx.restarting = true;
+  try {
+    await old.stop();
+  } finally {
+    ctx.restarting = false;
+  }
+  createMachine(ctx, listeners);
+  ctx.ended = false;
+  for (const bp of ctx.bps.all()) bp.hits = 0;
+}
+
+/** The session's last words on a machine that ended: its exit code. */
+export function exitCodeOf(result: RunResult): number {
+  const end = result.end;
+  return end.kind === 'vcpu' && end.end.kind === 'debug-exit' ? end.end.status : 1;
+}

@@ -1,0 +1,158 @@
+// What a vCPU stop becomes: a DAP `stopped` event for the whole VM, or a
+// silent resume (a condition that is false, a hit count not reached, a
+// logpoint, a line step that has not reached a new line).
+//
+// Run control is all-stop: when one vCPU stops, vmscope pauses the others and
+// reports one `stopped` event with allThreadsStopped. `continue` resumes every
+// vCPU. A step runs only the stepping vCPU; the others stay paused until the
+// next continue (like gdb's scheduler-locking "step" mode), so a step never
+// lets them run away unseen.
+
+import { ExitedEvent, OutputEvent, StoppedEvent, TerminatedEvent } from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { hex } from '../common/address';
+import type { Machine } from '../vmm/machine';
+import { describeVcpuEnd, formatCpu, type RunResult, type VcpuStop } from '../vmm/exits';
+import { formatMemoryReference } from '../vmm/guest-access';
+import type { HitDecision, ManagedBreakpoint } from './breakpoints';
+import { describeExitStop } from './exit-filters';
+import { formatNumber } from './registers';
+import { exitCodeOf } from './lifecycle';
+import type { Stepper } from './stepping';
+import type { VmContext } from './context';
+
+export type StopReason = 'entry' | 'step' | 'breakpoint' | 'function breakpoint' | 'instruction breakpoint' | 'data breakpoint' | 'pause' | 'exception';
+
+export type StopDecision = 'resume' | { reason: StopReason; description?: string; text?: string; hitIds?: number[] };
+
+export class StopPolicy {
+  /** The next stop is the stop at entry. */
+  entryPending = false;
+
+  constructor(
+    private readonly ctx: VmContext,
+    private readonly stepper: Stepper,
+    /** Called before a stop is reported (the session forgets its per-stop handles). */
+    private readonly beforeStop: () => void,
+  ) {}
+
+  /** A vCPU stopped: report it, or resume it. Never loses a stop, even when handling it fails. */
+  onStopped(machine: Machine, vcpu: number, stop: VcpuStop): void {
+    try {
+      this.handle(machine, vcpu, stop);
+    } catch (e) {
+      this.ctx.console(`vmscope: while handling a stop of vCPU ${vcpu}: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (this.ctx.runState !== 'stopped') void this.allStop(machine, vcpu, 'pause');
+    }
+  }
+
+  private handle(machine: Machine, vcpu: number, stop: VcpuStop): void {
+    if (machine !== this.ctx.machine) return;
+    if (this.ctx.runState === 'stopped') return; // another vCPU joining an all-stop
+    this.beforeStop();
+    this.ctx.forgetStopState();
+    if (this.entryPending) {
+      this.entryPending = false;
+      void this.allStop(machine, vcpu, 'entry');
+      return;
+    }
+    const decision = this.decide(vcpu, stop);
+    if (decision === 'resume') {
+      // The machine steps a vCPU off an int3 it planted before running it on.
+      void machine.resume(vcpu, this.stepper.nextLeg(vcpu) ?? { kind: 'continue' });
+      return;
+    }
+    void this.allStop(machine, vcpu, decision.reason, decision.description, decision.text, decision.hitIds);
+  }
+
+  /** Turns a vCPU stop into a DAP stop (or a silent resume). */
+  decide(vcpu: number, stop: VcpuStop): StopDecision {
+    const ctx = this.ctx;
+    switch (stop.kind) {
+      case 'pause':
+        this.stepper.cancel();
+        return { reason: 'pause' };
+      case 'step':
+        return this.stepper.continues(vcpu) ? 'resume' : { reason: 'step' };
+      case 'breakpoint':
+      case 'sw-breakpoint': {
+        const bps = ctx.bps.codeAt(stop.pc);
+        if (bps.length === 0) {
+          this.stepper.cancel();
+          return stop.kind === 'sw-breakpoint'
+            ? { reason: 'exception', description: `the guest executed an int3 of its own at ${ctx.describeAddress(stop.pc)}` }
+            : { reason: 'breakpoint', description: `stopped at ${ctx.describeAddress(stop.pc)}` };
+        }
+        const d = this.countHit(vcpu, bps);
+        if (!d.stop) return 'resume';
+        this.stepper.cancel();
+        const first = bps.find((b) => d.hitIds.includes(b.id))!;
+        const reason: StopReason = first.kind === 'function' ? 'function breakpoint' : first.kind === 'instruction' ? 'instruction breakpoint' : 'breakpoint';
+        return { reason, hitIds: d.hitIds };
+      }
+      case 'watchpoint': {
+        const bps = ctx.bps.dataInSlots(stop.slots);
+        const d = this.countHit(vcpu, bps);
+        if (!d.stop && bps.length > 0) return 'resume';
+        this.stepper.cancel();
+        const w = bps[0]?.watch;
+        const description = w ? `${w.access === 'write' ? 'write to' : 'access to'} ${formatMemoryReference({ space: 'virtual', addr: w.addr })} (${w.len} bytes) by the instruction before ${ctx.describeAddress(stop.pc)}` : 'data breakpoint';
+        return { reason: 'data breakpoint', description, hitIds: d.hitIds };
+      }
+      case 'debug':
+        this.stepper.cancel();
+        return { reason: 'exception', description: `debug exception (vector ${stop.exception}) at ${ctx.describeAddress(stop.pc)}, DR6 ${hex(stop.dr6)}` };
+      case 'exit': {
+        this.stepper.cancel();
+        ctx.exitStop = { vcpu, io: stop.exit.reason === 'io' };
+        const description = describeExitStop(stop.code, stop.exit, ctx.backend);
+        return { reason: 'exception', description, text: `${description} (filter ${stop.filter}, hit ${stop.hits})` };
+      }
+      case 'failure': {
+        this.stepper.cancel();
+        const description = describeVcpuEnd(vcpu, stop.end);
+        const cpu = 'cpu' in stop.end ? stop.end.cpu : undefined;
+        return { reason: 'exception', description, text: cpu ? `${description}\n${formatCpu(cpu)}` : description };
+      }
+    }
+  }
+
+  /** Counts a hit with conditions evaluated on `vcpu`; prints logpoints and condition errors. */
+  private countHit(vcpu: number, bps: readonly ManagedBreakpoint[]): HitDecision {
+    const ctx = this.ctx;
+    const d = ctx.bps.onHit(
+      bps,
+      (e) => ctx.evaluateOn(vcpu, e),
+      (e) => formatNumber(ctx.evaluateOn(vcpu, e), undefined, true),
+    );
+    for (const l of d.logs) ctx.send(new OutputEvent(l + '\n', 'console'));
+    for (const err of d.errors) ctx.console(err + '\n');
+    return d;
+  }
+
+  /** Pauses every vCPU and reports one stop for the VM, focused on `vcpu`. */
+  async allStop(machine: Machine, vcpu: number, reason: StopReason, description?: string, text?: string, hitIds?: number[]): Promise<void> {
+    this.ctx.runState = 'stopped';
+    this.ctx.focus = vcpu;
+    machine.pause();
+    // The UI may ask any vCPU for its state as soon as it hears of the stop.
+    await machine.whenAllPaused().catch(() => undefined);
+    const ev = new StoppedEvent(reason, vcpu, text) as DebugProtocol.StoppedEvent;
+    ev.body.allThreadsStopped = true;
+    if (description) ev.body.description = description;
+    if (hitIds?.length) ev.body.hitBreakpointIds = hitIds;
+    if (text && reason === 'exception') this.ctx.console(text + '\n');
+    this.ctx.send(ev);
+  }
+
+  /** The machine ended: say why (unless the guest chose its exit code) and end the session. */
+  onEnd(machine: Machine, result: RunResult): void {
+    const ctx = this.ctx;
+    if (machine !== ctx.machine || ctx.restarting) return;
+    const end = result.end;
+    if (end.kind !== 'vcpu' || end.end.kind !== 'debug-exit') ctx.console(`vmscope: ${end.kind === 'vcpu' ? describeVcpuEnd(end.vcpu, end.end) : end.kind === 'timeout' ? `timed out after ${end.seconds} s` : 'stopped'}\n`);
+    ctx.ended = true;
+    ctx.send(new ExitedEvent(exitCodeOf(result)));
+    ctx.send(new TerminatedEvent());
+  }
+}
