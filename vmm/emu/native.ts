@@ -1,4 +1,4 @@
-// The TypeScript face of vmm/native/unicorn.c (the emulation backend's calls
+// The TypeScript face of vmm/native/unicorn-*.c (the emulation backend's calls
 // in the vmscope addon), and where libunicorn comes from: VMSCOPE_UNICORN, the
 // copy `npm install` put in .unicorn/, or the system's. Unicorn older than 2.1
 // is refused: 2.0 maps guest-virtual addresses 1:1 to physical ones (upstream

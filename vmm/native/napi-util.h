@@ -1,7 +1,7 @@
 /*
- * What vmscope's two native files (kvm.c, unicorn.c) share: the Node-API
- * call check, and the registration hook by which kvm.c's module init adds
- * the emulator's functions to the one addon.
+ * What every file of vmscope's native addon shares: the Node-API call check,
+ * JavaScript's undefined, and the registration hook by which the module's
+ * init (addon.c) adds the emulator's functions to the one addon.
  */
 #ifndef VMSCOPE_NAPI_UTIL_H
 #define VMSCOPE_NAPI_UTIL_H
@@ -17,7 +17,14 @@
     }                                                                          \
   } while (0)
 
-/* Adds the Unicorn wrappers (vmm/native/unicorn.c) to the addon's exports. */
+/* What a wrapper with nothing to return gives JavaScript. */
+static inline napi_value js_undefined(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+/* Adds the Unicorn wrappers (vmm/native/unicorn-exports.c) to the addon's exports. */
 void vmscope_register_unicorn(napi_env env, napi_value exports);
 
 #endif
