@@ -3,7 +3,7 @@
 
 import type { Hover, Position } from 'vscode-languageserver/node';
 import { MarkupKind } from 'vscode-languageserver/node';
-import { formatPath } from '../vmspec/parse';
+import { formatPath } from '../vmspec/source-map';
 import { type SchemaNode, schemaAt } from '../vmspec/schema';
 import { formatHex, formatSize, parseAddress, parseIntegerLiteral, parseSize } from '../vmspec/units';
 import { type ParsedDocument, textAt, unquote } from './documents';

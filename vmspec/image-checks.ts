@@ -6,7 +6,8 @@
 
 import * as fs from 'node:fs';
 import { isElf, parseElf } from '../formats/elf';
-import { didYouMean, type SpecParseResult } from './parse';
+import { didYouMean } from './did-you-mean';
+import type { SpecParseResult } from './parse';
 import type { SpecDiagnostic, SpecRange, VmSpec } from './types';
 
 export interface ImageFacts {

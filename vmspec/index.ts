@@ -3,5 +3,7 @@
 export * from './types';
 export * from './schema';
 export * from './units';
-export { type ParseOptions, type SpecParseResult, SpecSourceMap, checkAgainstSchema, didYouMean, formatPath, parseSpec } from './parse';
+export { type ParseOptions, type SpecParseResult, checkAgainstSchema, parseSpec } from './parse';
+export { SpecSourceMap, formatPath } from './source-map';
+export { didYouMean } from './did-you-mean';
 export { formatDiagnostic, loadSpecFile } from './load';

@@ -3,7 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type ParseOptions, type SpecParseResult, SpecSourceMap, parseSpec } from './parse';
+import { type ParseOptions, type SpecParseResult, parseSpec } from './parse';
+import { SpecSourceMap } from './source-map';
 import type { SpecDiagnostic } from './types';
 
 const READ_ERRORS: Readonly<Record<string, string>> = {

@@ -1,4 +1,4 @@
-// Unit tests for the .vmspec parser, its checks and its source map (vmspec/parse.ts, vmspec/load.ts, vmspec/schema.ts).
+// Unit tests for the .vmspec parser, its checks and its source map (vmspec/parse.ts and the modules it runs, vmspec/load.ts, vmspec/schema.ts).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatDiagnostic, loadSpecFile } from './load';
-import { checkAgainstSchema, didYouMean, parseSpec } from './parse';
+import { didYouMean } from './did-you-mean';
+import { checkAgainstSchema, parseSpec } from './parse';
 import { type ObjectSchema, type SchemaNode, schemaAt, vmSpecSchema } from './schema';
 import { DIAGNOSTIC_CODES, type SpecDiagnostic, type SpecDiagnosticCode, type VmSpec } from './types';
 import { parseSize } from './units';

@@ -3,7 +3,15 @@
 
 import type { SchemaValue, vmSpecSchema } from './schema';
 
-type Parsed = SchemaValue<typeof vmSpecSchema>;
+/** What the schema walk produces for a valid spec, before the file and directory are added (VmSpec). */
+export type Parsed = SchemaValue<typeof vmSpecSchema>;
+
+/** A parsed value whose parts may be missing: what is valid of a spec with errors. */
+export type Loose<T> = T extends bigint | string | number | boolean | null
+  ? T | undefined
+  : T extends readonly (infer I)[]
+    ? Loose<I>[] | undefined
+    : { [K in keyof T]?: Loose<T[K]> } | undefined;
 
 export type BootMode = Parsed['boot']['mode'];
 export type ImageFormat = NonNullable<Parsed['boot']['format']>;
