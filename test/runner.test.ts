@@ -3,9 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { gpa } from '../common/address';
 import { buildMachine } from '../vmm/builder';
 import type { Machine } from '../vmm/machine';
-import type { RunResult } from '../vmm/exits';
+import type { RunResult, VcpuStop } from '../vmm/exits';
+import { NO_DEBUG } from '../vmm/debug';
 import { hostInfo, vmTest, specAt } from './kvm';
 
 function collectSerial(m: Machine): () => string {
@@ -222,3 +224,29 @@ vmTest('an instruction KVM cannot handle ends the run with a report, never a cra
     assert.equal(end.kind, 'triple-fault');
   }
 });
+
+vmTest('a software watchpoint single-steps every vCPU until the watched bytes change, and stops after the write', async () => {
+  // What data breakpoints fall back to where DR0-3 data breakpoints do not fire (KVM on PVM); any backend runs it.
+  const { machine } = buildMachine(specAt('test/guests/smp.vmspec'));
+  const serial = collectSerial(machine);
+  const apDone = gpa(machine.image.symbols.find((s) => s.name === 'ap_done')!.value);
+  const done = machine.start({ paused: true, timeoutMs: 20_000 });
+  await machine.whenAllPaused();
+  machine.configureDebug({ ...NO_DEBUG, softWatch: [{ slot: 4, physical: apDone, len: 4 }] });
+  const stops: Array<[number, VcpuStop]> = [];
+  const watched = new Promise<void>((resolve) =>
+    machine.on('stopped', (vcpu: number, stop: VcpuStop) => {
+      stops.push([vcpu, stop]);
+      if (stop.kind === 'watchpoint') resolve();
+    }),
+  );
+  machine.resume();
+  await watched;
+  const [, stop] = stops.find(([, s]) => s.kind === 'watchpoint')!;
+  assert.equal(stop.kind === 'watchpoint' && stop.slots.join(), '4');
+  assert.equal(new DataView(machine.memory.read(apDone as never, 4).buffer).getUint32(0, true), 1, 'the flag is set');
+  assert.equal(serial(), '[cpu1]\n', 'vCPU 1 printed (through single-stepped port I/O) before it set the flag, and vCPU 0 did not print yet');
+  await machine.stop();
+  assert.equal((await done).end.kind, 'stopped');
+});
+

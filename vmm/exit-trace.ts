@@ -1,9 +1,9 @@
-// VM exits as data: what one exit was (decoded from kvm_run), the names a
+// VM exits as data: what one exit was (each backend decodes its own), the names a
 // condition on it can use (`port == 0x3f8 && write`), exit filters (break or
 // log on matching exits, evaluated on the vCPU thread), and the exit trace:
 // a ring buffer per vCPU in shared memory, readable at any time.
 
-import { KvmExit, kvmExitName, KVM_EXIT_IO_OUT } from './kvm/constants';
+import { KvmExit, kvmExitName } from './kvm/constants';
 import { compile, type CompiledExpression, type EvalContext } from './expr/evaluate';
 import { parseHitCondition } from './expr/hit-condition';
 
@@ -46,52 +46,6 @@ export const EXIT_CODES: Readonly<Record<Exclude<ExitReasonName, 'other'>, numbe
   rdmsr: KvmExit.X86_RDMSR,
   wrmsr: KvmExit.X86_WRMSR,
 };
-
-/** Reads the exit in kvm_run (offsets from the addon's layout). */
-export function decodeExit(run: DataView, L: Record<string, number>, code: number): ExitInfo {
-  switch (code) {
-    case KvmExit.IO: {
-      const direction = run.getUint8(L.io_direction!) === KVM_EXIT_IO_OUT ? 'out' : 'in';
-      const size = run.getUint8(L.io_size!);
-      const info: ExitInfo = { reason: 'io', port: run.getUint16(L.io_port!, true), size, direction, count: run.getUint32(L.io_count!, true) };
-      if (direction === 'out') {
-        const at = run.getUint32(L.io_data_offset!, true);
-        info.value = size === 1 ? run.getUint8(at) : size === 2 ? run.getUint16(at, true) : run.getUint32(at, true);
-      }
-      return info;
-    }
-    case KvmExit.MMIO: {
-      const len = run.getUint32(L.mmio_len!, true);
-      const write = run.getUint8(L.mmio_is_write!) !== 0;
-      const info: ExitInfo = { reason: 'mmio', gpa: Number(run.getBigUint64(L.mmio_phys_addr!, true)), len, write };
-      if (write) {
-        let v = 0n;
-        for (let i = Math.min(len, 8) - 1; i >= 0; i--) v = (v << 8n) | BigInt(run.getUint8(L.mmio_data! + i));
-        info.value = v;
-      }
-      return info;
-    }
-    case KvmExit.HLT:
-      return { reason: 'hlt' };
-    case KvmExit.SHUTDOWN:
-      return { reason: 'shutdown' };
-    case KvmExit.FAIL_ENTRY:
-      return { reason: 'fail-entry', hardwareReason: run.getBigUint64(L.fail_entry_reason!, true) };
-    case KvmExit.INTERNAL_ERROR:
-      return { reason: 'internal-error', suberror: run.getUint32(L.internal_suberror!, true) };
-    case KvmExit.DEBUG:
-      return { reason: 'debug', exception: run.getUint32(L.debug_exception!, true), pc: run.getBigUint64(L.debug_pc!, true) };
-    case KvmExit.SYSTEM_EVENT:
-      return { reason: 'system-event', type: run.getUint32(L.system_event_type!, true) };
-    case KvmExit.HYPERCALL:
-      return { reason: 'hypercall', nr: run.getBigUint64(L.hypercall_nr!, true) };
-    case KvmExit.X86_RDMSR:
-    case KvmExit.X86_WRMSR:
-      return { reason: code === KvmExit.X86_RDMSR ? 'rdmsr' : 'wrmsr', index: run.getUint32(L.msr_index!, true), data: run.getBigUint64(L.msr_data!, true) };
-    default:
-      return { reason: 'other', code };
-  }
-}
 
 /** The names a condition on an exit can use, besides registers and symbols. */
 export function exitVariables(e: ExitInfo): Record<string, bigint> {

@@ -67,7 +67,7 @@ function newestSource() {
       for (const e of fs.readdirSync(p)) walk(path.join(p, e));
     } else newest = Math.max(newest, st.mtimeMs);
   };
-  for (const d of ['dist', 'extension', 'language-server', 'debug-adapter', 'spec', 'vmm', 'syntaxes', 'schemas', 'package.json']) walk(path.join(REPO, d));
+  for (const d of ['dist', 'extension', 'language-server', 'debug-adapter', 'vmspec', 'vmm', 'common', 'formats', 'cli', 'syntaxes', 'schemas', 'package.json']) walk(path.join(REPO, d));
   return newest;
 }
 

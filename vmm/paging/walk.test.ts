@@ -483,26 +483,6 @@ test('a context changed in place is seen: results follow CR3 and EFER, not a cac
   assert.throws(() => translate(0x1000n, ctx, a.read), RangeError);
 });
 
-test('physReader: u32 and u64 little-endian reads, several regions, nothing after release', () => {
-  const low = new Uint8Array(0x2000);
-  const high = new Uint8Array(0x1000);
-  new DataView(low.buffer).setBigUint64(0x1ff8, 0x1122_3344_5566_7788n, true);
-  new DataView(high.buffer).setUint32(4, 0xdead_beef, true);
-  const regions = [{ gpa: 0, bytes: low }, { gpa: 0x10_0000, bytes: high }];
-  const read = physReader({ regions });
-  assert.equal(read(0x1ff8n, 8), 0x1122_3344_5566_7788n);
-  assert.equal(read(0x1ffcn, 4), 0x1122_3344n);
-  assert.equal(read(0x10_0004n, 4), 0xdead_beefn);
-  assert.equal(read(0x1ff8n, 8), 0x1122_3344_5566_7788n, 'back to the first region');
-  assert.equal(read(0x2000n, 4), undefined, 'a hole');
-  assert.equal(read(0x1ffcn, 8), undefined, 'across the end');
-  assert.equal(read(0x10_0ffcn, 8), undefined, 'across the end of the cached region');
-  assert.equal(read(0x1_0000_0000_0000n, 8), undefined);
-  assert.equal(read(0x1ff8n, 8), 0x1122_3344_5566_7788n);
-  regions[0]!.bytes = new Uint8Array(0); // what GuestMemory.markReleased does
-  assert.equal(read(0x1ff8n, 8), undefined);
-});
-
 test('u32 reads and bigint reads give the same walks, faults included', () => {
   const cases: Array<[TableMode, (t: TableBuilder) => void, bigint[], Partial<PagingContext>]> = [
     ['long4', (t) => {
