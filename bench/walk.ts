@@ -5,7 +5,7 @@
 
 import { once } from 'node:events';
 import * as path from 'node:path';
-import { gpa as toGpa, gva as toGva } from '../common/address';
+import { gpa as toGpa, gva as toGva, type Gpa, type Gva } from '../common/address';
 import { buildMachine } from '../vmm/builder';
 import { gatherHostInfo } from '../vmm/host-info';
 import type { Machine } from '../vmm/machine';
@@ -20,7 +20,7 @@ const GVAS = Number(process.env.BENCH_WALK_GVAS ?? 4096);
 const SECONDS = Number(process.env.BENCH_WALK_SECONDS ?? 1);
 
 /** Runs `one` over the GVAs, round after round, for at least SECONDS; translations per second. */
-function rate(gvas: readonly bigint[], one: (gva: bigint) => unknown): number {
+function rate(gvas: readonly Gva[], one: (gva: Gva) => unknown): number {
   let n = 0;
   const t0 = performance.now();
   let elapsed = 0;
@@ -38,23 +38,23 @@ const fmt = (perSecond: number) => `${(perSecond / 1e6).toFixed(2)} M translatio
  * Maps GVAS 4 KiB pages spread over ~1/2 GiB of a user-half range (so the walks
  * touch hundreds of page tables, not one), each to some page of RAM.
  */
-function buildTables(mem: { read(a: number, n: number): Uint8Array; write(a: number, d: Uint8Array): void }): { cr3: bigint; gvas: bigint[]; expect: bigint[] } {
+function buildTables(mem: { read(a: number, n: number): Uint8Array; write(a: number, d: Uint8Array): void }): { cr3: bigint; gvas: Gva[]; expect: Gpa[] } {
   let next = 0x80_0000;
   const tables = new TableBuilder('long4', mem, () => (next += KIB4) - KIB4);
-  const gvas: bigint[] = [];
-  const expect: bigint[] = [];
+  const gvas: Gva[] = [];
+  const expect: Gpa[] = [];
   for (let i = 0; i < GVAS; i++) {
     const page = 0x7f00_0000_0000n + BigInt(i) * 37n * 0x1000n;
     const target = BigInt(0x20_0000 + (i % 1024) * KIB4);
     tables.map(page, target, KIB4, PTE.P | PTE.RW | PTE.US);
     const off = BigInt((i * 8) % 4096);
-    gvas.push(page + off);
-    expect.push(target + off);
+    gvas.push(toGva(page + off));
+    expect.push(toGpa(target + off));
   }
   return { cr3: tables.cr3, gvas, expect };
 }
 
-function software(label: string, ctx: PagingContext, read: ReadPhys, gvas: readonly bigint[], expect: readonly bigint[]): void {
+function software(label: string, ctx: PagingContext, read: ReadPhys, gvas: readonly Gva[], expect: readonly Gpa[]): void {
   gvas.forEach((g, i) => {
     if (translate(g, ctx, read) !== expect[i] || walk(g, ctx, read).gpa !== expect[i]) throw new Error(`walker got 0x${g.toString(16)} wrong`);
   });
@@ -98,10 +98,10 @@ async function measureOn(machine: Machine, label: string): Promise<void> {
   const ctx: PagingContext = { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer };
   software(label + ', tables in guest RAM', ctx, physReader(machine.memory), gvas, expect);
   gvas.forEach((g, i) => {
-    const t = state.translate(toGva(g));
-    if (!t.valid || t.physical !== expect[i]) throw new Error(`KVM_TRANSLATE disagrees at 0x${g.toString(16)}`);
+    const t = state.translate(g);
+    if (!t.valid || t.physical !== BigInt(expect[i]!)) throw new Error(`KVM_TRANSLATE disagrees at 0x${g.toString(16)}`);
   });
-  console.log(`KVM_TRANSLATE (one ioctl each), ${label}: ${fmt(rate(gvas, (g) => state.translate(toGva(g))))}`);
+  console.log(`KVM_TRANSLATE (one ioctl each), ${label}: ${fmt(rate(gvas, (g) => state.translate(g)))}`);
 }
 
 main().catch((e: unknown) => {

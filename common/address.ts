@@ -4,15 +4,18 @@
 // Representation: GPAs fit in a number (x86 physical addresses are at most 52
 // bits, below 2^53), which keeps hot paths free of bigint arithmetic. GVAs are
 // 64-bit canonical addresses (0xffffffff80000000 does not fit a number) and HVAs
-// come from mmap, so both are bigint.
+// come from mmap, so both are bigint; HPAs (Hpa) sit beside HVAs, as bigint.
 
 declare const gpaBrand: unique symbol;
 declare const gvaBrand: unique symbol;
 declare const hvaBrand: unique symbol;
+declare const hpaBrand: unique symbol;
 
 export type Gpa = number & { readonly [gpaBrand]: true };
 export type Gva = bigint & { readonly [gvaBrand]: true };
 export type Hva = bigint & { readonly [hvaBrand]: true };
+/** A host-physical address (a page frame from /proc/<pid>/pagemap, plus the offset). */
+export type Hpa = bigint & { readonly [hpaBrand]: true };
 
 /** Highest physical address width x86 defines (MAXPHYADDR ≤ 52). */
 export const MAX_PHYS_BITS = 52;
@@ -35,6 +38,11 @@ export function gva(value: bigint | number): Gva {
 export function hva(value: bigint): Hva {
   if (value < 0n) throw new RangeError('negative host address');
   return value as Hva;
+}
+
+export function hpa(value: bigint): Hpa {
+  if (value < 0n || value >= 1n << BigInt(MAX_PHYS_BITS)) throw new RangeError(`not a host-physical address: ${hex(value)}`);
+  return value as Hpa;
 }
 
 /** Checked GPA arithmetic: throws instead of leaving the physical address space. */

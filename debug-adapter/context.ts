@@ -22,7 +22,7 @@ import { BreakpointManager } from './breakpoints';
 import { ProgramInfo } from './program';
 import { bitnessOf, type Bitness } from './disasm';
 import { unwind, type Frame } from './unwind';
-import type { LaunchArguments } from './lifecycle';
+import type { LaunchArguments } from './launch-arguments';
 
 /** Where the session's events go (the DAP connection, or a test's list). */
 export type EventSink = (event: DebugProtocol.Event) => void;

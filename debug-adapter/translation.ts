@@ -3,7 +3,7 @@
 // host, with KVM_TRANSLATE's answer beside it. Shapes for the REPL (text),
 // the Translation scope (variables) and the `translate` request (JSON).
 
-import { gpa, gva, hex } from '../common/address';
+import { gva, hex } from '../common/address';
 import type { Machine } from '../vmm/machine';
 import { pagingModeOf, walk, type Access, type WalkFault, type WalkResult } from '../vmm/paging/walk';
 import { physReader } from '../vmm/paging/phys';
@@ -25,7 +25,7 @@ export function translateOn(machine: Machine, vcpu: number, addr: bigint, access
   const st = machine.vcpuState(vcpu);
   const s = st.getSregs();
   // MAXPHYADDR and 1 GiB pages as the guest's CPUID has them, so reserved bits are judged as KVM does.
-  const result = walk(addr, { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, ...machine.pagingFeatures() }, physReader(machine.memory), access);
+  const result = walk(gva(addr), { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, ...machine.pagingFeatures() }, physReader(machine.memory), access);
   const t: Translation = { walk: result };
   if (result.gpa !== undefined) {
     const hva = gpaToHva(result.gpa, machine.memory.regions);
@@ -90,23 +90,23 @@ export function translationNodes(label: string, t: Translation): VarNode {
   return {
     name: label,
     value: summary,
-    memoryReference: formatMemoryReference({ space: 'virtual', addr: gva(w.gva) }),
+    memoryReference: formatMemoryReference({ space: 'virtual', addr: w.gva }),
     children: () => [
       { name: 'mode', value: w.mode },
       ...w.levels.map(
         (l): VarNode => ({
           name: `${l.name} [${l.index}]`,
           value: `${hex(l.entry)} ${flagText(l)}`,
-          memoryReference: formatMemoryReference({ space: 'physical', addr: gpa(l.entryGpa) }),
+          memoryReference: formatMemoryReference({ space: 'physical', addr: l.entryGpa }),
           children: () => [
-            { name: 'table', value: l.tableGpa, bits: 64, memoryReference: formatMemoryReference({ space: 'physical', addr: gpa(l.tableGpa) }) },
+            { name: 'table', value: BigInt(l.tableGpa), bits: 64, memoryReference: formatMemoryReference({ space: 'physical', addr: l.tableGpa }) },
             { name: 'index', value: BigInt(l.index) },
             { name: 'entry', value: l.entry, bits: 64 },
             ...(l.pageSize ? [{ name: 'page size', value: `${l.pageSize / 1024} KiB` }] : []),
           ],
         }),
       ),
-      ...(w.gpa !== undefined ? [{ name: 'GPA', value: w.gpa, bits: 64, memoryReference: formatMemoryReference({ space: 'physical', addr: gpa(w.gpa) }) } as VarNode] : []),
+      ...(w.gpa !== undefined ? [{ name: 'GPA', value: BigInt(w.gpa), bits: 64, memoryReference: formatMemoryReference({ space: 'physical', addr: w.gpa }) } as VarNode] : []),
       ...(w.fault ? [{ name: 'fault', value: describeFault(w.fault) } as VarNode] : []),
       ...(t.host ? [{ name: 'host', value: hostText(t.host) } as VarNode] : []),
       ...(t.kvm ? [{ name: t.checkedBy ?? 'KVM_TRANSLATE', value: t.kvm.valid ? `GPA ${hex(t.kvm.physical)}` : 'not mapped' } as VarNode] : []),

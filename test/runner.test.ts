@@ -194,7 +194,7 @@ vmTest('guest memory is the bytes the loader placed', async () => {
   const seg = machine.image.segments[0]!;
   assert.deepEqual([...machine.memory.read(seg.gpa, 16)], [...seg.data.subarray(0, 16)]);
   // The boot GDT's 64-bit code descriptor is in place.
-  assert.equal(machine.memory.readU64(0x508 as never), 0x00af9b000000ffffn);
+  assert.equal(machine.memory.readU64(gpa(0x508)), 0x00af9b000000ffffn);
   await machine.stop();
   assert.throws(() => machine.memory.read(seg.gpa, 1), /machine has ended/);
 });
@@ -244,7 +244,7 @@ vmTest('a software watchpoint single-steps every vCPU until the watched bytes ch
   await watched;
   const [, stop] = stops.find(([, s]) => s.kind === 'watchpoint')!;
   assert.equal(stop.kind === 'watchpoint' && stop.slots.join(), '4');
-  assert.equal(new DataView(machine.memory.read(apDone as never, 4).buffer).getUint32(0, true), 1, 'the flag is set');
+  assert.equal(new DataView(machine.memory.read(apDone, 4).buffer).getUint32(0, true), 1, 'the flag is set');
   assert.equal(serial(), '[cpu1]\n', 'vCPU 1 printed (through single-stepped port I/O) before it set the flag, and vCPU 0 did not print yet');
   await machine.stop();
   assert.equal((await done).end.kind, 'stopped');

@@ -9,6 +9,7 @@ import { encodeDescriptor, type Descriptor } from '../boot/cpu-state';
 import type { Regs, Segment, Sregs } from '../registers';
 import { CR0_PE, CR0_PG, CR0_WP, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, RFLAGS_AC, RFLAGS_IF, RFLAGS_NT, RFLAGS_RF, RFLAGS_TF } from '../registers';
 import { physReader } from '../paging/phys';
+import { gva } from '../../common/address';
 import { translate, type PagingContext } from '../paging/walk';
 import { KIB4, PTE, TableBuilder } from '../paging/tables';
 
@@ -86,8 +87,8 @@ function machine(mode: Mode) {
   /** Linear -> physical, byte by byte through the walker when paging is on. */
   const phys = (addr: bigint): number | undefined => {
     const ctx = paging();
-    const p = ctx ? translate(addr, ctx, readPhys) : addr;
-    return p !== undefined && p < BigInt(MEM_SIZE) ? Number(p) : undefined;
+    const p = ctx ? translate(gva(addr), ctx, readPhys) : Number(addr);
+    return p !== undefined && p < MEM_SIZE ? p : undefined;
   };
   const cpu: DeliveryCpu = {
     getRegs: () => ({ ...regs }),

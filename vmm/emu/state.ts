@@ -212,7 +212,7 @@ export class EmuVcpuState implements VcpuStateApi {
   translate(addr: Gva): Translation {
     const s = this.getSregs();
     const physical = translate(addr, { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, ...this.paging() }, this.readPhys);
-    return { linear: addr, physical: physical ?? 0n, valid: physical !== undefined, writeable: true, usermode: true };
+    return { linear: addr, physical: physical !== undefined ? BigInt(physical) : 0n, valid: physical !== undefined, writeable: true, usermode: true };
   }
 
   /**

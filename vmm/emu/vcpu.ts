@@ -20,6 +20,7 @@ import type { ExitInfo } from '../exit-trace';
 import type { CpuSnapshot, VcpuStop } from '../exits';
 import type { ExitSink, LoopEvent, VcpuBackend } from '../backend';
 import { physReader } from '../paging/phys';
+import { gva } from '../../common/address';
 import { translate as walkTranslate } from '../paging/walk';
 import { EmuVcpuState } from './state';
 import { PORT_COUNT, SHARED_BYTES, type EmuVcpuConfig } from './config';
@@ -476,8 +477,7 @@ export class EmuVcpu implements VcpuBackend {
       const linear = addr + BigInt(i);
       if (linear >> 12n !== page) {
         page = linear >> 12n;
-        const p = walkTranslate(page << 12n, ctx, this.reader);
-        base = p === undefined ? undefined : Number(p);
+        base = walkTranslate(gva(page << 12n), ctx, this.reader);
       }
       if (base === undefined) return false;
       const gpa = base + Number(linear & 0xfffn);

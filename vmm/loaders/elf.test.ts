@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { gpa } from '../../common/address';
 import { elfLoader } from './elf';
 import { parseElf, EM_X86_64, EM_386 } from '../../formats/elf';
 import { loadImage } from './index';
@@ -115,15 +116,15 @@ test('format detection: ELF by magic, flat otherwise, and declared formats are c
   const elf = buildElf(ASM, 64, ['-Ttext=0x100000']);
   assert.equal(loadImage(elf, undefined, {}).format, 'elf');
   const flat = new Uint8Array([0xf4]);
-  assert.equal(loadImage(flat, undefined, { load: 0x7c00 as never }).format, 'flat');
+  assert.equal(loadImage(flat, undefined, { load: gpa(0x7c00) }).format, 'flat');
   assert.throws(() => loadImage(flat, 'elf', {}), /not elf/);
-  assert.throws(() => loadImage(elf, 'flat', { load: 0x1000 as never }), /is an elf file but boot.format says flat/);
+  assert.throws(() => loadImage(elf, 'flat', { load: gpa(0x1000) }), /is an elf file but boot.format says flat/);
 });
 
 test('flat: copied to the load address and entered there unless told otherwise', () => {
-  const img = loadImage(new Uint8Array([0xeb, 0xfe]), 'flat', { load: 0x7c00 as never });
+  const img = loadImage(new Uint8Array([0xeb, 0xfe]), 'flat', { load: gpa(0x7c00) });
   assert.equal(img.entry, 0x7c00n);
   assert.equal(img.segments[0]!.gpa, 0x7c00);
   assert.equal(img.segments[0]!.memSize, 2);
-  assert.throws(() => loadImage(new Uint8Array(0), 'flat', { load: 0x7c00 as never }), /empty/);
+  assert.throws(() => loadImage(new Uint8Array(0), 'flat', { load: gpa(0x7c00) }), /empty/);
 });

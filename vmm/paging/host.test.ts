@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { gpa, hva } from '../../common/address';
 import { gpaToHva, hostPageOf } from './host';
 import { loadNative } from '../kvm/native';
 
@@ -25,11 +26,11 @@ test('gpaToHva: the region that holds the GPA, offset into its host mapping', ()
     { gpa: 0, size: 0x10_0000, hva: 0x7f00_0000_0000n },
     { gpa: 0xfff0_0000, size: 0x10_0000, hva: 0x7f10_0000_0000n },
   ];
-  assert.equal(gpaToHva(0, regions), 0x7f00_0000_0000n);
-  assert.equal(gpaToHva(0xf_ffffn, regions), 0x7f00_000f_ffffn);
-  assert.equal(gpaToHva(0x10_0000, regions), undefined, 'just past the first region');
-  assert.equal(gpaToHva(0xfff0_1234n, regions), 0x7f10_0000_1234n);
-  assert.equal(gpaToHva(0x1_0000_0000n, regions), undefined);
+  assert.equal(gpaToHva(gpa(0), regions), 0x7f00_0000_0000n);
+  assert.equal(gpaToHva(gpa(0xf_ffffn), regions), 0x7f00_000f_ffffn);
+  assert.equal(gpaToHva(gpa(0x10_0000), regions), undefined, 'just past the first region');
+  assert.equal(gpaToHva(gpa(0xfff0_1234n), regions), 0x7f10_0000_1234n);
+  assert.equal(gpaToHva(gpa(0x1_0000_0000n), regions), undefined);
 });
 
 test('hostPageOf on our own MAP_NORESERVE memory: untouched is absent, touched has a host page', () => {
@@ -38,16 +39,16 @@ test('hostPageOf on our own MAP_NORESERVE memory: untouched is absent, touched h
   const base = native.mmapAnonymous(size);
   try {
     const bytes = new Uint8Array(native.externalBuffer(base, size));
-    const before = hostPageOf(base + BigInt(PAGE));
+    const before = hostPageOf(hva(base + BigInt(PAGE)));
     assert.equal(before.present, false, 'no host page before the first touch');
     assert.equal(before.hpa, undefined);
     assert.equal(before.pfnHidden, undefined);
 
     bytes[PAGE] = 1;
     bytes[3 * PAGE] = 1;
-    const page = hostPageOf(base + BigInt(PAGE));
-    const inPage = hostPageOf(base + BigInt(PAGE + 0x123));
-    const other = hostPageOf(base + BigInt(3 * PAGE));
+    const page = hostPageOf(hva(base + BigInt(PAGE)));
+    const inPage = hostPageOf(hva(base + BigInt(PAGE + 0x123)));
+    const other = hostPageOf(hva(base + BigInt(3 * PAGE)));
     assert.equal(page.present, true);
     assert.equal(page.swapped, undefined);
     assert.ok(page.pageSize === PAGE || page.pageSize === 512 * PAGE, `page size ${page.pageSize}`);
@@ -68,7 +69,7 @@ test('hostPageOf on our own MAP_NORESERVE memory: untouched is absent, touched h
       assert.equal(page.hpa, undefined);
       assert.match(page.pfnHidden ?? '', /CAP_SYS_ADMIN/);
     }
-    assert.equal(hostPageOf(base + BigInt(2 * PAGE)).present, false, 'the page between stays absent');
+    assert.equal(hostPageOf(hva(base + BigInt(2 * PAGE))).present, false, 'the page between stays absent');
   } finally {
     native.munmap(base, size);
   }
@@ -153,46 +154,46 @@ function run2M(firstPfn: bigint, flags = PRESENT | EXCLUSIVE): Array<[number, bi
 
 test('crafted pagemap: a present page with a PFN gives the HPA; flag bits stay out of it', () => {
   const pm = fakeProc([[vpnOf(VMA) + 3, PRESENT | EXCLUSIVE | 0x12345n]]);
-  const p = hostPageOf(BigInt(VMA + 3 * PAGE + 0x10), pm);
+  const p = hostPageOf(hva(BigInt(VMA + 3 * PAGE + 0x10)), pm);
   assert.deepEqual(p, { hva: BigInt(VMA + 3 * PAGE + 0x10), present: true, hpa: 0x1234_5010n, pageSize: PAGE });
 });
 
 test('crafted pagemap: swapped and absent pages have no HPA', () => {
   const pm = fakeProc([[vpnOf(VMA), SWAPPED | 0x77n]], smapsFor(VMA, VMA + 0x40_0000, 4, 0));
-  const swapped = hostPageOf(BigInt(VMA), pm);
+  const swapped = hostPageOf(hva(BigInt(VMA)), pm);
   assert.deepEqual([swapped.present, swapped.swapped, swapped.hpa], [false, true, undefined], 'a swap entry is not a PFN');
-  const absent = hostPageOf(BigInt(VMA + PAGE), pm);
+  const absent = hostPageOf(hva(BigInt(VMA + PAGE)), pm);
   assert.deepEqual(absent, { hva: BigInt(VMA + PAGE), present: false, pageSize: PAGE });
-  assert.equal(hostPageOf(0x7fff_0000_0000n, pm).present, false, 'past the end of the file');
+  assert.equal(hostPageOf(hva(0x7fff_0000_0000n), pm).present, false, 'past the end of the file');
 });
 
 test('crafted pagemap: PFN 0 on a present page means hidden, not frame 0', () => {
   const pm = fakeProc([[vpnOf(VMA), PRESENT | EXCLUSIVE]], smapsFor(VMA, VMA + 0x40_0000, 4, 0));
-  const p = hostPageOf(BigInt(VMA), pm);
+  const p = hostPageOf(hva(BigInt(VMA)), pm);
   assert.equal(p.present, true);
   assert.equal(p.hpa, undefined);
   assert.equal(p.pfnHidden, 'not available without CAP_SYS_ADMIN (the kernel reports PFN 0)');
   assert.equal(p.pageSize, PAGE);
   // In a VMA with transparent huge pages the size cannot be told: say so.
-  const thp = hostPageOf(BigInt(VMA), fakeProc([[vpnOf(VMA), PRESENT]], smapsFor(VMA, VMA + 0x40_0000, 4, 2048)));
+  const thp = hostPageOf(hva(BigInt(VMA)), fakeProc([[vpnOf(VMA), PRESENT]], smapsFor(VMA, VMA + 0x40_0000, 4, 2048)));
   assert.equal(thp.pageSize, PAGE);
   assert.match(thp.pageSizeNote ?? '', /AnonHugePages 2048 kB/);
 });
 
 test('crafted pagemap: a 2 MiB-aligned run of 512 PFNs in a THP VMA is a 2 MiB page', () => {
-  const hva = BigInt(VMA + 0x12_3456);
-  const thp = hostPageOf(hva, fakeProc(run2M(0x4_0000n), smapsFor(VMA, VMA + 0x40_0000, 4, 2048)));
+  const at = hva(BigInt(VMA + 0x12_3456));
+  const thp = hostPageOf(at, fakeProc(run2M(0x4_0000n), smapsFor(VMA, VMA + 0x40_0000, 4, 2048)));
   assert.equal(thp.pageSize, 0x20_0000);
   assert.equal(thp.hpa, 0x4_0000n * BigInt(PAGE) + 0x12_3456n);
   // hugetlbfs: smaps' KernelPageSize says the real size (here 1 GiB).
-  const huge = hostPageOf(hva, fakeProc(run2M(0x4_0000n), smapsFor(VMA, VMA + 0x4000_0000, 1048576, 0)));
+  const huge = hostPageOf(at, fakeProc(run2M(0x4_0000n), smapsFor(VMA, VMA + 0x4000_0000, 1048576, 0)));
   assert.equal(huge.pageSize, 0x4000_0000);
   // The same run in a VMA without huge pages is 4 KiB pages that happen to be contiguous.
-  assert.equal(hostPageOf(hva, fakeProc(run2M(0x4_0000n), smapsFor(VMA, VMA + 0x40_0000, 4, 0))).pageSize, PAGE);
+  assert.equal(hostPageOf(at, fakeProc(run2M(0x4_0000n), smapsFor(VMA, VMA + 0x40_0000, 4, 0))).pageSize, PAGE);
   // Not 2 MiB-aligned, or one page missing: 4 KiB, and smaps is not needed at all.
-  assert.equal(hostPageOf(hva, fakeProc(run2M(0x4_0001n), smapsFor(VMA, VMA + 0x40_0000, 4, 2048))).pageSize, PAGE);
-  assert.equal(hostPageOf(hva, fakeProc(run2M(0x4_0000n).slice(0, 100))).pageSize, PAGE, 'no smaps needed');
+  assert.equal(hostPageOf(at, fakeProc(run2M(0x4_0001n), smapsFor(VMA, VMA + 0x40_0000, 4, 2048))).pageSize, PAGE);
+  assert.equal(hostPageOf(at, fakeProc(run2M(0x4_0000n).slice(0, 100))).pageSize, PAGE, 'no smaps needed');
   const holed = run2M(0x4_0000n);
   holed[511] = [holed[511]![0], 0n];
-  assert.equal(hostPageOf(hva, fakeProc(holed, smapsFor(VMA, VMA + 0x40_0000, 4, 2048))).pageSize, PAGE);
+  assert.equal(hostPageOf(at, fakeProc(holed, smapsFor(VMA, VMA + 0x40_0000, 4, 2048))).pageSize, PAGE);
 });

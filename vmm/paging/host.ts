@@ -7,13 +7,13 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { hva as toHva, type Hva } from '../../common/address';
+import { hpa as toHpa, hva as toHva, type Gpa, type Hpa, type Hva } from '../../common/address';
 
 export interface HostPage {
-  hva: bigint;
+  hva: Hva;
   present: boolean;
   /** Host-physical address of the byte at `hva`, when the PFN is known. */
-  hpa?: bigint;
+  hpa?: Hpa;
   /** Bytes of the host page that maps `hva` (see `hostPageOf` for how it is found). */
   pageSize: number;
   swapped?: boolean;
@@ -30,8 +30,8 @@ const PM_SWAPPED = 1n << 62n;
 const PM_PFN = (1n << 55n) - 1n;
 
 /** Guest-physical → host-virtual through the machine's regions (GuestMemory.regions). */
-export function gpaToHva(gpa: number | bigint, regions: ReadonlyArray<{ gpa: number; size: number; hva: bigint }>): Hva | undefined {
-  const a = Number(gpa);
+export function gpaToHva(gpa: Gpa, regions: ReadonlyArray<{ gpa: number; size: number; hva: bigint }>): Hva | undefined {
+  const a: number = gpa;
   for (const r of regions) {
     if (a >= r.gpa && a < r.gpa + r.size) return toHva(r.hva + BigInt(a - r.gpa));
   }
@@ -91,7 +91,7 @@ function vmaOf(smapsPath: string, addr: bigint): { kernelPageSize: number; anonH
  * - PFN hidden or page not present: smaps' KernelPageSize; when the VMA holds
  *   transparent huge pages, 4 KiB with a `pageSizeNote` (we cannot tell).
  */
-export function hostPageOf(hva: bigint, pagemapPath = '/proc/self/pagemap'): HostPage {
+export function hostPageOf(hva: Hva, pagemapPath = '/proc/self/pagemap'): HostPage {
   const smapsPath = path.join(path.dirname(pagemapPath), 'smaps');
   const vpn = hva / BigInt(PAGE);
   const fd = fs.openSync(pagemapPath, 'r');
@@ -113,7 +113,7 @@ export function hostPageOf(hva: bigint, pagemapPath = '/proc/self/pagemap'): Hos
   if (swapped) out.swapped = true;
   if (present && !swapped) {
     if (pfn === 0n) out.pfnHidden = 'not available without CAP_SYS_ADMIN (the kernel reports PFN 0)';
-    else out.hpa = pfn * BigInt(PAGE) + (hva % BigInt(PAGE));
+    else out.hpa = toHpa(pfn * BigInt(PAGE) + (hva % BigInt(PAGE)));
   }
   if (block) {
     if (isAlignedRun(block)) {

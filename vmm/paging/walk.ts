@@ -12,6 +12,15 @@
 // GVA's upper half there (KVM_TRANSLATE passes it through without paging).
 // In long mode a non-canonical GVA is a fault here; KVM_TRANSLATE walks it.
 
+import type { Gpa, Gva } from '../../common/address';
+
+/**
+ * The walk's own addresses as Gpa without gpa()'s range check, which the hot
+ * path cannot afford: run() only yields table and page addresses masked from
+ * entries (bits 51:12 at most) or CR3, so each is below 2^52.
+ */
+const walkedGpa = (n: number): Gpa => n as Gpa;
+
 export type PagingMode = 'none' | 'legacy32' | 'pae' | 'long4' | 'long5';
 
 export interface PagingContext {
@@ -74,10 +83,10 @@ export interface WalkLevel {
   level: number;
   name: string;
   /** Guest-physical address of the table. */
-  tableGpa: bigint;
+  tableGpa: Gpa;
   index: number;
   /** tableGpa + index * entry size. */
-  entryGpa: bigint;
+  entryGpa: Gpa;
   /** The raw entry (u32 in legacy32, u64 otherwise). */
   entry: bigint;
   flags: WalkFlags;
@@ -97,19 +106,19 @@ export type WalkFault =
    */
   | { kind: 'permission'; level: number; name: string; denied: 'write' | 'user' | 'execute' | 'smep' | 'smap' }
   /** The table at `gpa` (the level's table) is not in guest memory. */
-  | { kind: 'table-not-in-memory'; level: number; gpa: bigint }
+  | { kind: 'table-not-in-memory'; level: number; gpa: Gpa }
   | { kind: 'non-canonical' };
 
 export interface WalkResult {
   mode: PagingMode;
-  gva: bigint;
+  gva: Gva;
   /** From the top down, as far as the walk got. */
   levels: WalkLevel[];
   /**
    * Set whenever the tables map gva, even when `fault` is a permission fault
    * for the access asked about (the mapping exists; that access is denied).
    */
-  gpa?: bigint;
+  gpa?: Gpa;
   pageSize?: number;
   /**
    * Permissions combined along the walk for the access's privilege (supervisor
@@ -461,10 +470,10 @@ function reserved(t: Trace | undefined, level: number, bits: bigint): number {
  * GVA → GPA with no level objects and no permission checks (the debugger reads
  * what the tables map, whatever the rights). Undefined when the walk faults.
  */
-export function translate(gva: bigint, ctx: PagingContext, readPhys: ReadPhys): bigint | undefined {
+export function translate(gva: Gva, ctx: PagingContext, readPhys: ReadPhys): Gpa | undefined {
   const p = prepare(ctx);
   const r = run(Number(BigInt.asUintN(32, gva)), Number(BigInt.asUintN(32, gva >> 32n)), p, readPhys, undefined);
-  return r >= 0 ? BigInt(r) : undefined;
+  return r >= 0 ? walkedGpa(r) : undefined;
 }
 
 const LONG_NAMES = ['', 'PT', 'PD', 'PDPT', 'PML4', 'PML5'];
@@ -476,7 +485,7 @@ function levelName(mode: number, level: number): string {
 }
 
 /** The detailed walk: every level, flags, effective permissions and the fault, if any, for `access`. */
-export function walk(gva: bigint, ctx: PagingContext, readPhys: ReadPhys, access?: Access): WalkResult {
+export function walk(gva: Gva, ctx: PagingContext, readPhys: ReadPhys, access?: Access): WalkResult {
   const p = prepare(ctx);
   const mode = MODE_NAMES[p.mode]!;
   const t: Trace = { levels: [], tables: [], indexes: [], entries: [], pageSize: 0, faultLevel: 0, faultTable: 0, rsvd: 0n };
@@ -513,9 +522,9 @@ export function walk(gva: bigint, ctx: PagingContext, readPhys: ReadPhys, access
     const wl: WalkLevel = {
       level,
       name: levelName(p.mode, level),
-      tableGpa: BigInt(t.tables[i]!),
+      tableGpa: walkedGpa(t.tables[i]!),
       index: t.indexes[i]!,
-      entryGpa: BigInt(t.tables[i]! + t.indexes[i]! * entrySize),
+      entryGpa: walkedGpa(t.tables[i]! + t.indexes[i]! * entrySize),
       entry,
       flags,
       leaf,
@@ -543,7 +552,7 @@ export function walk(gva: bigint, ctx: PagingContext, readPhys: ReadPhys, access
   else if (r < 0) effective.write = effective.user = effective.execute = false;
   const result: WalkResult = { mode, gva, levels, effective };
   if (r >= 0) {
-    result.gpa = BigInt(r);
+    result.gpa = walkedGpa(r);
     if (p.mode !== MODE_NONE) result.pageSize = t.pageSize;
     if (denied) {
       result.fault = { kind: 'permission', level: denied.level, name: levelName(p.mode, denied.level), denied: denied.what };
@@ -560,7 +569,7 @@ export function walk(gva: bigint, ctx: PagingContext, readPhys: ReadPhys, access
       result.fault = { kind: 'non-canonical' };
       break;
     case F_NO_TABLE:
-      result.fault = { kind: 'table-not-in-memory', level: t.faultLevel, gpa: BigInt(t.faultTable) };
+      result.fault = { kind: 'table-not-in-memory', level: t.faultLevel, gpa: walkedGpa(t.faultTable) };
       break;
     case F_RESERVED:
       result.fault = { kind: 'reserved-bit', level: t.faultLevel, name: levelName(p.mode, t.faultLevel), bits: t.rsvd };

@@ -2,7 +2,7 @@
 // accesses it makes: reads of the IVT, IDT, GDT and TSS and pushes of the frame, each checked against the guest's
 // page tables as the CPU would, so that a fault while delivering is raised where the CPU raises it.
 
-import { hex } from '../../../common/address';
+import { gva, hex } from '../../../common/address';
 import { walk, type PagingContext, type ReadPhys, type WalkFault } from '../../paging/walk';
 import type { Regs, Segment, Sregs } from '../../registers';
 import { CR4_PAE, CR4_SMEP, EFER_LMA, EFER_NXE } from '../../registers';
@@ -83,7 +83,7 @@ function checkPaging(a: Attempt, addr: bigint, len: number, what: string, write:
   for (let at = addr; at < end; at = (at | 0xfffn) + 1n) {
     const key = `${at >> 12n}:${write}:${user}`;
     if (a.allowed.has(key)) continue;
-    const w = walk(at, pagingContext(a.sregs), a.cpu.readPhys, { write, user });
+    const w = walk(gva(at), pagingContext(a.sregs), a.cpu.readPhys, { write, user });
     if (w.fault === undefined) {
       a.allowed.add(key);
       continue;

@@ -2,6 +2,7 @@
 // faulting instruction, P and RSVD from a walk of the guest's page tables.
 
 import { Decoder, DecoderError, DecoderOptions, InstructionInfoFactory, MemorySizeExt, OpAccess, Register, RegisterExt } from 'iced-x86';
+import { gva } from '../../../common/address';
 import { walk } from '../../paging/walk';
 import type { GprName, Regs, Sregs } from '../../registers';
 import { CR0_PE, EFER_LMA, RFLAGS_AC as AC, RFLAGS_VM as VM } from '../../registers';
@@ -40,7 +41,7 @@ export function pageFaultErrorCode(cpu: PageFaultCpu, cr2: bigint, features: Pag
   const cpl = (sregs.cr0 & CR0_PE) === 0n ? 0 : v86 ? 3 : sregs.cs.dpl;
   const kind = accessKind(regs, sregs, codeAt(cpu, regs, sregs));
   const user = cpl === 3;
-  const w = walk(cr2, pagingContext(sregs, features), cpu.readPhys, { write: kind === 'write', execute: kind === 'fetch', user, ac: (regs.rflags & AC) !== 0n });
+  const w = walk(gva(cr2), pagingContext(sregs, features), cpu.readPhys, { write: kind === 'write', execute: kind === 'fetch', user, ac: (regs.rflags & AC) !== 0n });
   return errorCodeOf(w.fault, kind, user, sregs);
 }
 

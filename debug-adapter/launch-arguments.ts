@@ -1,0 +1,34 @@
+// The launch configuration of a vmscope debug session (package.json's
+// debuggers.configurationAttributes describes the same attributes to VS Code).
+
+import type { DebugProtocol } from '@vscode/debugprotocol';
+
+export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
+  /** Path of the .vmspec to run. */
+  spec: string;
+  /** Stop every vCPU before its first instruction (default true). */
+  stopOnEntry?: boolean;
+  /** Override the spec's boot image (path relative to the spec, or absolute). */
+  image?: string;
+  /** Override the spec's memory size (bytes or a size such as "64MiB"). */
+  memory?: string | number;
+  /** Extra ELF files to load symbols and line tables from. */
+  symbols?: string[];
+  /** Extra MSRs to show, by index (e.g. 0x3a or "0x3a"). */
+  msrs?: Array<number | string>;
+  /** Stop the VM after this many seconds. */
+  timeout?: number;
+  /** Disassembly syntax: "intel" (default) or "gas" (AT&T). */
+  disassemblySyntax?: 'intel' | 'gas';
+  /** Exit filters to turn on from the start, in addition to the spec's debug.break-on-exit (e.g. ["io", "hlt"]). */
+  breakOnExit?: string[];
+  /** Entries in each vCPU's exit trace ring (default 4096). */
+  traceBufferSize?: number;
+  /** The backend: auto (KVM where usable, else the emulator), kvm or emu; overrides the spec's accel. */
+  accel?: 'auto' | 'kvm' | 'emu';
+  /**
+   * Send guest serial output as `vmscope.serial` events (for a client's terminal) instead of Debug Console output.
+   * The Debug Console then keeps vmscope's own messages only.
+   */
+  serialConsole?: boolean;
+}
