@@ -6,7 +6,7 @@ import { EXIT_FILTER_NAMES } from '../vmspec/schema';
 import { EXIT_CODES, type ExitInfo } from '../vmm/exit-trace';
 import { describeExit } from '../vmm/vmx/exit-reasons';
 import type { BackendImplementation } from '../vmm/backend';
-import { lastExitOf } from './vmcs-view';
+import { lastExitOf } from '../vmm/vmx/exit-detail';
 
 export type ExitFilterName = (typeof EXIT_FILTER_NAMES)[number];
 
@@ -32,26 +32,9 @@ export const EXIT_FILTERS: readonly ExitFilterDef[] = [
   { id: 'system-event', label: 'VM exit: system event', description: 'Reset, shutdown or crash request (KVM_EXIT_SYSTEM_EVENT)', conditionHelp: `Names: type; ${COMMON}` },
 ];
 
-/**
- * `I/O instruction (VMX exit 30): out 0x3f8, 1 byte, value 0x48`. Without the
- * instruction at hand, a string/REP I/O exit is recognised by its count.
- */
+/** `I/O instruction (VMX exit 30): out 0x3f8, 1 byte, value 0x48`, from the exit as it happens (no instruction at hand). */
 export function describeExitStop(code: number, exit: ExitInfo, backend?: BackendImplementation): string {
-  const details = lastExitOf({ code, exit });
-  if (exit.reason === 'io') {
-    const many = exit.count > 1;
-    details.io = {
-      port: exit.port,
-      size: exit.size,
-      in: exit.direction === 'in',
-      count: exit.count,
-      string: many,
-      rep: many,
-      immediate: false,
-      ...(exit.value !== undefined ? { value: exit.value } : {}),
-    };
-  }
-  return describeExit(code, details, backend);
+  return describeExit(code, lastExitOf({ code, exit }, 'estimate'), backend);
 }
 
 export { EXIT_CODES };

@@ -3,7 +3,7 @@
 // debug registers with decoded bits, a set of MSRs, and the x87/SSE state.
 // Nodes know how to write themselves back, so setVariable is one lookup.
 
-import { gpa, gva } from '../common/address';
+import { gpa, gva, hex } from '../common/address';
 import type { VcpuStateApi as VcpuState } from '../vmm/vcpu-state';
 import { GPR_NAMES, SEGMENT_NAMES, type Regs, type Segment, type Sregs } from '../vmm/registers';
 import { formatMemoryReference } from '../vmm/guest-access';
@@ -25,7 +25,7 @@ export interface VarNode {
 export function formatNumber(v: bigint, bits: number | undefined, hexOut: boolean): string {
   if (!hexOut) return v.toString(10);
   const digits = bits ? Math.ceil(bits / 4) : 0;
-  return '0x' + v.toString(16).padStart(digits, '0');
+  return hex(v, digits);
 }
 
 interface BitField {
@@ -158,7 +158,7 @@ export function segmentRegisters(state: VcpuState): VarNode[] {
   for (const t of ['gdt', 'idt'] as const) {
     out.push({
       name: `${t}r`,
-      value: `base ${'0x' + s[t].base.toString(16)} limit ${'0x' + s[t].limit.toString(16)}`,
+      value: `base ${hex(s[t].base)} limit ${hex(s[t].limit)}`,
       memoryReference: virt(s[t].base),
       children: () => [
         { name: 'base', value: s[t].base, bits: 64, memoryReference: virt(s[t].base), set: (v) => withSregs(state, (x) => (x[t].base = v)) },
@@ -199,7 +199,7 @@ export function msrRegisters(state: VcpuState, extra: ReadonlyArray<[number, str
   const values = state.getMsrs(list.map(([i]) => i));
   return list.map(([index, name]): VarNode => {
     const v = values.get(index);
-    const label = `${name} (0x${index.toString(16)})`;
+    const label = `${name} (${hex(index)})`;
     if (v === undefined) return { name: label, value: 'not readable (KVM refused)', readOnlyReason: 'KVM refused to read this MSR' };
     const node: VarNode = {
       name: label,
@@ -236,8 +236,8 @@ export function fpuRegisters(state: VcpuState): VarNode[] {
   const lanes = (b: Uint8Array): VarNode[] => {
     const dv = new DataView(b.buffer, b.byteOffset, 16);
     return [
-      { name: 'u64', value: `[${[0, 8].map((o) => '0x' + dv.getBigUint64(o, true).toString(16)).join(', ')}]`, readOnlyReason: ro },
-      { name: 'u32', value: `[${[0, 4, 8, 12].map((o) => '0x' + dv.getUint32(o, true).toString(16)).join(', ')}]`, readOnlyReason: ro },
+      { name: 'u64', value: `[${[0, 8].map((o) => hex(dv.getBigUint64(o, true))).join(', ')}]`, readOnlyReason: ro },
+      { name: 'u32', value: `[${[0, 4, 8, 12].map((o) => hex(dv.getUint32(o, true))).join(', ')}]`, readOnlyReason: ro },
       { name: 'f64', value: `[${[0, 8].map((o) => dv.getFloat64(o, true)).join(', ')}]`, readOnlyReason: ro },
       { name: 'f32', value: `[${[0, 4, 8, 12].map((o) => dv.getFloat32(o, true)).join(', ')}]`, readOnlyReason: ro },
     ];

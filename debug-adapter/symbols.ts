@@ -1,5 +1,6 @@
 // Address -> symbol lookup over an image's symbol table (`func+0x12`).
 
+import { hex } from '../common/address';
 import type { ImageSymbol } from '../formats/elf';
 
 export class SymbolIndex {
@@ -30,7 +31,7 @@ export class SymbolIndex {
 
   describe(addr: bigint): string {
     const hit = this.lookup(addr);
-    if (!hit) return `0x${addr.toString(16)}`;
-    return hit.offset === 0n ? hit.symbol.name : `${hit.symbol.name}+0x${hit.offset.toString(16)}`;
+    if (!hit) return `${hex(addr)}`;
+    return hit.offset === 0n ? hit.symbol.name : `${hit.symbol.name}+${hex(hit.offset)}`;
   }
 }

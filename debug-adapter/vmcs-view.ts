@@ -3,10 +3,11 @@
 // encoding, its value and where the value came from; plus the guest
 // hypervisor's vmcs12 where the host has nested state.
 
-import { gva } from '../common/address';
+import { gva, hex } from '../common/address';
 import type { Machine } from '../vmm/machine';
 import type { ExitInfo, TraceEntry } from '../vmm/exit-trace';
-import { derivedVmcs, derivedVmcsGaps, emulatedProvenance, type DerivedInput, type LastExit, type VmcsFieldValue } from '../vmm/vmx/derived';
+import { derivedVmcs, derivedVmcsGaps, emulatedProvenance, type DerivedInput, type VmcsFieldValue } from '../vmm/vmx/derived';
+import { lastExitOf } from '../vmm/vmx/exit-detail';
 import { GROUP_ORDER, GROUP_TITLES } from '../vmm/vmx/encoding';
 import { ioExitFromKvm, type DecodedInstruction as VmxInsn } from '../vmm/vmx/qualification';
 import { decodeNestedState } from '../vmm/vmx/vmcs12';
@@ -19,7 +20,6 @@ import type { VarNode } from './registers';
 /** MSRs the derived guest-state area shows. */
 const VMCS_MSRS = [0xc0000080, 0x277, 0x174, 0x175, 0x176, 0x1d9];
 
-const hex = (v: bigint | number, width = 0) => '0x' + v.toString(16).padStart(width, '0');
 
 function toVmxInsn(i: DecodedInstruction): VmxInsn {
   return {
@@ -77,48 +77,6 @@ export function ioExitPc(machine: Machine, vcpu: number, access: GuestAccess): b
   const st = machine.vcpuState(vcpu);
   const io = lastExitWithInstruction(machine, vcpu, access, st.getRegs(), st.getSregs())?.io;
   return io && !io.atRip ? io.insn.address : undefined;
-}
-
-/** LastExit for the derived VMCS; an I/O exit's details need its instruction. */
-export function lastExitOf(e: { code: number; exit: ExitInfo }, io?: VmxInsn): LastExit {
-  const x = e.exit;
-  const out: LastExit = { kvmExit: e.code };
-  switch (x.reason) {
-    case 'io':
-      if (io) {
-        const kvmIo: { port: number; size: number; in: boolean; count: number; value?: number } = { port: x.port, size: x.size, in: x.direction === 'in', count: x.count };
-        if (x.value !== undefined) kvmIo.value = x.value;
-        out.io = ioExitFromKvm(kvmIo, io);
-      }
-      break;
-    case 'mmio':
-      out.mmio = { gpa: BigInt(x.gpa), len: x.len, write: x.write, ...(x.value !== undefined ? { value: x.value } : {}) };
-      break;
-    case 'rdmsr':
-    case 'wrmsr':
-      out.msr = { index: x.index, write: x.reason === 'wrmsr', ...(x.reason === 'wrmsr' ? { value: x.data } : {}) };
-      break;
-    case 'debug':
-      out.debug = { exception: x.exception, pc: x.pc };
-      break;
-    case 'fail-entry':
-      out.failEntry = { hardwareReason: x.hardwareReason };
-      break;
-    case 'internal-error':
-      out.internal = { suberror: x.suberror, data: [] };
-      break;
-    case 'system-event':
-      out.systemEvent = { type: x.type };
-      break;
-    case 'hypercall':
-      out.hypercall = { nr: x.nr };
-      break;
-    case 'hlt':
-    case 'shutdown':
-    case 'other':
-      break;
-  }
-  return out;
 }
 
 /** How a field writes through to the vCPU, where a KVM call can. */

@@ -1,6 +1,7 @@
 // What the VM view and the status bar show, computed from the adapter's `vmInfo` answer and its stop events.
 // Pure (no vscode import), unit-tested; extension/views.ts turns the nodes into tree items.
 
+import { hex } from '../common/address';
 import { formatSize } from '../vmspec/units';
 
 /** The body of the adapter's `vmInfo` response (debug-adapter/session.ts). */
@@ -31,7 +32,7 @@ export interface VmNode {
 }
 
 function endOf(gpa: string, size: number): string {
-  return '0x' + (BigInt(gpa) + BigInt(size) - 1n).toString(16);
+  return hex(BigInt(gpa) + BigInt(size) - 1n);
 }
 
 const BACKENDS: Record<string, string> = { pvm: 'PVM', vmx: 'VMX', svm: 'SVM', unknown: 'unknown' };

@@ -2,6 +2,7 @@
 // boot block and for a region; enum values (and booleans) at value positions, including list items;
 // files next to the spec for `image:`, and the image's functions for `entry:`.
 
+import { hex } from '../common/address';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,7 +152,7 @@ function symbolItems(doc: ParsedDocument, replace: Span, prefix: string): Comple
   return [...facts.functions].slice(0, 2000).map(([name, addr]) => ({
     label: name,
     kind: CompletionItemKind.Function,
-    detail: '0x' + addr.toString(16),
+    detail: hex(addr),
     textEdit: edit(replace, prefix + name),
   }));
 }

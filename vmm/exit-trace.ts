@@ -3,6 +3,7 @@
 // log on matching exits, evaluated on the vCPU thread), and the exit trace:
 // a ring buffer per vCPU in shared memory, readable at any time.
 
+import { hex } from '../common/address';
 import { KvmExit, kvmExitName } from './kvm/constants';
 import { compile, type CompiledExpression, type EvalContext } from './expr/evaluate';
 import { parseHitCondition } from './expr/hit-condition';
@@ -80,7 +81,7 @@ export function exitVariables(e: ExitInfo): Record<string, bigint> {
 
 /** One line: what the exit did. */
 export function describeExitInfo(e: ExitInfo): string {
-  const h = (v: number | bigint) => '0x' + v.toString(16);
+  const h = hex;
   switch (e.reason) {
     case 'io':
       return `${e.direction} ${h(e.port)}, ${e.size} byte${e.size > 1 ? 's' : ''}${e.count > 1 ? ` x${e.count}` : ''}${e.value !== undefined ? `, value ${h(e.value)}` : ''}`;
@@ -336,7 +337,7 @@ export function toTraceEvents(entries: readonly TraceEntry[], name = 'vmscope'):
         ts: e.time * 1000,
         pid: 1,
         tid: e.vcpu,
-        args: { detail: describeExitInfo(e.exit), ...(e.rip !== undefined ? { rip: '0x' + e.rip.toString(16) } : {}) },
+        args: { detail: describeExitInfo(e.exit), ...(e.rip !== undefined ? { rip: hex(e.rip) } : {}) },
       })),
     ],
   };

@@ -5,6 +5,7 @@
 // the emulator, or neither. They read whatever values of the spec are valid,
 // so they show together with the spec's other errors.
 
+import { hex } from '../common/address';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { formatSize } from './units';
@@ -69,7 +70,7 @@ export function checkHost(result: SpecParseResult, host: HostFacts = thisHost())
         out.push({
           severity: 'error',
           code: 'beyond-phys-width',
-          message: `region ${r.name ?? i} ends at 0x${(r.gpa + r.size).toString(16)}, beyond this host's ${host.physBits}-bit guest-physical address space (MAXPHYADDR); the guest cannot address it`,
+          message: `region ${r.name ?? i} ends at ${hex((r.gpa + r.size))}, beyond this host's ${host.physBits}-bit guest-physical address space (MAXPHYADDR); the guest cannot address it`,
           range: result.ranges.locate(['regions', i, 'gpa']),
         });
       }

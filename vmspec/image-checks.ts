@@ -4,6 +4,7 @@
 // suits the boot mode. Reading files must not slow down typing, so what an
 // image holds is cached by path, mtime and size.
 
+import { hex } from '../common/address';
 import * as fs from 'node:fs';
 import { isElf, parseElf } from '../formats/elf';
 import { didYouMean } from './did-you-mean';
@@ -66,7 +67,6 @@ export function imageFacts(file: string): ImageFacts | { missing: string } {
   return facts;
 }
 
-const hex = (v: number | bigint) => '0x' + v.toString(16);
 
 /** Diagnostics that need the image file; empty when the spec itself did not parse. */
 export function checkImage(result: SpecParseResult): SpecDiagnostic[] {

@@ -1,6 +1,7 @@
 // Renders the schema as the key reference in docs/spec.md, so the user docs
 // are generated from the same definition the parser reads and cannot drift.
 
+import { hex } from '../common/address';
 import { vmSpecSchema, type SchemaNode } from './schema';
 import { formatSize } from './units';
 
@@ -9,7 +10,7 @@ function typeName(n: SchemaNode): string {
     case 'string':
       return n.path ? 'path' : 'string';
     case 'integer':
-      return `integer${n.min !== undefined && n.max !== undefined ? ` ${n.hex ? '0x' + n.min.toString(16) : n.min}–${n.hex ? '0x' + n.max.toString(16) : n.max}` : ''}`;
+      return `integer${n.min !== undefined && n.max !== undefined ? ` ${n.hex ? hex(n.min) : n.min}–${n.hex ? hex(n.max) : n.max}` : ''}`;
     case 'size':
       return 'size';
     case 'address':
@@ -29,7 +30,7 @@ function defaultText(n: SchemaNode): string {
   if (n.required) return 'required';
   if ('default' in n && n.default !== undefined) {
     if (n.type === 'size') return `\`${formatSize(n.default).replace(' ', '')}\``;
-    if (n.type === 'integer' && n.hex) return `\`0x${n.default.toString(16)}\``;
+    if (n.type === 'integer' && n.hex) return `\`${hex(n.default)}\``;
     return `\`${String(n.default)}\``;
   }
   if (n.type === 'object' && n.toggle) return n.toggle.default ? 'present' : 'absent';

@@ -1,6 +1,7 @@
 // The .vmspec schema as data: every key's type, default, limits and hover text.
 // The parser, the VmSpec type (inferred below), hover and completion all read this; adding a key means adding it here.
 
+import { hex } from '../common/address';
 import { GPA_LIMIT, MiB, PAGE_SIZE } from './units';
 
 interface BaseSchema {
@@ -108,7 +109,7 @@ const portSchema = (defaultPort: number, what: string) =>
     min: 0,
     max: 0xffff,
     hex: true,
-    description: `First I/O port of the ${what}. Default \`0x${defaultPort.toString(16)}\`.`,
+    description: `First I/O port of the ${what}. Default \`${hex(defaultPort)}\`.`,
   }) as const satisfies IntegerSchema;
 
 export const vmSpecSchema = {

@@ -2,6 +2,7 @@
 // registers, control registers and the GDT they refer to. Pure apart from the
 // memory writer, so the result can be checked without KVM.
 
+import { hex } from '../../common/address';
 import type { Regs, Segment, Sregs } from '../registers';
 import { BootArea, Selector } from './layout';
 import { buildIdentityMap, type PageTableWriter } from './page-tables';
@@ -119,7 +120,7 @@ export function initialState(mode: BootMode, entry: bigint, reset: Sregs, mem: P
   const sregs: Sregs = structuredClone(reset);
   switch (mode) {
     case 'real': {
-      if (entry >= 0x100000n) throw new BootStateError(`real-mode entry ${'0x' + entry.toString(16)} is above 1 MiB`);
+      if (entry >= 0x100000n) throw new BootStateError(`real-mode entry ${hex(entry)} is above 1 MiB`);
       // CS:IP with IP < 64 KiB; linear address = entry.
       const cs = Number((entry >> 4n) & 0xf000n);
       regs.rip = entry - (BigInt(cs) << 4n);

@@ -2,6 +2,7 @@
 // virtual and physical memory that records every read; with helpers that expect a syntax or evaluation error.
 // Shared by evaluate.test.ts and compile.test.ts (not itself a test).
 
+import { hex } from '../../common/address';
 import assert from 'node:assert/strict';
 import { EvalError, compile, type EvalContext, type Width } from './evaluate';
 
@@ -56,7 +57,7 @@ function load(memory: Map<bigint, number>, addr: bigint, width: Width): bigint {
   let v = 0n;
   for (let i = width - 1; i >= 0; i--) {
     const b = memory.get(addr + BigInt(i));
-    if (b === undefined) throw new EvalError(`cannot read ${width} bytes at 0x${addr.toString(16)}: page not mapped`);
+    if (b === undefined) throw new EvalError(`cannot read ${width} bytes at ${hex(addr)}: page not mapped`);
     v = (v << 8n) | BigInt(b);
   }
   return v;

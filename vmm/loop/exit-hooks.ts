@@ -4,6 +4,7 @@
 // filter costs no hop to the machine. The filters themselves (conditions, hit
 // counts) are prepared in vmm/exit-trace.ts.
 
+import { hex } from '../../common/address';
 import type { LoopEvent } from '../backend';
 import { describeExitInfo, exitContext, exitVariables, prepareFilters, TraceRing, type ExitFilter, type ExitFilterSpec, type ExitInfo } from '../exit-trace';
 import { interpolate } from '../expr/interpolate';
@@ -75,8 +76,8 @@ export class ExitHooks {
       if (f.logMessage !== undefined) {
         // An empty message logs the exit itself: `out 0x3f8, 1 byte, value 0x48 at rip 0x10008a`.
         const text = f.logMessage
-          ? interpolate(f.logMessage, (expr) => '0x' + compile(expr).evaluate(exitContext(vars, registerOf)).toString(16))
-          : `${exit.reason} ${describeExitInfo(exit)} at rip 0x${rip().toString(16)}`;
+          ? interpolate(f.logMessage, (expr) => hex(compile(expr).evaluate(exitContext(vars, registerOf))))
+          : `${exit.reason} ${describeExitInfo(exit)} at rip ${hex(rip())}`;
         this.log(f.id, text);
         continue;
       }

@@ -1,3 +1,4 @@
+import { hex } from '../../common/address';
 // Builds x86 page tables in guest-physical memory, for the walker's tests, the
 // KVM cross-check (test/paging.test.ts) and bench/walk.ts. Tables come from a
 // caller's page allocator; entries above a leaf get P|RW|US (P only for PAE
@@ -72,7 +73,7 @@ export class TableBuilder {
     if ((size === MIB4) !== (this.mode === 'legacy32' && leafLevel === 2)) throw new RangeError(`no ${size}-byte pages in ${this.mode}`);
     if (size === GIB1 && (this.mode === 'legacy32' || this.mode === 'pae')) throw new RangeError(`no 1 GiB pages in ${this.mode}`);
     if (gpa % BigInt(size) !== 0n || gva % BigInt(size) !== 0n) throw new RangeError(`addresses not aligned to ${size}`);
-    if (this.mode === 'legacy32' && gpa >= (size === MIB4 ? 1n << 40n : 1n << 32n)) throw new RangeError(`0x${gpa.toString(16)} out of reach`);
+    if (this.mode === 'legacy32' && gpa >= (size === MIB4 ? 1n << 40n : 1n << 32n)) throw new RangeError(`${hex(gpa)} out of reach`);
     let table = this.root;
     for (let level = this.top; level > leafLevel; level--) {
       const at = table + this.index(gva, level) * this.entrySize;
@@ -96,7 +97,7 @@ export class TableBuilder {
     let table = this.root;
     for (let l = this.top; l > level; l--) {
       const e = this.readEntry(table + this.index(gva, l) * this.entrySize);
-      if (!(e & PTE.P)) throw new Error(`no table below level ${l} for 0x${gva.toString(16)}`);
+      if (!(e & PTE.P)) throw new Error(`no table below level ${l} for ${hex(gva)}`);
       table = Number(e & (this.mode === 'legacy32' ? 0xffff_f000n : 0x000f_ffff_ffff_f000n));
     }
     return table + this.index(gva, level) * this.entrySize;

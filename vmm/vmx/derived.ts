@@ -4,6 +4,7 @@
 // came from; fields nothing tells us are left out and listed as gaps with the
 // reason, never filled with a guess.
 
+import { hex } from '../../common/address';
 import { KvmExit } from '../kvm/constants';
 import type { DebugRegs, Regs, Segment, SegmentName, Sregs, VcpuEvents } from '../registers';
 import type { BackendImplementation } from '../backend';
@@ -219,7 +220,7 @@ function guestState(input: DerivedInput, c: Collector): void {
   });
   for (const [name, index] of MSR_FIELDS) {
     const v = msrs.get(index);
-    if (v === undefined) c.gap(name, `MSR 0x${index.toString(16)} was not read (add it to the KVM_GET_MSRS list)`);
+    if (v === undefined) c.gap(name, `MSR ${hex(index)} was not read (add it to the KVM_GET_MSRS list)`);
     else c.put(name, v, 'KVM_GET_MSRS', { writable: 'msr' });
   }
 

@@ -3,6 +3,7 @@
 // from the generated exit-reason-table.ts; the titles and the KVM mapping are
 // written here (titles after the SDM's Appendix C, mapping after KVM's vmx.c).
 
+import { hex } from '../../common/address';
 import { KvmExit, kvmExitName, KvmInternalError, KvmSystemEvent } from '../kvm/constants';
 import type { BackendImplementation } from '../backend';
 import { VM_INSTRUCTION_ERRORS, VMX_EXIT_REASONS } from './exit-reason-table';
@@ -304,7 +305,7 @@ export function exitInfoFromInternalError(suberror: number, data: readonly bigin
 
 // ---- Descriptions ----
 
-const h = (v: number | bigint) => `0x${v.toString(16)}`;
+const h = hex;
 const bytes = (n: number) => `${n} byte${n === 1 ? '' : 's'}`;
 const tag = (basic: number) => `${vmxExitTitle(basic)} (VMX exit ${basic})`;
 

@@ -4,6 +4,7 @@
 // Bits nobody could observe are returned in `unknownBits` instead of being
 // passed off as zeros.
 
+import { hex } from '../../common/address';
 import type { IoExit } from './last-exit';
 
 /** The little the qualifications need from the caller's disassembler. */
@@ -53,7 +54,7 @@ export function decodeIoQualification(q: bigint | number): IoQualification {
   const v = Number(BigInt(q) & 0xffffffffn);
   const code = v & 7;
   const size = code === 0 ? 1 : code === 1 ? 2 : code === 3 ? 4 : undefined;
-  if (size === undefined) throw new RangeError(`I/O qualification 0x${v.toString(16)} has reserved size code ${code}`);
+  if (size === undefined) throw new RangeError(`I/O qualification ${hex(v)} has reserved size code ${code}`);
   return {
     size,
     in: (v & (1 << 3)) !== 0,
@@ -97,6 +98,16 @@ export function ioExitFromKvm(io: KvmIo, insn: DecodedInstruction): IoExit {
   };
   if (io.value !== undefined) out.value = io.value;
   return out;
+}
+
+/**
+ * An I/O exit's detail without its instruction (a stop being described as it
+ * happens): a count above one means a string instruction with REP; a single
+ * transfer reads as IN/OUT through DX.
+ */
+export function ioExitEstimate(io: KvmIo): IoExit {
+  const many = io.count > 1;
+  return { port: io.port, size: io.size, in: io.in, count: io.count, string: many, rep: many, immediate: false, ...(io.value !== undefined ? { value: io.value } : {}) };
 }
 
 export function ioQualificationOf(io: IoExit): bigint {

@@ -4,6 +4,7 @@
 // vmcs12-layout.ts. A vCPU outside VMX operation, or without a current VMCS,
 // decodes to a header and no fields.
 
+import { hex } from '../../common/address';
 import { fieldByEncoding } from './encoding';
 import type { VmcsFieldValue } from './derived';
 import { VMCS12_FIELDS, VMCS12_REVISION } from './vmcs12-layout';
@@ -164,7 +165,7 @@ export function decodeNestedState(bytes: Uint8Array): NestedState {
   out.vmcs12 = decodeVmcs12(bytes.subarray(vmcs12At, vmcs12At + NESTED_VMX_VMCS_SIZE));
   out.fields = out.vmcs12.fields;
   if (!out.vmcs12.revisionMatches) {
-    out.notes.push(`vmcs12 revision 0x${out.vmcs12.revisionId.toString(16)} is not VMCS12_REVISION 0x${VMCS12_REVISION.toString(16)}: the layout may differ`);
+    out.notes.push(`vmcs12 revision ${hex(out.vmcs12.revisionId)} is not VMCS12_REVISION ${hex(VMCS12_REVISION)}: the layout may differ`);
   }
   if (flags & 0x4) out.notes.push('enlightened VMCS (Hyper-V eVMCS) in use: KVM filled vmcs12 from it');
   if (available >= shadowAt + NESTED_VMX_VMCS_SIZE) {
