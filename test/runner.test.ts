@@ -250,3 +250,42 @@ vmTest('a software watchpoint single-steps every vCPU until the watched bytes ch
   assert.equal((await done).end.kind, 'stopped');
 });
 
+
+vmTest('the machine plants int3s, hides them from reads, keeps them through writes and steps a resumed vCPU off them', async (t, backend) => {
+  const { machine } = buildMachine(specAt('examples/hello/hello.vmspec'));
+  if (!machine.capabilities.softwareBreakpoints) {
+    t.skip(`int3 breakpoints do not work on this ${backend} host`);
+    await machine.stop();
+    return;
+  }
+  const serial = collectSerial(machine);
+  // uart_putc runs once per character: each continue must stop there again, one character later.
+  const at = gpa(machine.image.symbols.find((s) => s.name === 'uart_putc')!.value);
+  const original = machine.memory.read(at, 1)[0]!;
+  const done = machine.start({ paused: true, timeoutMs: 20_000 });
+  await machine.whenAllPaused();
+  assert.deepEqual(machine.configureDebug({ ...NO_DEBUG, softwareBreakpoints: true, int3: [at, gpa(0xfff_ffff_0000)] }), [gpa(0xfff_ffff_0000)], 'outside RAM: not planted');
+  assert.equal(machine.memory.read(at, 1)[0], 0xcc, 'planted in guest memory');
+  const seen = Uint8Array.of(0);
+  machine.breakpoints.hide(at, seen);
+  assert.equal(seen[0], original, 'a debugger read sees the original byte');
+  const stops: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const stopped = new Promise<VcpuStop>((resolve) => machine.once('stopped', (_v: number, s: VcpuStop) => resolve(s)));
+    await machine.resume();
+    const stop = await stopped;
+    assert.equal(stop.kind, 'sw-breakpoint');
+    assert.equal(stop.kind === 'sw-breakpoint' && stop.pc, BigInt(at), 'stopped on the int3 (the guest runs identity-mapped)');
+    stops.push(serial());
+  }
+  assert.deepEqual(stops, ['', 'H', 'He'], 'each continue stepped off the int3 and ran on to the next character');
+  // A debugger write over the int3 becomes its shadow; removing the breakpoint then restores the written byte.
+  machine.breakpoints.write(at, Uint8Array.of(original));
+  assert.equal(machine.memory.read(at, 1)[0], 0xcc, 'still planted after the write');
+  machine.configureDebug(NO_DEBUG);
+  assert.equal(machine.memory.read(at, 1)[0], original, 'removed: the original byte is back');
+  await machine.resume();
+  const result = await done;
+  assert.equal(result.end.kind === 'vcpu' && result.end.end.kind, 'debug-exit');
+  assert.match(serial(), /^Hello from the guest/);
+});
