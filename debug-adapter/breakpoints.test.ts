@@ -68,12 +68,12 @@ test('conditions, hit conditions and logpoints decide whether a hit stops', () =
     throw new Error(`unknown ${e}`);
   };
   const format = (e: string) => '0x' + evaluate(e).toString(16);
-  let d = m.onHit(m.codeAt(0x10n), evaluate, format);
+  let d = m.onHit(m.codeAt(gva(0x10n)), evaluate, format);
   assert.equal(d.stop, false, 'condition false, hit 1 of %2, logpoint');
   assert.deepEqual(d.logs, ['rax is 0x0, {literal}']);
   assert.equal(cond!.hits, 0, 'a false condition does not count');
   rax = 1n;
-  d = m.onHit(m.codeAt(0x10n), evaluate, format);
+  d = m.onHit(m.codeAt(gva(0x10n)), evaluate, format);
   assert.equal(d.stop, true);
   assert.deepEqual(d.hitIds, [cond!.id, hit!.id]);
   assert.equal(log!.hits, 2);
@@ -82,7 +82,7 @@ test('conditions, hit conditions and logpoints decide whether a hit stops', () =
 test('a condition that cannot be evaluated stops and says why', () => {
   const m = new BreakpointManager(false);
   m.setInstruction([{ instructionReference: '0x10', condition: 'bogus +' }]);
-  const d = m.onHit(m.codeAt(0x10n), () => {
+  const d = m.onHit(m.codeAt(gva(0x10n)), () => {
     throw new Error('syntax error at 6');
   }, String);
   assert.equal(d.stop, true);

@@ -239,8 +239,8 @@ export class BreakpointManager {
   }
 
   /** Code breakpoints at `pc`. */
-  codeAt(pc: bigint): ManagedBreakpoint[] {
-    return this.all().filter((b) => b.kind !== 'data' && b.verified && b.addresses.some((a) => a === pc));
+  codeAt(pc: Gva): ManagedBreakpoint[] {
+    return this.all().filter((b) => b.kind !== 'data' && b.verified && b.addresses.includes(pc));
   }
 
   /** Data breakpoints in the given hardware slots. */

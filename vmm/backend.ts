@@ -3,6 +3,7 @@
 // code sees only a backend name and a capability record. In the spirit of
 // QEMU's accel/kvm and accel/tcg behind one set of operations.
 
+import type { Gpa, Gva } from '../common/address';
 import type { DebugConfig } from './debug';
 import type { CpuSnapshot, VcpuEnd, VcpuStop } from './exits';
 import type { ExitInfo } from './exit-trace';
@@ -44,7 +45,7 @@ export type LoopEvent =
    * A debug event: #DB (single step, breakpoint, watchpoint) or #BP. `slots`
    * names the breakpoint/watchpoint slots hit where DR6 cannot (more than 4).
    */
-  | { kind: 'debug'; exception: number; pc: bigint; dr6: bigint; slots?: number[] }
+  | { kind: 'debug'; exception: number; pc: Gva; dr6: bigint; slots?: number[] }
   /** An exit filter matched: the loop stops before the exit is handled (KVM). */
   | { kind: 'exit-break'; filter: string; code: number; exit: ExitInfo; hits: number }
   | { kind: 'end'; end: VcpuEnd };
@@ -59,8 +60,8 @@ export interface ExitSink {
   exitHooks(code: number, exit: ExitInfo, registerOf: (name: string) => bigint | undefined, rip: () => bigint): Extract<LoopEvent, { kind: 'exit-break' }> | undefined;
   pioRead(port: number, size: number): number;
   pioWrite(port: number, size: number, value: number): void;
-  mmioRead(gpa: number, size: number): bigint;
-  mmioWrite(gpa: number, size: number, value: bigint): void;
+  mmioRead(gpa: Gpa, size: number): bigint;
+  mmioWrite(gpa: Gpa, size: number, value: bigint): void;
   /** Whether a device claims the port (a backend may handle unclaimed ports off the bus). */
   claimsPort(port: number): boolean;
   /** Accesses to an unclaimed port that the backend counted itself. */
@@ -132,7 +133,7 @@ export interface MachineBackend {
   /** Routes RDMSR/WRMSR to vmscope (MSR exit breakpoints); false where the backend cannot. */
   trapMsrs(on: boolean): boolean;
   /** Guest memory was written from outside the guest (the debugger): the emulator drops code it translated. */
-  memoryWritten?(gpa: number, len: number): void;
+  memoryWritten?(gpa: Gpa, len: number): void;
   /** Frees the backend's resources. Contract: every vCPU thread has exited. */
   release(): void;
 }

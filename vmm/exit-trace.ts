@@ -3,7 +3,7 @@
 // log on matching exits, evaluated on the vCPU thread), and the exit trace:
 // a ring buffer per vCPU in shared memory, readable at any time.
 
-import { hex } from '../common/address';
+import { gpa, gva, hex, type Gpa, type Gva } from '../common/address';
 import { KvmExit, kvmExitName } from './kvm/constants';
 import { compile, type CompiledExpression, type EvalContext } from './expr/evaluate';
 import { parseHitCondition } from './expr/hit-condition';
@@ -11,12 +11,12 @@ import { parseHitCondition } from './expr/hit-condition';
 /** One exit, decoded. Exhaustive over the exits vmscope reports. */
 export type ExitInfo =
   | { reason: 'io'; port: number; size: number; direction: 'in' | 'out'; count: number; value?: number }
-  | { reason: 'mmio'; gpa: number; len: number; write: boolean; value?: bigint }
+  | { reason: 'mmio'; gpa: Gpa; len: number; write: boolean; value?: bigint }
   | { reason: 'hlt' }
   | { reason: 'shutdown' }
   | { reason: 'fail-entry'; hardwareReason: bigint }
   | { reason: 'internal-error'; suberror: number }
-  | { reason: 'debug'; exception: number; pc: bigint }
+  | { reason: 'debug'; exception: number; pc: Gva }
   | { reason: 'system-event'; type: number }
   | { reason: 'hypercall'; nr: bigint }
   | { reason: 'rdmsr' | 'wrmsr'; index: number; data: bigint }
@@ -296,15 +296,13 @@ function decodeTraceFields(code: number, a: bigint, b: bigint, c: bigint): ExitI
       return e;
     }
     case KvmExit.MMIO: {
-      const e: ExitInfo = { reason: 'mmio', gpa: Number(a), len: Number(b & 0xffn), write: ((b >> 8n) & 1n) === 1n };
-      if ((b >> 9n) & 1n) e.value = c;
-      return e;
+      return { reason: 'mmio', gpa: gpa(a), len: Number(b & 0xffn), write: ((b >> 8n) & 1n) === 1n, ...((b >> 9n) & 1n ? { value: c } : {}) };
     }
     case KvmExit.X86_RDMSR:
     case KvmExit.X86_WRMSR:
       return { reason: code === KvmExit.X86_RDMSR ? 'rdmsr' : 'wrmsr', index: Number(a), data: b };
     case KvmExit.DEBUG:
-      return { reason: 'debug', exception: Number(a), pc: b };
+      return { reason: 'debug', exception: Number(a), pc: gva(b) };
     case KvmExit.HLT:
       return { reason: 'hlt' };
     case KvmExit.SHUTDOWN:

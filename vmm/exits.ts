@@ -5,7 +5,7 @@
 import type { Regs, Sregs } from './registers';
 import type { UnclaimedAccess } from './devices/bus';
 import type { DeviceEvent } from './devices/types';
-import { hex } from '../common/address';
+import { hex, type Gva } from '../common/address';
 import type { ExitInfo } from './exit-trace';
 
 export function assertNever(x: never): never {
@@ -44,13 +44,13 @@ export type VcpuStop =
   /** A step (ResumeHow other than continue) finished. */
   | { kind: 'step' }
   /** DR0-3 instruction breakpoint slots hit. */
-  | { kind: 'breakpoint'; slots: number[]; pc: bigint }
+  | { kind: 'breakpoint'; slots: number[]; pc: Gva }
   /** DR0-3 data watchpoint slots hit (after the accessing instruction). */
-  | { kind: 'watchpoint'; slots: number[]; pc: bigint }
+  | { kind: 'watchpoint'; slots: number[]; pc: Gva }
   /** An int3 vmscope planted (KVM_GUESTDBG_USE_SW_BP), at pc. */
-  | { kind: 'sw-breakpoint'; pc: bigint }
+  | { kind: 'sw-breakpoint'; pc: Gva }
   /** A #DB or #BP vmscope did not ask for. */
-  | { kind: 'debug'; exception: number; pc: bigint; dr6: bigint }
+  | { kind: 'debug'; exception: number; pc: Gva; dr6: bigint }
   /** The guest failed (triple fault, entry failure, internal error); held so its state can be inspected. Resuming ends the vCPU. */
   | { kind: 'failure'; end: VcpuEnd }
   /** An exit filter matched; the exit completes when the vCPU resumes. */

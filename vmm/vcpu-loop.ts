@@ -10,6 +10,7 @@
 // (soft-watch.ts). What is KVM's (the kvm_run page) or the emulator's lives in
 // vmm/kvm/vcpu.ts and vmm/emu/vcpu.ts.
 
+import { gva, type Gva } from '../common/address';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { loadNative } from './kvm/native';
 import { physReader } from './paging/phys';
@@ -106,10 +107,10 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
    * is reused while nobody wrote the registers since, which saves two ioctls
    * per step.
    */
-  let knownPc: { pc: bigint; writes: number } | undefined;
-  const currentPc = (): bigint => {
+  let knownPc: { pc: Gva; writes: number } | undefined;
+  const currentPc = (): Gva => {
     if (knownPc && knownPc.writes === Atomics.load(ctl, Ctl.STATE_WRITES)) return knownPc.pc;
-    return state.getSregs().cs.base + state.getRegs().rip;
+    return gva(BigInt.asUintN(64, state.getSregs().cs.base + state.getRegs().rip));
   };
 
   /** One entry into the guest; I/O and MMIO are handled inside and yield undefined. */

@@ -20,7 +20,7 @@ import type { ExitInfo } from '../exit-trace';
 import type { CpuSnapshot, VcpuStop } from '../exits';
 import type { ExitSink, LoopEvent, VcpuBackend } from '../backend';
 import { physReader } from '../paging/phys';
-import { gva } from '../../common/address';
+import { gpa as toGpa, gva, type Gva } from '../../common/address';
 import { translate as walkTranslate } from '../paging/walk';
 import { EmuVcpuState } from './state';
 import { PORT_COUNT, SHARED_BYTES, type EmuVcpuConfig } from './config';
@@ -224,7 +224,7 @@ export class EmuVcpu implements VcpuBackend {
     if (pending) return pending.kind === 'end' ? this.ending(pending) : pending;
     const C = this.C;
     if (err !== C.UC_ERR_OK) return { kind: 'end', end: { kind: 'emulation-error', message: UC_ERRORS[err] ?? `Unicorn error ${err}`, cpu: this.snapshot() } };
-    if (stopKind === C.STOP_BREAKPOINT) return { kind: 'debug', exception: 1, pc: stopAddr, dr6: 0n, slots: this.slotsAt(stopAddr) };
+    if (stopKind === C.STOP_BREAKPOINT) return { kind: 'debug', exception: 1, pc: gva(stopAddr), dr6: 0n, slots: this.slotsAt(stopAddr) };
     if (stopKind === C.STOP_WATCH_READ || stopKind === C.STOP_WATCH_WRITE) {
       return { kind: 'debug', exception: 1, pc: this.pc(), dr6: 0n, slots: this.watchSlotsAt(stopAddr) };
     }
@@ -291,12 +291,12 @@ export class EmuVcpu implements VcpuBackend {
   }
 
   private onMmio(dir: number, gpa: bigint, size: number, value: bigint): bigint {
-    const exit: ExitInfo = { reason: 'mmio', gpa: Number(gpa), len: size, write: dir === 1 };
-    if (dir) exit.value = value;
+    const at = toGpa(gpa);
+    const exit: ExitInfo = { reason: 'mmio', gpa: at, len: size, write: dir === 1, ...(dir ? { value } : {}) };
     if (!this.atExit(KvmExit.MMIO, exit)) return 0n;
     let result = 0n;
-    if (dir) this.sink.mmioWrite(Number(gpa), size, value);
-    else result = this.sink.mmioRead(Number(gpa), size);
+    if (dir) this.sink.mmioWrite(at, size, value);
+    else result = this.sink.mmioRead(at, size);
     this.afterExit();
     return result;
   }
@@ -446,8 +446,8 @@ export class EmuVcpu implements VcpuBackend {
   }
 
   /** Linear address of the next instruction: CS base + rip. */
-  private pc(): bigint {
-    return this.state.csBase() + this.uc.ucRegRead(this.id, this.ripId);
+  private pc(): Gva {
+    return gva(BigInt.asUintN(64, this.state.csBase() + this.uc.ucRegRead(this.id, this.ripId)));
   }
 
   private byteAt(linear: bigint): number | undefined {

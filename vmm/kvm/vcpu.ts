@@ -3,6 +3,7 @@
 // exit breakpoint is returned to the loop, which completes it when the vCPU
 // resumes (KVM then finishes the instruction on the next KVM_RUN).
 
+import { gpa as toGpa, gva } from '../../common/address';
 import type { KvmNative } from './native';
 import { EAGAIN, EINTR, KvmExit, KVM_EXIT_IO_OUT } from './constants';
 import { GPR_NAMES } from './structs';
@@ -146,7 +147,7 @@ export class KvmVcpu implements VcpuBackend {
 
   private handleMmio(): void {
     const L = this.L;
-    const gpa = Number(this.run.getBigUint64(L.mmio_phys_addr!, true));
+    const gpa = toGpa(this.run.getBigUint64(L.mmio_phys_addr!, true));
     const len = this.run.getUint32(L.mmio_len!, true);
     const isWrite = this.run.getUint8(L.mmio_is_write!) !== 0;
     const data = L.mmio_data!;
@@ -197,7 +198,7 @@ export class KvmVcpu implements VcpuBackend {
         return {
           kind: 'debug',
           exception: run.getUint32(L.debug_exception!, true),
-          pc: run.getBigUint64(L.debug_pc!, true),
+          pc: gva(run.getBigUint64(L.debug_pc!, true)),
           dr6: run.getBigUint64(L.debug_dr6!, true),
         };
       case KvmExit.HLT:
@@ -243,12 +244,12 @@ function decodeExit(run: DataView, L: Record<string, number>, code: number): Exi
     case KvmExit.MMIO: {
       const len = run.getUint32(L.mmio_len!, true);
       const write = run.getUint8(L.mmio_is_write!) !== 0;
-      const info: ExitInfo = { reason: 'mmio', gpa: Number(run.getBigUint64(L.mmio_phys_addr!, true)), len, write };
+      let value: bigint | undefined;
       if (write) {
-        let v = 0n;
-        for (let i = Math.min(len, 8) - 1; i >= 0; i--) v = (v << 8n) | BigInt(run.getUint8(L.mmio_data! + i));
-        info.value = v;
+        value = 0n;
+        for (let i = Math.min(len, 8) - 1; i >= 0; i--) value = (value << 8n) | BigInt(run.getUint8(L.mmio_data! + i));
       }
+      const info: ExitInfo = { reason: 'mmio', gpa: toGpa(run.getBigUint64(L.mmio_phys_addr!, true)), len, write, ...(value !== undefined ? { value } : {}) };
       return info;
     }
     case KvmExit.HLT:
@@ -260,7 +261,7 @@ function decodeExit(run: DataView, L: Record<string, number>, code: number): Exi
     case KvmExit.INTERNAL_ERROR:
       return { reason: 'internal-error', suberror: run.getUint32(L.internal_suberror!, true) };
     case KvmExit.DEBUG:
-      return { reason: 'debug', exception: run.getUint32(L.debug_exception!, true), pc: run.getBigUint64(L.debug_pc!, true) };
+      return { reason: 'debug', exception: run.getUint32(L.debug_exception!, true), pc: gva(run.getBigUint64(L.debug_pc!, true)) };
     case KvmExit.SYSTEM_EVENT:
       return { reason: 'system-event', type: run.getUint32(L.system_event_type!, true) };
     case KvmExit.HYPERCALL:

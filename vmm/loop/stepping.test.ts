@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gpa, gva } from '../../common/address';
+import { gpa, gva, type Gva } from '../../common/address';
 import { NO_DEBUG, type DebugConfig, type HwSlot, type SoftWatch } from '../debug';
 import { breakpointsAt, Stepper, type RunEvent, type StepGuest } from './stepping';
 import { WatchedBytes } from './soft-watch';
@@ -36,14 +36,14 @@ class ScriptedGuest implements StepGuest {
       this.at++;
       const p = this.points[this.at];
       if (!p) throw new Error('the guest ran off its script');
-      if (singleStep) return { kind: 'debug', exception: 1, pc: p.pc, dr6: BS };
+      if (singleStep) return { kind: 'debug', exception: 1, pc: gva(p.pc), dr6: BS };
       const hit = breakpointsAt(this.orders.debug.slots, p.pc);
-      if (hit.length) return { kind: 'debug', exception: 1, pc: p.pc, dr6: hit.reduce((d, i) => d | (1n << BigInt(i)), 0n) };
+      if (hit.length) return { kind: 'debug', exception: 1, pc: gva(p.pc), dr6: hit.reduce((d, i) => d | (1n << BigInt(i)), 0n) };
     }
   }
 
-  pc(): bigint {
-    return this.points[this.at]!.pc;
+  pc(): Gva {
+    return gva(this.points[this.at]!.pc);
   }
 
   rsp(): bigint {
@@ -209,18 +209,18 @@ test('WatchedBytes compares with the bytes as they were when watching began', ()
 
 test('the stop a debug event means', () => {
   const { stepper } = setup(line([0n]), [exec(0x100n), { addr: gva(0x5000n), kind: 'write', len: 8 }, null, null], { softwareBreakpoints: true });
-  assert.deepEqual(stepper.stopFor({ kind: 'debug', exception: 3, pc: 0x100n, dr6: 0n }), { kind: 'sw-breakpoint', pc: 0x100n });
-  assert.deepEqual(stepper.stopFor({ kind: 'debug', exception: 1, pc: 0x100n, dr6: 0b11n }), { kind: 'breakpoint', slots: [0], pc: 0x100n });
-  assert.deepEqual(stepper.stopFor({ kind: 'debug', exception: 1, pc: 0x104n, dr6: 0b10n }), { kind: 'watchpoint', slots: [1], pc: 0x104n });
-  assert.deepEqual(stepper.stopFor({ kind: 'debug', exception: 1, pc: 0x104n, dr6: 0n, slots: [1] }), { kind: 'watchpoint', slots: [1], pc: 0x104n }, 'slots beyond DR6');
-  assert.deepEqual(stepper.stopFor({ kind: 'debug', exception: 1, pc: 0x104n, dr6: 0b100n }), { kind: 'debug', exception: 1, pc: 0x104n, dr6: 0b100n }, 'a slot nobody set');
+  assert.deepEqual(stepper.stopFor({ kind: 'debug', exception: 3, pc: gva(0x100n), dr6: 0n }), { kind: 'sw-breakpoint', pc: 0x100n });
+  assert.deepEqual(stepper.stopFor({ kind: 'debug', exception: 1, pc: gva(0x100n), dr6: 0b11n }), { kind: 'breakpoint', slots: [0], pc: 0x100n });
+  assert.deepEqual(stepper.stopFor({ kind: 'debug', exception: 1, pc: gva(0x104n), dr6: 0b10n }), { kind: 'watchpoint', slots: [1], pc: 0x104n });
+  assert.deepEqual(stepper.stopFor({ kind: 'debug', exception: 1, pc: gva(0x104n), dr6: 0n, slots: [1] }), { kind: 'watchpoint', slots: [1], pc: 0x104n }, 'slots beyond DR6');
+  assert.deepEqual(stepper.stopFor({ kind: 'debug', exception: 1, pc: gva(0x104n), dr6: 0b100n }), { kind: 'debug', exception: 1, pc: 0x104n, dr6: 0b100n }, 'a slot nobody set');
   const exit = { kind: 'exit-break', filter: 'f', code: 2, exit: { reason: 'hlt' }, hits: 1 } as const;
   assert.deepEqual(stepper.stopFor(exit), { kind: 'exit', filter: 'f', code: 2, exit: { reason: 'hlt' }, hits: 1 });
 });
 
 test('a single step that trips a data watchpoint reports it rather than the step', () => {
   const debug: DebugConfig = { ...NO_DEBUG, slots: [null, { addr: gva(0x5000n), kind: 'write', len: 4 }, null, null] };
-  const reporting = (dr6: bigint): StepGuest => ({ run: () => ({ kind: 'debug', exception: 1, pc: 0x101n, dr6 }), pc: () => 0x100n, rsp: () => 0n });
+  const reporting = (dr6: bigint): StepGuest => ({ run: () => ({ kind: 'debug', exception: 1, pc: gva(0x101n), dr6 }), pc: () => gva(0x100n), rsp: () => 0n });
   assert.deepEqual(new Stepper({ debug }, reporting(BS | 0b10n), () => undefined).singleStep(0x100n), { kind: 'watchpoint', slots: [1], pc: 0x101n });
   assert.deepEqual(new Stepper({ debug }, reporting(BS), () => undefined).singleStep(0x100n), { kind: 'stepped', pc: 0x101n });
 });

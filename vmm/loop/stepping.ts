@@ -8,7 +8,7 @@
 // Every way of running on first leaves a breakpoint the vCPU stands on
 // (`stepOff`), with that one breakpoint passed over for one instruction.
 
-import { gva } from '../../common/address';
+import { gva, type Gva } from '../../common/address';
 import type { LoopEvent } from '../backend';
 import type { VcpuStop } from '../exits';
 import { decodeDr6, freeSlot, type DebugConfig, type HwSlot, type ResumeHow, type SoftWatch } from '../debug';
@@ -27,14 +27,14 @@ export interface StepGuest {
    */
   run(singleStep: boolean, mask?: bigint): RunEvent | 'kicked';
   /** The linear pc now (CS base + rip), as debug events report it. */
-  pc(): bigint;
+  pc(): Gva;
   rsp(): bigint;
 }
 
 /** How a stepping operation ends: a stop to report, or 'kicked' (the loop looks at its orders again). */
 export type StepResult = VcpuStop | 'kicked';
 /** One instruction's outcome: it ran (`stepped`, with the new pc), or something else stopped the vCPU. */
-export type StepOutcome = StepResult | { kind: 'stepped'; pc: bigint };
+export type StepOutcome = StepResult | { kind: 'stepped'; pc: Gva };
 
 /** The instruction breakpoint slots of `slots` at `pc`. */
 export function breakpointsAt(slots: ReadonlyArray<HwSlot | null>, pc: bigint): number[] {
