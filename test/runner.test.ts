@@ -262,7 +262,10 @@ vmTest('the machine plants int3s, hides them from reads, keeps them through writ
   // uart_putc runs once per character: each continue must stop there again, one character later.
   const at = gpa(machine.image.symbols.find((s) => s.name === 'uart_putc')!.value);
   const original = machine.memory.read(at, 1)[0]!;
+  // The vCPU reports its first pause as a stop of its own: take it before counting breakpoint stops.
+  const entered = new Promise<VcpuStop>((resolve) => machine.once('stopped', (_v: number, s: VcpuStop) => resolve(s)));
   const done = machine.start({ paused: true, timeoutMs: 20_000 });
+  assert.equal((await entered).kind, 'pause');
   await machine.whenAllPaused();
   assert.deepEqual(machine.configureDebug({ ...NO_DEBUG, softwareBreakpoints: true, int3: [at, gpa(0xfff_ffff_0000)] }), [gpa(0xfff_ffff_0000)], 'outside RAM: not planted');
   assert.equal(machine.memory.read(at, 1)[0], 0xcc, 'planted in guest memory');
