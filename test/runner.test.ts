@@ -245,6 +245,8 @@ vmTest('a software watchpoint single-steps every vCPU until the watched bytes ch
   const [, stop] = stops.find(([, s]) => s.kind === 'watchpoint')!;
   assert.equal(stop.kind === 'watchpoint' && stop.slots.join(), '4');
   assert.equal(new DataView(machine.memory.read(apDone, 4).buffer).getUint32(0, true), 1, 'the flag is set');
+  // Serial output reaches the main thread as device events, which can trail the stop: wait for vCPU 1's line.
+  for (const deadline = Date.now() + 2000; !serial().endsWith('\n') && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
   assert.equal(serial(), '[cpu1]\n', 'vCPU 1 printed (through single-stepped port I/O) before it set the flag, and vCPU 0 did not print yet');
   await machine.stop();
   assert.equal((await done).end.kind, 'stopped');
