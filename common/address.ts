@@ -21,6 +21,11 @@ export type Hpa = bigint & { readonly [hpaBrand]: true };
 export const MAX_PHYS_BITS = 52;
 const GPA_LIMIT = 2 ** MAX_PHYS_BITS;
 
+/** Whether a value fits the guest-physical address space (below 2^52). */
+export function isGpa(value: number | bigint): boolean {
+  return value >= 0 && (typeof value === 'bigint' ? value < BigInt(GPA_LIMIT) : value < GPA_LIMIT);
+}
+
 export function gpa(value: number | bigint): Gpa {
   const n = typeof value === 'bigint' ? Number(value) : value;
   if (!Number.isSafeInteger(n) || n < 0 || n >= GPA_LIMIT || (typeof value === 'bigint' && BigInt(n) !== value)) {

@@ -9,7 +9,7 @@ import { OutputEvent, Source } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { gpa, gva, hex, type Gva } from '../common/address';
+import { gpa, gva, hex, isGpa, type Gva } from '../common/address';
 import type { VmSpec } from '../vmspec/types';
 import type { Machine } from '../vmm/machine';
 import type { BackendImplementation } from '../vmm/backend';
@@ -75,8 +75,7 @@ export class VmContext {
   /** Forgets what the last stop cached: call whenever the guest ran or its state changed. */
   forgetStopState(): void {
     this.exitStop = undefined;
-    this.frames.clear();
-    this.access?.invalidate();
+    this.guestStateChanged();
   }
 
   /** Forgets cached frames and translations after the debugger changed guest state. */
@@ -158,7 +157,7 @@ export class VmContext {
       symbol: (name) => this.program.symbol(name)?.value,
       readVirtual: (addr, width) => read({ space: 'virtual', addr: gva(BigInt.asUintN(64, addr)) }, width),
       readPhysical: (addr, width) => {
-        if (addr < 0n || addr >= 2n ** 52n) throw new EvalError(`${hex(addr)} is not a guest-physical address`);
+        if (!isGpa(addr)) throw new EvalError(`${hex(addr)} is not a guest-physical address`);
         return read({ space: 'physical', addr: gpa(addr) }, width);
       },
     };

@@ -3,7 +3,7 @@
 // debug registers with decoded bits, a set of MSRs, and the x87/SSE state.
 // Nodes know how to write themselves back, so setVariable is one lookup.
 
-import { gpa, gva, hex } from '../common/address';
+import { gpa, gva, hex, isGpa } from '../common/address';
 import type { VcpuStateApi as VcpuState } from '../vmm/vcpu-state';
 import { GPR_NAMES, SEGMENT_NAMES, type Regs, type Segment, type Sregs } from '../vmm/registers';
 import { formatMemoryReference } from '../vmm/guest-access';
@@ -97,7 +97,7 @@ export const DEFAULT_MSRS: ReadonlyArray<[number, string]> = [
 
 const virt = (a: bigint) => formatMemoryReference({ space: 'virtual', addr: gva(BigInt.asUintN(64, a)) });
 /** A register that holds a guest-physical address (CR3's table); no reference when it is beyond 52 bits. */
-const phys = (a: bigint) => (a < 2n ** 52n ? formatMemoryReference({ space: 'physical', addr: gpa(a) }) : undefined);
+const phys = (a: bigint) => (isGpa(a) ? formatMemoryReference({ space: 'physical', addr: gpa(a) }) : undefined);
 
 export function generalRegisters(state: VcpuState): VarNode[] {
   const regs = state.getRegs();

@@ -31,7 +31,7 @@ export class SymbolIndex {
 
   describe(addr: bigint): string {
     const hit = this.lookup(addr);
-    if (!hit) return `${hex(addr)}`;
+    if (!hit) return hex(addr);
     return hit.offset === 0n ? hit.symbol.name : `${hit.symbol.name}+${hex(hit.offset)}`;
   }
 }

@@ -1,6 +1,7 @@
 // Hover: on a key, the schema's description, type, default and allowed values; on a size or address value,
 // the number in hex, decimal and binary units; on an enum value, what that value means.
 
+import { isGpa } from '../common/address';
 import type { Hover, Position } from 'vscode-languageserver/node';
 import { MarkupKind } from 'vscode-languageserver/node';
 import { formatPath } from '../vmspec/source-map';
@@ -33,7 +34,7 @@ export function hover(doc: ParsedDocument, pos: Position): Hover | null {
 function whereIs(doc: ParsedDocument, text: string): string {
   const a = parseAddress(text);
   const spec = doc.result.spec;
-  if (!a.ok || a.value >= 2n ** 52n) return '';
+  if (!a.ok || !isGpa(a.value)) return '';
   const gpa = Number(a.value);
   let place = 'no RAM or region';
   if (spec) {

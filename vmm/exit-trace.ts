@@ -81,26 +81,25 @@ export function exitVariables(e: ExitInfo): Record<string, bigint> {
 
 /** One line: what the exit did. */
 export function describeExitInfo(e: ExitInfo): string {
-  const h = hex;
   switch (e.reason) {
     case 'io':
-      return `${e.direction} ${h(e.port)}, ${e.size} byte${e.size > 1 ? 's' : ''}${e.count > 1 ? ` x${e.count}` : ''}${e.value !== undefined ? `, value ${h(e.value)}` : ''}`;
+      return `${e.direction} ${hex(e.port)}, ${e.size} byte${e.size > 1 ? 's' : ''}${e.count > 1 ? ` x${e.count}` : ''}${e.value !== undefined ? `, value ${hex(e.value)}` : ''}`;
     case 'mmio':
-      return `${e.write ? 'write' : 'read'} ${h(e.gpa)}, ${e.len} byte${e.len > 1 ? 's' : ''}${e.value !== undefined ? `, value ${h(e.value)}` : ''}`;
+      return `${e.write ? 'write' : 'read'} ${hex(e.gpa)}, ${e.len} byte${e.len > 1 ? 's' : ''}${e.value !== undefined ? `, value ${hex(e.value)}` : ''}`;
     case 'rdmsr':
-      return `rdmsr ${h(e.index)}`;
+      return `rdmsr ${hex(e.index)}`;
     case 'wrmsr':
-      return `wrmsr ${h(e.index)}, value ${h(e.data)}`;
+      return `wrmsr ${hex(e.index)}, value ${hex(e.data)}`;
     case 'debug':
-      return `#${e.exception === 1 ? 'DB' : e.exception === 3 ? 'BP' : e.exception} at ${h(e.pc)}`;
+      return `#${e.exception === 1 ? 'DB' : e.exception === 3 ? 'BP' : e.exception} at ${hex(e.pc)}`;
     case 'fail-entry':
-      return `hardware entry failure reason ${h(e.hardwareReason)}`;
+      return `hardware entry failure reason ${hex(e.hardwareReason)}`;
     case 'internal-error':
       return `suberror ${e.suberror}`;
     case 'system-event':
       return `type ${e.type}`;
     case 'hypercall':
-      return `nr ${h(e.nr)}`;
+      return `nr ${hex(e.nr)}`;
     case 'hlt':
     case 'shutdown':
       return '';

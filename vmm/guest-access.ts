@@ -4,14 +4,13 @@
 // unreadable page instead of failing, and writes. Planted int3s are hidden
 // from reads and kept through writes (sw-breakpoints.ts).
 
-import { gpa, gva, hex, type Gpa, type Gva } from '../common/address';
+import { gpa, gva, hex, isGpa, type Gpa, type Gva } from '../common/address';
 import type { Machine } from './machine';
 
 /** A debugger's memory reference: a linear address, or a guest-physical one. */
 export type MemRef = { space: 'virtual'; addr: Gva } | { space: 'physical'; addr: Gpa };
 
 const PAGE = 4096n;
-const PHYS_LIMIT = 2n ** 52n;
 
 /** `0x1000` or `gva:0x1000` is guest-virtual (linear); `gpa:0x1000` is guest-physical. */
 export function parseMemoryReference(ref: string): MemRef {
@@ -19,7 +18,7 @@ export function parseMemoryReference(ref: string): MemRef {
   if (!m) throw new Error(`not a memory reference: "${ref}" (use 0x…, gva:0x… or gpa:0x…)`);
   const addr = BigInt.asUintN(64, BigInt(m[2]!.replace(/_/g, '')));
   if (m[1]?.toLowerCase() !== 'gpa:') return { space: 'virtual', addr: gva(addr) };
-  if (addr >= PHYS_LIMIT) throw new Error(`gpa:${hex(addr)} is beyond the 52-bit guest-physical address space`);
+  if (!isGpa(addr)) throw new Error(`gpa:${hex(addr)} is beyond the 52-bit guest-physical address space`);
   return { space: 'physical', addr: gpa(addr) };
 }
 
@@ -54,7 +53,7 @@ export class GuestAccess {
     if (phys === undefined) {
       try {
         const t = this.machine.vcpuState(vcpu).translate(gva(page));
-        phys = t.valid && t.physical < PHYS_LIMIT ? gpa(t.physical & ~(PAGE - 1n)) : null;
+        phys = t.valid && isGpa(t.physical) ? gpa(t.physical & ~(PAGE - 1n)) : null;
       } catch {
         phys = null;
       }
@@ -67,7 +66,7 @@ export class GuestAccess {
   private physicalOf(vcpu: number, ref: MemRef, offset: number): Gpa | undefined {
     if (ref.space === 'virtual') return this.translate(vcpu, gva(BigInt.asUintN(64, ref.addr + BigInt(offset))));
     const a = ref.addr + offset;
-    return a < Number(PHYS_LIMIT) ? gpa(a) : undefined;
+    return isGpa(a) ? gpa(a) : undefined;
   }
 
   /** Bytes from `ref` + `done` to the end of its page. */

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { VmSpec } from '../vmspec/types';
-import { gpa, gva, type Gpa, type Gva } from '../common/address';
+import { gpa, gva, isGpa, type Gpa, type Gva } from '../common/address';
 import { kvmExitName } from './kvm/constants';
 import { loadNative } from './kvm/native';
 import type { LoadedImage } from './loaders';
@@ -365,7 +365,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     if (this.vcpuRunState(v.index) !== 'paused') return undefined;
     const st = this.vcpuState(v.index);
     const t = st.translate(gva(BigInt.asUintN(64, st.getSregs().cs.base + st.getRegs().rip)));
-    if (!t.valid || t.physical >= 2n ** 52n) return undefined;
+    if (!t.valid || !isGpa(t.physical)) return undefined;
     const at = gpa(t.physical);
     return this.breakpoints.has(at) ? at : undefined;
   }

@@ -33,11 +33,6 @@ export class SoftwareBreakpoints {
     return this.planted.size;
   }
 
-  /** The addresses with a planted int3 (lifted ones included). */
-  addresses(): Gpa[] {
-    return [...this.planted.keys()];
-  }
-
   has(addr: Gpa): boolean {
     return this.planted.has(addr);
   }
@@ -105,10 +100,5 @@ export class SoftwareBreakpoints {
   replant(addr: Gpa): void {
     if (!this.lifted.delete(addr)) return;
     if (this.planted.has(addr)) this.memory.write(addr, Uint8Array.of(INT3));
-  }
-
-  /** Every lifted int3, planted again. */
-  replantAll(): void {
-    for (const addr of [...this.lifted]) this.replant(addr);
   }
 }

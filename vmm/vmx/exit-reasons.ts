@@ -304,16 +304,14 @@ export function exitInfoFromInternalError(suberror: number, data: readonly bigin
 }
 
 // ---- Descriptions ----
-
-const h = hex;
 const bytes = (n: number) => `${n} byte${n === 1 ? '' : 's'}`;
 const tag = (basic: number) => `${vmxExitTitle(basic)} (VMX exit ${basic})`;
 
 function describeIo(io: IoExit): string {
   const op = io.string ? (io.in ? 'ins' : 'outs') : io.in ? 'in' : 'out';
-  let s = `${io.rep ? 'rep ' : ''}${op} ${h(io.port)}, ${bytes(io.size)}`;
+  let s = `${io.rep ? 'rep ' : ''}${op} ${hex(io.port)}, ${bytes(io.size)}`;
   if (io.string || io.count > 1) s += `, count ${io.count}`;
-  if (io.value !== undefined) s += `, value ${h(io.value)}`;
+  if (io.value !== undefined) s += `, value ${hex(io.value)}`;
   return s;
 }
 
@@ -333,11 +331,11 @@ const SYSTEM_EVENT_NAMES: Readonly<Record<number, string>> = {
 function describeFailEntry(reason: bigint, backend: BackendImplementation | undefined): string {
   const v = Number(reason & 0xffffffffn);
   if (backend !== undefined && backend !== 'vmx') {
-    return `VM-entry failure: hardware_entry_failure_reason ${h(v)} (in ${backend}'s own terms, not VMX)`;
+    return `VM-entry failure: hardware_entry_failure_reason ${hex(v)} (in ${backend}'s own terms, not VMX)`;
   }
   const hedge = backend === 'vmx' ? '' : ' if the host is VMX';
   const f = decodeExitReasonField(v);
-  if (f.failedEntry) return `VM-entry failure (VMX exit reason ${h(v)}${hedge}: ${vmxExitTitle(f.basic)}, ${f.basic})`;
+  if (f.failedEntry) return `VM-entry failure (VMX exit reason ${hex(v)}${hedge}: ${vmxExitTitle(f.basic)}, ${f.basic})`;
   return `VM-entry failed before the guest ran (VMLAUNCH/VMRESUME error ${v}${hedge}: ${vmInstructionErrorName(v)})`;
 }
 
@@ -354,8 +352,8 @@ export function describeExit(kvmExit: number, details: ExitDetails = {}, backend
       const head = `${tag(vmxReason('EPT_VIOLATION'))} or ${tag(vmxReason('EPT_MISCONFIG'))}`;
       const m = details.mmio;
       if (!m) return head;
-      let s = `${head}: ${m.write ? 'write' : 'read'} ${h(m.gpa)}, ${bytes(m.len)}`;
-      if (m.value !== undefined) s += `, value ${h(m.value)}`;
+      let s = `${head}: ${m.write ? 'write' : 'read'} ${hex(m.gpa)}, ${bytes(m.len)}`;
+      if (m.value !== undefined) s += `, value ${hex(m.value)}`;
       return s;
     }
     case KvmExit.HLT:
@@ -369,14 +367,14 @@ export function describeExit(kvmExit: number, details: ExitDetails = {}, backend
       const head = tag(vmxReason(kvmExit === KvmExit.X86_RDMSR ? 'MSR_READ' : 'MSR_WRITE'));
       const m = details.msr;
       if (!m) return head;
-      return `${head}: MSR ${h(m.index)}${m.value !== undefined ? `, value ${h(m.value)}` : ''}`;
+      return `${head}: MSR ${hex(m.index)}${m.value !== undefined ? `, value ${hex(m.value)}` : ''}`;
     }
     case KvmExit.DEBUG: {
       const head = tag(vmxReason('EXCEPTION_NMI'));
       const d = details.debug;
       if (!d) return head;
       const name = d.exception === 1 ? '#DB' : d.exception === 3 ? '#BP' : `vector ${d.exception}`;
-      return `${head}: ${name}${d.pc !== undefined ? ` at ${h(d.pc)}` : ''}`;
+      return `${head}: ${name}${d.pc !== undefined ? ` at ${hex(d.pc)}` : ''}`;
     }
     case KvmExit.FAIL_ENTRY:
       return details.failEntry ? describeFailEntry(details.failEntry.hardwareReason, backend) : 'VM-entry failure (VMX exit reason 33, 34 or 41 with bit 31 set)';
