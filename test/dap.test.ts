@@ -65,6 +65,8 @@ vmTest('DAP: pause stops a spinning vCPU and reports reason pause', async () => 
     await dc.launch({ spec: path.join(ROOT, 'test/guests/spin.vmspec'), stopOnEntry: false });
     await dc.configurationDoneRequest();
     await spinning;
+    // The line reaches the client while the guest may still be returning from serial_puts: let it reach its loop.
+    await new Promise((r) => setTimeout(r, 100));
     const stopped = dc.waitForEvent('stopped', 5_000);
     await dc.pauseRequest({ threadId: 0 });
     const stop = await stopped;
