@@ -112,7 +112,7 @@ function vmInfo(ctx: VmContext): object {
     state: !m ? 'none' : ctx.ended ? 'ended' : ctx.runState,
     vcpus,
     memory,
-    devices: spec ? deviceConfigs(spec).map((d) => ({ name: d.name, kind: d.kind, port: hex(d.port) })) : [],
+    devices: spec ? deviceConfigs(spec).map((d) => ({ name: d.name, kind: d.kind, ...('port' in d ? { port: hex(d.port) } : {}) })) : [],
     // By the names exit breakpoints use (io, mmio, hlt, ...); KVM's name for exits no filter covers.
     exitCounts: Object.fromEntries(Object.entries(m?.exitCounts() ?? {}).map(([kvm, n]) => [FILTER_BY_KVM_NAME.get(kvm) ?? kvm, n])),
     exitFilters: ctx.exitSpecs.map((x) => x.id),

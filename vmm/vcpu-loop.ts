@@ -14,6 +14,7 @@ import { gva, type Gva } from '../common/address';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { loadNative } from './kvm/native';
 import { physReader } from './paging/phys';
+import { regionMemory } from './devices/bus';
 import { NO_DEBUG, type VcpuCommand } from './debug';
 import type { VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 import type { BackendLoopConfig, BackendName, ExitSink, LoopEvent, VcpuBackend } from './backend';
@@ -52,7 +53,9 @@ const isFailure = (end: VcpuEnd): boolean =>
 
 export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: VcpuLoopConfig, post: (m: WorkerMessage) => void): void {
   const ctl = new Int32Array(cfg.control);
-  const devices = new LoopDevices(cfg, post);
+  const native = loadNative();
+  const ram = cfg.regions.map((r) => ({ gpa: r.gpa, bytes: new Uint8Array(native.externalBuffer(r.hva, r.size)) }));
+  const devices = new LoopDevices(cfg, post, regionMemory(ram));
   const hooks = new ExitHooks(cfg.trace, cfg.startedAt, (filter, text) => post({ t: 'exit-log', filter, text }));
   const orders: LoopOrders = { how: { kind: 'continue' }, debug: NO_DEBUG, debugChanged: false, irqs: [] };
   /** Set when a pause inside an exit (emulator) took new orders: the loop carries them out next. */
@@ -148,8 +151,7 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
     }
   };
 
-  const native = loadNative();
-  const guestMemory = physReader({ regions: cfg.regions.map((r) => ({ gpa: r.gpa, bytes: new Uint8Array(native.externalBuffer(r.hva, r.size)) })) });
+  const guestMemory = physReader({ regions: ram });
   const stepper = new Stepper(orders, { run: runUntilEvent, pc: currentPc, rsp: () => state.getRegs().rsp }, guestMemory.value);
 
   const finish = (e: VcpuEnd): void => {

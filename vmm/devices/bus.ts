@@ -4,7 +4,7 @@
 // recorded, so the user learns about them without the guest dying.
 
 import { hex } from '../../common/address';
-import type { Device, MmioHandler, PioHandler } from './types';
+import type { Device, DeviceContext, DeviceEvent, DeviceMemory, DeviceView, IrqChip, MmioHandler, PioHandler } from './types';
 
 export interface UnclaimedAccess {
   space: 'pio' | 'mmio';
@@ -25,10 +25,16 @@ export class Bus {
   private readonly pioHandlers: Array<{ base: number; handler: PioHandler; device: string }> = [];
   private readonly mmioRanges: Array<{ base: number; end: number; handler: MmioHandler; device: string }> = [];
   private readonly unclaimed = { pio: new Map<number, UnclaimedAccess>(), mmio: new Map<number, UnclaimedAccess>() };
+  private readonly devices: Device[] = [];
+  private readonly chips: IrqChip[] = [];
+  private readonly pollers: Device[] = [];
 
   constructor(private readonly mmioRegionName: (gpa: number) => string | undefined = () => undefined) {}
 
   add(device: Device): void {
+    this.devices.push(device);
+    if (device.irqChip) this.chips.push(device.irqChip);
+    if (device.poll) this.pollers.push(device);
     for (const r of device.pio ?? []) {
       if (r.base < 0 || r.base + r.length > 0x10000) throw new BusConflict(`${device.name}: ports ${hex(r.base)}+${r.length} out of range`);
       this.pioHandlers.push({ base: r.base, handler: r.handler, device: device.name });
@@ -108,6 +114,33 @@ export class Bus {
     u.lastValue = value;
   }
 
+  /** Routes ISA interrupt line `line` to every interrupt controller on the bus (none: dropped). */
+  irq(line: number, level: boolean): void {
+    for (const c of this.chips) c.setIrq(line, level);
+  }
+
+  /** The first interrupt controller (the one wired to the boot vCPU's INTR pin), if the platform has one. */
+  irqChip(): IrqChip | undefined {
+    return this.chips[0];
+  }
+
+  /** Whether any device has timers or host input to poll. */
+  get polled(): boolean {
+    return this.pollers.length > 0;
+  }
+
+  /** Runs the devices' timers and host input; the earliest time any of them wants to run again (Infinity: none). */
+  poll(now: number): number {
+    let next = Infinity;
+    for (const d of this.pollers) next = Math.min(next, d.poll!(now));
+    return next;
+  }
+
+  /** The VM view of every device that describes itself. */
+  inspect(): DeviceView[] {
+    return this.devices.flatMap((d) => (d.inspect ? [d.inspect()] : []));
+  }
+
   /** Whether a device claims `port` (a backend may count unclaimed ports itself, off the bus). */
   claimsPort(port: number): boolean {
     return this.portMap[port] !== 0;
@@ -135,4 +168,34 @@ export function describeUnclaimed(u: UnclaimedAccess): string {
   if (u.reads) parts.push(`${u.reads} read${u.reads > 1 ? 's' : ''}`);
   if (u.writes) parts.push(`${u.writes} write${u.writes > 1 ? 's' : ''}`);
   return `${what}: ${parts.join(', ')}, ${u.size}-byte, last ${u.space === 'pio' || u.writes ? 'value ' + hex(u.lastValue >>> 0) : 'read'}`;
+}
+
+/** The host's monotonic clock in milliseconds: CLOCK_MONOTONIC, as libuv and the native addon read it, so every thread agrees. */
+export function hostNow(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** The context a bus gives the devices on it: events to `emit`, interrupt lines routed through the bus, the host clock, DMA to `memory`. */
+export function busContext(bus: Bus, emit: (event: DeviceEvent) => void, memory: DeviceMemory): DeviceContext {
+  return { emit, irq: (line, level) => bus.irq(line, level), now: hostNow, memory };
+}
+
+/** Guest memory for a bus that has none (unit tests of devices that do no DMA). */
+export const NO_MEMORY: DeviceMemory = { read: () => undefined, write: () => false };
+
+/** DMA over guest RAM given as byte views (a vCPU thread's mapping of the machine's regions). */
+export function regionMemory(regions: ReadonlyArray<{ gpa: number; bytes: Uint8Array }>): DeviceMemory {
+  const find = (gpa: number, len: number) => regions.find((r) => gpa >= r.gpa && gpa + len <= r.gpa + r.bytes.length);
+  return {
+    read: (gpa, len) => {
+      const r = find(gpa, len);
+      return r ? r.bytes.slice(gpa - r.gpa, gpa - r.gpa + len) : undefined;
+    },
+    write: (gpa, data) => {
+      const r = find(gpa, data.length);
+      if (!r) return false;
+      r.bytes.set(data, gpa - r.gpa);
+      return true;
+    },
+  };
 }

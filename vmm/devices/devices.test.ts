@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Bus, BusConflict, describeUnclaimed } from './bus';
+import { Bus, BusConflict, busContext, describeUnclaimed, NO_MEMORY } from './bus';
 import { createDevice, deviceStateBytes, uartEnqueue, type DeviceConfig, type DeviceEvent } from './index';
 import { LSR_DR, LSR_OE, LSR_TEMT, LSR_THRE, UART_RX_CAPACITY } from './uart16550';
 
@@ -11,7 +11,7 @@ function setup(configs: DeviceConfig[]) {
   for (const c of configs) {
     const s = new SharedArrayBuffer(Math.max(8, deviceStateBytes(c)));
     states.set(c.name, s);
-    bus.add(createDevice(c, s, { emit: (e) => events.push(e) }));
+    bus.add(createDevice(c, s, busContext(bus, (e) => events.push(e), NO_MEMORY)));
   }
   return { bus, events, states };
 }

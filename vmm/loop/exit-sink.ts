@@ -3,8 +3,8 @@
 // port and MMIO accesses dispatched to this thread's copy of the device bus
 // under the VM-wide device lock.
 
-import { Bus, type UnclaimedAccess } from '../devices/bus';
-import { createDevice, type DeviceConfig, type DeviceEvent } from '../devices';
+import { Bus, busContext, type UnclaimedAccess } from '../devices/bus';
+import { createDevice, type DeviceConfig, type DeviceEvent, type DeviceMemory } from '../devices';
 import type { VcpuEnd, WorkerMessage } from '../exits';
 import type { ExitSink } from '../backend';
 import type { ExitHooks } from './exit-hooks';
@@ -32,7 +32,7 @@ export class LoopDevices {
   private readonly useLock: boolean;
   private end: VcpuEnd | undefined;
 
-  constructor(cfg: LoopDevicesConfig, post: (m: WorkerMessage) => void) {
+  constructor(cfg: LoopDevicesConfig, post: (m: WorkerMessage) => void, memory: DeviceMemory) {
     this.lockWords = new Int32Array(cfg.lockBlock);
     this.useLock = cfg.useLock;
     const emit = (event: DeviceEvent): void => {
@@ -41,7 +41,8 @@ export class LoopDevices {
       if (event.kind === 'debug-exit') this.end = { kind: 'debug-exit', status: event.status };
     };
     this.bus = new Bus((gpa) => cfg.mmioRegions.find((r) => gpa >= r.gpa && gpa < r.gpa + r.size)?.name);
-    for (const d of cfg.devices) this.bus.add(createDevice(d.config, d.state, { emit }));
+    const ctx = busContext(this.bus, emit, memory);
+    for (const d of cfg.devices) this.bus.add(createDevice(d.config, d.state, ctx));
   }
 
   pioRead(port: number, size: number): number {
