@@ -3,6 +3,8 @@
 import { debugExit } from './debug-exit';
 import type { Device, DeviceConfig, DeviceContext, DeviceFactory } from './types';
 import { uart16550 } from './uart16550';
+import { pic } from './pic';
+import { pit } from './pit';
 
 // Partial while the PC platform's devices land one by one (issue 12); createDevice says which kind is missing.
 type Factories = { [K in DeviceConfig['kind']]?: DeviceFactory<Extract<DeviceConfig, { kind: K }>> };
@@ -10,6 +12,8 @@ type Factories = { [K in DeviceConfig['kind']]?: DeviceFactory<Extract<DeviceCon
 const FACTORIES: Factories = {
   uart16550,
   'debug-exit': debugExit,
+  pic,
+  pit,
 };
 
 function factory<C extends DeviceConfig>(config: C): DeviceFactory<C> {

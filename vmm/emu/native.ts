@@ -48,6 +48,8 @@ export interface UnicornNative {
   ucEmuStop(id: number): void;
   ucStopNext(id: number): void;
   ucKick(id: number): void;
+  /** On the engine's thread: runs stop at a block boundary, as kicked, once CLOCK_MONOTONIC reaches `ns` (0n: never). */
+  ucSetDeadline(id: number, ns: bigint): void;
   ucRegRead(id: number, reg: number): bigint;
   ucRegWrite(id: number, reg: number, value: bigint): void;
   ucRegReadBytes(id: number, reg: number, buf: Uint8Array): number;

@@ -262,6 +262,20 @@ napi_value ucStopNext(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * ucSetDeadline(id, ns): on the engine's thread. The next runs stop at a
+ * block boundary once CLOCK_MONOTONIC reaches `ns` (0: no deadline), and
+ * return as kicked. The runner passes its next device-timer time.
+ */
+napi_value ucSetDeadline(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  ENGINE(0);
+  uint64_t ns;
+  get_u64(env, argv[1], &ns);
+  e->deadline_ns = ns;
+  return js_undefined(env);
+}
+
+/*
  * ucKick(id): from any thread. Only sets `kicked`: the engine's block hook
  * stops the run at the next block boundary (see hook_block_kick), and
  * ucEmuStart returns at once for a kick that came before it started.

@@ -210,7 +210,15 @@ static void hook_msr_scan(uc_engine *uc, uint64_t address, uint32_t size, void *
  */
 static void hook_block_kick(uc_engine *uc, uint64_t address, uint32_t size, void *user) {
   engine *e = user;
-  if (atomic_load_explicit(&e->kicked, memory_order_relaxed)) U.emu_stop(uc);
+  if (atomic_load_explicit(&e->kicked, memory_order_relaxed)) {
+    U.emu_stop(uc);
+    return;
+  }
+  /* A device timer is due: stop here as for a kick (same boundary, same exactness). */
+  if (e->deadline_ns && (++e->blocks & (DEADLINE_BLOCKS - 1)) == 0 && monotonic_ns() >= e->deadline_ns) {
+    atomic_store_explicit(&e->kicked, 1, memory_order_relaxed);
+    U.emu_stop(uc);
+  }
 }
 
 /*

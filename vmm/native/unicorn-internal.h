@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <unicorn/unicorn.h>
 
 /* ------------------------------------------------------- the dlopen'ed API */
@@ -90,6 +91,14 @@ typedef struct engine {
   uint64_t stop_data;
   /* Set by ucKick (any thread); turned into a stop by hook_block_kick; cleared by ucEmuStart. */
   atomic_int kicked;
+  /*
+   * Host CLOCK_MONOTONIC time (ns) at which the run stops at a block boundary,
+   * as a kick would: the next device timer (PIT, RTC). 0: none. Set by
+   * ucSetDeadline on the engine's thread; the block hook reads the clock every
+   * DEADLINE_BLOCKS blocks so the check costs next to nothing.
+   */
+  uint64_t deadline_ns;
+  uint32_t blocks;
   /* Stop before the next instruction (set by ucStopNext; the code hooks carry it out). */
   bool stop_next;
   /* An exec breakpoint to pass over once (resuming from it). */
@@ -101,6 +110,16 @@ typedef struct engine {
   uc_hook hooks[8];
   int nhooks;
 } engine;
+
+/* Blocks between two looks at the clock for the deadline (a power of two). */
+#define DEADLINE_BLOCKS 64
+
+/* CLOCK_MONOTONIC in ns: the clock the runner's devices use (libuv's hrtime reads the same one). */
+static inline uint64_t monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 enum { STOP_NONE = 0, STOP_BREAKPOINT = 1, STOP_WATCH_READ = 2, STOP_WATCH_WRITE = 3, STOP_REQUESTED = 4 };
 
@@ -183,7 +202,7 @@ static inline void drop_ref(napi_env env, napi_ref *r) {
 
 /* unicorn-engine.c */
 UC_WRAPPER(ucLoad); UC_WRAPPER(ucOpen); UC_WRAPPER(ucClose); UC_WRAPPER(ucCtl); UC_WRAPPER(ucMemMapPtr);
-UC_WRAPPER(ucEmuStart); UC_WRAPPER(ucEmuStop); UC_WRAPPER(ucStopNext); UC_WRAPPER(ucKick);
+UC_WRAPPER(ucEmuStart); UC_WRAPPER(ucEmuStop); UC_WRAPPER(ucStopNext); UC_WRAPPER(ucKick); UC_WRAPPER(ucSetDeadline);
 /* unicorn-hooks.c */
 UC_WRAPPER(ucMmioMap); UC_WRAPPER(ucSetHandlers); UC_WRAPPER(ucHookBreakpoint); UC_WRAPPER(ucHookPrecise);
 UC_WRAPPER(ucHookWatch); UC_WRAPPER(ucHookMsr); UC_WRAPPER(ucHookDel); UC_WRAPPER(ucSkipOnce);
