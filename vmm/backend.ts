@@ -62,6 +62,14 @@ export interface ExitSink {
   pioWrite(port: number, size: number, value: number): void;
   mmioRead(gpa: Gpa, size: number): bigint;
   mmioWrite(gpa: Gpa, size: number, value: bigint): void;
+  /**
+   * A device access just raised INTR on the platform's interrupt controller:
+   * the backend should return from the guest soon (at the next block or exit)
+   * so that the loop can deliver it.
+   */
+  interruptRaised(): boolean;
+  /** When the device timers next want to run (hostNow() ms; Infinity: none); a device write may have moved it. */
+  deadline(): number;
   /** Whether a device claims the port (a backend may handle unclaimed ports off the bus). */
   claimsPort(port: number): boolean;
   /** Accesses to an unclaimed port that the backend counted itself. */
@@ -95,6 +103,16 @@ export interface VcpuBackend {
    * runs in short slices until IF is set) and returns false.
    */
   injectInterrupt(vector: number): boolean;
+  /**
+   * Whether the guest takes an external interrupt now (RFLAGS.IF, no
+   * interrupt shadow where the backend knows it). When not, the backend
+   * arranges to return from the guest when it can (KVM's interrupt window;
+   * the emulator runs in short slices) and says false. The platform's
+   * interrupt controller is acknowledged only after this says true.
+   */
+  interruptWindowOpen(): boolean;
+  /** Host time (hostNow() ms) at which runOnce must return, as kicked, for the device timers; Infinity: none. */
+  setDeadline(ms: number): void;
   /** Exit tracing on or off (KVM then keeps registers in kvm_run). */
   setTracing(on: boolean): void;
   /** A 64-bit register by name, cheaply, for exit conditions. */

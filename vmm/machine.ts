@@ -289,6 +289,7 @@ export class Machine extends EventEmitter<MachineEvents> {
    */
   private kickUntil(v: VcpuHandle, done: () => boolean, tries = 400): void {
     if (v.end || done()) return;
+    this.wake(v);
     this.parts.backend.kick(v.index);
     if (tries > 0) setTimeout(() => this.kickUntil(v, done, tries - 1), 5).unref?.();
   }
@@ -308,7 +309,15 @@ export class Machine extends EventEmitter<MachineEvents> {
 
   /** Forces vCPU `index` out of guest mode now (it then pauses). */
   kick(index: number): void {
+    const v = this.vcpus[index];
+    if (v) this.wake(v);
     this.parts.backend.kick(index);
+  }
+
+  /** Wakes a vCPU halted with interrupts on (it waits on WAKE) and has it run the device polls. */
+  private wake(v: VcpuHandle): void {
+    Atomics.store(v.control, Ctl.WAKE, 1);
+    Atomics.notify(v.control, Ctl.WAKE);
   }
 
   /** Asks vCPUs to pause; each reports a `stopped` event with reason `pause`. */
@@ -469,7 +478,14 @@ export class Machine extends EventEmitter<MachineEvents> {
   serialInput(bytes: Uint8Array, device = 'serial'): number {
     const state = this.deviceState.get(device);
     if (!state) return 0;
-    return uartEnqueue(state, bytes);
+    const n = uartEnqueue(state, bytes);
+    // The boot vCPU runs the device polls: the UART raises its interrupt there.
+    const v0 = this.vcpus[0];
+    if (n && v0 && !v0.end) {
+      this.wake(v0);
+      if (Atomics.load(v0.control, Ctl.STATE) === State.RUNNING) this.parts.backend.kick(0);
+    }
+    return n;
   }
 
   /** Exits per exit reason (named as KVM names them, on either backend) so far, live while running, summed over vCPUs. */

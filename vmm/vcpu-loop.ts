@@ -14,7 +14,7 @@ import { gva, type Gva } from '../common/address';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { loadNative } from './kvm/native';
 import { physReader } from './paging/phys';
-import { regionMemory } from './devices/bus';
+import { hostNow, regionMemory } from './devices/bus';
 import { NO_DEBUG, type VcpuCommand } from './debug';
 import type { VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 import type { BackendLoopConfig, BackendName, ExitSink, LoopEvent, VcpuBackend } from './backend';
@@ -53,6 +53,28 @@ const isFailure = (end: VcpuEnd): boolean =>
 
 export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: VcpuLoopConfig, post: (m: WorkerMessage) => void): void {
   const ctl = new Int32Array(cfg.control);
+  /** Runs the device timers when due (or when the machine says host input arrived), delivers a pending interrupt the guest can take, and arms the backend's deadline. */
+  const platform = (): void => {
+    devices.poll(hostNow(), Atomics.exchange(ctl, Ctl.WAKE, 0) !== 0);
+    if (devices.interruptPending() && backend.interruptWindowOpen()) backend.injectInterrupt(devices.acknowledge());
+    backend.setDeadline(devices.nextPoll);
+  };
+  const interruptsEnabled = (): boolean => ((backend.registerOf('rflags') ?? 0n) & (1n << 9n)) !== 0n;
+  /**
+   * The vCPU is halted with interrupts on: sleep until the device timers are
+   * due, the machine wakes it (input, commands) or an interrupt is pending.
+   * True when it should go on running; false when the machine wants it.
+   */
+  const idle = (): boolean => {
+    for (;;) {
+      if (Atomics.load(ctl, Ctl.CMD) !== Cmd.RUN || commands.pending) return false;
+      const now = hostNow();
+      const next = devices.poll(now, Atomics.exchange(ctl, Ctl.WAKE, 0) !== 0);
+      if (devices.interruptPending()) return true;
+      Atomics.wait(ctl, Ctl.WAKE, 0, Math.min(Math.max(next - now, 0), 1000));
+    }
+  };
+
   const native = loadNative();
   const ram = cfg.regions.map((r) => ({ gpa: r.gpa, bytes: new Uint8Array(native.externalBuffer(r.hva, r.size)) }));
   const devices = new LoopDevices(cfg, post, regionMemory(ram));
@@ -141,11 +163,17 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
       }
       if (Atomics.load(ctl, Ctl.CMD) !== Cmd.RUN) return 'kicked';
       while (orders.irqs.length && backend.injectInterrupt(orders.irqs[0]!)) orders.irqs.shift();
+      if (devices.polls) platform();
       const ev = runOnce();
       if (resumedInExit) return 'kicked';
       if (!ev) continue;
       // A kick only for new commands (PENDING) keeps the current orders.
       if (ev.kind === 'kicked' && Atomics.load(ctl, Ctl.CMD) === Cmd.RUN) continue;
+      if (ev.kind === 'end' && ev.end.kind === 'halted' && devices.interruptible && interruptsEnabled()) {
+        // HLT with interrupts on: the CPU sleeps until an interrupt (or the machine) wakes it, then goes on after the HLT.
+        if (idle()) continue;
+        return 'kicked';
+      }
       if (ev.kind === 'end') throw ending(ev.end);
       return ev.kind === 'kicked' ? 'kicked' : ev;
     }

@@ -22,8 +22,10 @@ export class BusConflict extends Error {}
 export class Bus {
   /** Port -> index+1 into pioHandlers (0: unclaimed). */
   private readonly portMap = new Uint16Array(0x10000);
-  private readonly pioHandlers: Array<{ base: number; handler: PioHandler; device: string }> = [];
-  private readonly mmioRanges: Array<{ base: number; end: number; handler: MmioHandler; device: string }> = [];
+  private readonly pioHandlers: Array<{ base: number; handler: PioHandler; device: string; polled: boolean }> = [];
+  private readonly mmioRanges: Array<{ base: number; end: number; handler: MmioHandler; device: string; polled: boolean }> = [];
+  /** A write reached a device with timers (poll): its next deadline may have moved. Cleared by poll(). */
+  timersChanged = false;
   private readonly unclaimed = { pio: new Map<number, UnclaimedAccess>(), mmio: new Map<number, UnclaimedAccess>() };
   private readonly devices: Device[] = [];
   private readonly chips: IrqChip[] = [];
@@ -37,7 +39,7 @@ export class Bus {
     if (device.poll) this.pollers.push(device);
     for (const r of device.pio ?? []) {
       if (r.base < 0 || r.base + r.length > 0x10000) throw new BusConflict(`${device.name}: ports ${hex(r.base)}+${r.length} out of range`);
-      this.pioHandlers.push({ base: r.base, handler: r.handler, device: device.name });
+      this.pioHandlers.push({ base: r.base, handler: r.handler, device: device.name, polled: device.poll !== undefined });
       for (let p = r.base; p < r.base + r.length; p++) {
         if (this.portMap[p]) {
           const other = this.pioHandlers[this.portMap[p]! - 1]!.device;
@@ -50,7 +52,7 @@ export class Bus {
       const end = r.base + r.length;
       const clash = this.mmioRanges.find((m) => r.base < m.end && m.base < end);
       if (clash) throw new BusConflict(`${device.name} and ${clash.device} both claim MMIO at ${hex(Math.max(r.base, clash.base))}`);
-      this.mmioRanges.push({ base: r.base, end, handler: r.handler, device: device.name });
+      this.mmioRanges.push({ base: r.base, end, handler: r.handler, device: device.name, polled: device.poll !== undefined });
     }
   }
 
@@ -70,6 +72,7 @@ export class Bus {
     if (i) {
       const h = this.pioHandlers[i - 1]!;
       h.handler.write(port - h.base, size, value);
+      if (h.polled) this.timersChanged = true;
       return;
     }
     this.record('pio', port, size, true, value);
@@ -92,6 +95,7 @@ export class Bus {
     const m = this.findMmio(gpa);
     if (m) {
       m.handler.write(gpa - m.base, size, value);
+      if (m.polled) this.timersChanged = true;
       return;
     }
     this.record('mmio', gpa, size, true, Number(value & 0xffffffffn));
@@ -131,6 +135,7 @@ export class Bus {
 
   /** Runs the devices' timers and host input; the earliest time any of them wants to run again (Infinity: none). */
   poll(now: number): number {
+    this.timersChanged = false;
     let next = Infinity;
     for (const d of this.pollers) next = Math.min(next, d.poll!(now));
     return next;

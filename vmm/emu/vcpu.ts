@@ -73,6 +73,8 @@ export class EmuVcpu implements VcpuBackend {
   private memSeen = 0;
   private readonly msrExits: Int32Array;
   private msrHook: bigint | undefined;
+  /** The device-timer deadline the engine has (hostNow() ms). */
+  private deadline = Infinity;
   /** An end the loop stopped on through an exit breakpoint (HLT, shutdown), taken when the vCPU resumes. */
   private pendingEnd: LoopEvent | undefined;
 
@@ -129,14 +131,21 @@ export class EmuVcpu implements VcpuBackend {
 
   /** Delivers through the IDT when RFLAGS.IF is set; otherwise runs in short slices until it is. */
   injectInterrupt(vector: number): boolean {
-    const IF = 1n << 9n;
-    if (!(this.uc.ucRegRead(this.id, this.C.UC_X86_REG_RFLAGS!) & IF)) {
-      this.irqWindow = true;
-      return false;
-    }
-    this.irqWindow = false;
+    if (!this.interruptWindowOpen()) return false;
     this.raise(vector, 'interrupt');
     return true;
+  }
+
+  interruptWindowOpen(): boolean {
+    const IF = 1n << 9n;
+    this.irqWindow = !(this.uc.ucRegRead(this.id, this.C.UC_X86_REG_RFLAGS!) & IF);
+    return !this.irqWindow;
+  }
+
+  setDeadline(ms: number): void {
+    if (ms === this.deadline) return;
+    this.deadline = ms;
+    this.uc.ucSetDeadline(this.id, Number.isFinite(ms) ? BigInt(Math.ceil(ms * 1e6)) : 0n);
   }
 
   resumePendingExit(): LoopEvent | undefined {
@@ -321,6 +330,9 @@ export class EmuVcpu implements VcpuBackend {
 
   private afterExit(): void {
     const end = this.sink.pendingEnd();
+    // A device raised an interrupt: leave at the next block boundary so the loop delivers it.
+    if (this.sink.interruptRaised()) this.uc.ucKick(this.id);
+    this.setDeadline(this.sink.deadline());
     if (end) {
       this.pending = { kind: 'end', end };
       this.uc.ucEmuStop(this.id);

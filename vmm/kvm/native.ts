@@ -50,6 +50,8 @@ export interface KvmNative {
   run(vcpuFd: number): number;
   /** true when a signal was sent (the vCPU thread was in or about to enter KVM_RUN). */
   kick(vcpuFd: number): boolean;
+  /** On the vCPU's thread: KVM_RUN returns as kicked once CLOCK_MONOTONIC reaches `ns` (0: never), and every ms after until re-armed. */
+  setDeadline(ns: number): void;
   getRegs(fd: number, buf: IoctlBuffer): number;
   setRegs(fd: number, buf: IoctlBuffer): number;
   getSregs(fd: number, buf: IoctlBuffer): number;

@@ -22,6 +22,8 @@ export class KvmVcpu implements VcpuBackend {
   private pendingExit: number | undefined;
   private applied = '';
   private tracing = false;
+  /** The device-timer deadline the thread's timer is armed for (hostNow() ms). */
+  private deadline = Infinity;
   private readonly syncRegsFlag: bigint;
 
   constructor(
@@ -44,15 +46,23 @@ export class KvmVcpu implements VcpuBackend {
 
   /** KVM_INTERRUPT when kvm_run says the guest takes one; else an interrupt-window exit is requested. */
   injectInterrupt(vector: number): boolean {
+    if (!this.interruptWindowOpen()) return false;
+    const buf = new Uint32Array([vector]);
+    this.native.interrupt(this.fd, buf);
+    return true;
+  }
+
+  interruptWindowOpen(): boolean {
     const L = this.L;
-    if (this.run.getUint8(L.ready_for_interrupt_injection!) && this.run.getUint8(L.if_flag!)) {
-      this.runBytes[L.request_interrupt_window!] = 0;
-      const buf = new Uint32Array([vector]);
-      this.native.interrupt(this.fd, buf);
-      return true;
-    }
-    this.runBytes[L.request_interrupt_window!] = 1;
-    return false;
+    const open = this.run.getUint8(L.ready_for_interrupt_injection!) !== 0 && this.run.getUint8(L.if_flag!) !== 0;
+    this.runBytes[L.request_interrupt_window!] = open ? 0 : 1;
+    return open;
+  }
+
+  setDeadline(ms: number): void {
+    if (ms === this.deadline) return;
+    this.deadline = ms;
+    this.native.setDeadline(Number.isFinite(ms) ? Math.ceil(ms * 1e6) : 0);
   }
 
   setTracing(on: boolean): void {

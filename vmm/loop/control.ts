@@ -19,7 +19,13 @@ export const Ctl = {
   STATE_WRITES: 5,
   /** VM-wide sequence of device events (only in the first vCPU's control block): keeps their order across threads. */
   EVENT_SEQ: 6,
-  WORDS: 7,
+  /**
+   * Set by the machine when host input reached a device (serial input) or it
+   * kicks a vCPU: the vCPU runs the device polls at once, and a vCPU idling
+   * in HLT (waiting on this word) wakes.
+   */
+  WAKE: 7,
+  WORDS: 8,
 } as const;
 
 export const Cmd = { RUN: 0, PAUSE: 1, STOP: 2 } as const;

@@ -3,8 +3,8 @@
 // port and MMIO accesses dispatched to this thread's copy of the device bus
 // under the VM-wide device lock.
 
-import { Bus, busContext, type UnclaimedAccess } from '../devices/bus';
-import { createDevice, type DeviceConfig, type DeviceEvent, type DeviceMemory } from '../devices';
+import { Bus, busContext, hostNow, type UnclaimedAccess } from '../devices/bus';
+import { createDevice, type DeviceConfig, type DeviceEvent, type DeviceMemory, type DeviceView, type IrqChip } from '../devices';
 import type { VcpuEnd, WorkerMessage } from '../exits';
 import type { ExitSink } from '../backend';
 import type { ExitHooks } from './exit-hooks';
@@ -19,6 +19,8 @@ export interface LoopDevicesConfig {
   lockBlock: SharedArrayBuffer;
   /** Take the device lock around device accesses (more than one vCPU). */
   useLock: boolean;
+  /** Which vCPU this thread runs: vCPU 0 (the boot vCPU) gets the interrupt controller's INTR and runs the device timers. */
+  index: number;
 }
 
 /**
@@ -31,6 +33,10 @@ export class LoopDevices {
   private readonly lockWords: Int32Array;
   private readonly useLock: boolean;
   private end: VcpuEnd | undefined;
+  /** The interrupt controller wired to this vCPU's INTR pin (vCPU 0 only). */
+  private readonly chip: IrqChip | undefined;
+  /** This thread runs the device timers and host input (vCPU 0, when a device has any). */
+  readonly polls: boolean;
 
   constructor(cfg: LoopDevicesConfig, post: (m: WorkerMessage) => void, memory: DeviceMemory) {
     this.lockWords = new Int32Array(cfg.lockBlock);
@@ -43,6 +49,42 @@ export class LoopDevices {
     this.bus = new Bus((gpa) => cfg.mmioRegions.find((r) => gpa >= r.gpa && gpa < r.gpa + r.size)?.name);
     const ctx = busContext(this.bus, emit, memory);
     for (const d of cfg.devices) this.bus.add(createDevice(d.config, d.state, ctx));
+    this.chip = cfg.index === 0 ? this.bus.irqChip() : undefined;
+    this.polls = cfg.index === 0 && (this.bus.polled || this.chip !== undefined);
+  }
+
+  /** Whether the platform has an interrupt controller wired to this vCPU: HLT then waits for an interrupt. */
+  get interruptible(): boolean {
+    return this.chip !== undefined;
+  }
+
+  /**
+   * When the device timers next want to run (hostNow() ms; Infinity: none).
+   * Kept current by poll() and by writes to devices with timers, which may
+   * move it (a guest programming the PIT inside a run).
+   */
+  nextPoll = 0;
+
+  /** Runs the device timers and host input when due, or now if `force`; returns nextPoll. */
+  poll(now: number, force = false): number {
+    if (force || now >= this.nextPoll) this.nextPoll = this.locked(() => this.bus.poll(now));
+    return this.nextPoll;
+  }
+
+  /** INTR: the interrupt controller has a request for this vCPU. */
+  interruptPending(): boolean {
+    const chip = this.chip;
+    return chip !== undefined && this.locked(() => chip.hasInterrupt());
+  }
+
+  /** The interrupt-acknowledge cycle: the vector to deliver. */
+  acknowledge(): number {
+    return this.locked(() => this.chip!.acknowledge());
+  }
+
+  /** The VM view of the devices. */
+  inspect(): DeviceView[] {
+    return this.locked(() => this.bus.inspect());
   }
 
   pioRead(port: number, size: number): number {
@@ -50,7 +92,10 @@ export class LoopDevices {
   }
 
   pioWrite(port: number, size: number, value: number): void {
-    this.locked(() => this.bus.pioWrite(port, size, value));
+    this.locked(() => {
+      this.bus.pioWrite(port, size, value);
+      if (this.bus.timersChanged && this.polls) this.nextPoll = this.bus.poll(hostNow());
+    });
   }
 
   mmioRead(gpa: number, size: number): bigint {
@@ -58,7 +103,10 @@ export class LoopDevices {
   }
 
   mmioWrite(gpa: number, size: number, value: bigint): void {
-    this.locked(() => this.bus.mmioWrite(gpa, size, value));
+    this.locked(() => {
+      this.bus.mmioWrite(gpa, size, value);
+      if (this.bus.timersChanged && this.polls) this.nextPoll = this.bus.poll(hostNow());
+    });
   }
 
   claimsPort(port: number): boolean {
@@ -108,6 +156,8 @@ export function exitSink(counters: Float64Array, hooks: ExitHooks, devices: Loop
     mmioRead: (gpa, size) => devices.mmioRead(gpa, size),
     mmioWrite: (gpa, size, value) => devices.mmioWrite(gpa, size, value),
     pendingEnd: () => devices.pendingEnd(),
+    interruptRaised: () => devices.interruptPending(),
+    deadline: () => devices.nextPoll,
     claimsPort: (port) => devices.claimsPort(port),
     addUnclaimedPio: (port, size, reads, writes, lastValue) => devices.addUnclaimedPio(port, size, reads, writes, lastValue),
     pauseInExit: (stop) => pause.pauseInExit(stop),

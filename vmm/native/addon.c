@@ -28,6 +28,7 @@ NAPI_MODULE_INIT() {
     FN("unmapRun", n_unmap_run),
     FN("run", n_run),
     FN("kick", n_kick),
+    FN("setDeadline", n_set_deadline),
     FN("getRegs", n_get_regs),
     FN("setRegs", n_set_regs),
     FN("getSregs", n_get_sregs),

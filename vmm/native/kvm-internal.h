@@ -129,7 +129,7 @@ KVM_WRAPPER(n_create_vcpu); KVM_WRAPPER(n_enable_cap); KVM_WRAPPER(n_set_msr_fil
 /* memory.c */
 KVM_WRAPPER(n_mmap_anonymous); KVM_WRAPPER(n_munmap); KVM_WRAPPER(n_external_buffer);
 /* kvm-vcpu.c */
-KVM_WRAPPER(n_map_run); KVM_WRAPPER(n_unmap_run); KVM_WRAPPER(n_run); KVM_WRAPPER(n_kick);
+KVM_WRAPPER(n_map_run); KVM_WRAPPER(n_unmap_run); KVM_WRAPPER(n_run); KVM_WRAPPER(n_kick); KVM_WRAPPER(n_set_deadline);
 KVM_WRAPPER(n_get_regs); KVM_WRAPPER(n_set_regs); KVM_WRAPPER(n_get_sregs); KVM_WRAPPER(n_set_sregs);
 KVM_WRAPPER(n_get_msrs); KVM_WRAPPER(n_set_msrs); KVM_WRAPPER(n_get_fpu); KVM_WRAPPER(n_set_fpu);
 KVM_WRAPPER(n_get_xsave); KVM_WRAPPER(n_set_xsave); KVM_WRAPPER(n_get_vcpu_events);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <signal.h>
+#include <time.h>
 
 /* ------------------------------------------------- kick signal and vCPUs */
 
@@ -185,4 +187,41 @@ napi_value n_kick(napi_env env, napi_callback_info info) {
   napi_value out;
   napi_get_boolean(env, sent, &out);
   return out;
+}
+
+/*
+ * setDeadline(ns): the calling vCPU thread's device-timer deadline, as an
+ * absolute CLOCK_MONOTONIC time in ns (0: none). A POSIX timer aimed at this
+ * thread (SIGEV_THREAD_ID) sends the kick signal then, so KVM_RUN returns
+ * EINTR as for a kick and the loop runs the device timers. It repeats every
+ * millisecond after the deadline until re-armed, because a signal that lands
+ * just before KVM_RUN is entered is otherwise lost. One timer per thread,
+ * created on first use, lives as long as the thread.
+ */
+static __thread timer_t deadline_timer;
+static __thread int deadline_timer_ok;
+
+napi_value n_set_deadline(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t ns;
+  if (napi_get_value_int64(env, argv[0], &ns) != napi_ok) return throw_errno(env, EINVAL, "setDeadline");
+  if (!deadline_timer_ok) {
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = KICK_SIGNAL;
+    sev._sigev_un._tid = gettid();
+    pthread_once(&signal_once, install_kick_handler);
+    if (timer_create(CLOCK_MONOTONIC, &sev, &deadline_timer) != 0) return throw_errno(env, errno, "timer_create");
+    deadline_timer_ok = 1;
+  }
+  struct itimerspec its;
+  memset(&its, 0, sizeof its);
+  if (ns > 0) {
+    its.it_value.tv_sec = ns / 1000000000;
+    its.it_value.tv_nsec = ns % 1000000000;
+    its.it_interval.tv_nsec = 1000000;
+  }
+  if (timer_settime(deadline_timer, TIMER_ABSTIME, &its, NULL) != 0) return throw_errno(env, errno, "timer_settime");
+  return js_undefined(env);
 }
