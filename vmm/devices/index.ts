@@ -1,6 +1,7 @@
 // Device registry: a new device is one file plus one line here.
 
 import { debugExit } from './debug-exit';
+import { debugcon } from './debugcon';
 import type { Device, DeviceConfig, DeviceContext, DeviceFactory } from './types';
 import { uart16550 } from './uart16550';
 
@@ -10,6 +11,7 @@ type Factories = { [K in DeviceConfig['kind']]?: DeviceFactory<Extract<DeviceCon
 const FACTORIES: Factories = {
   uart16550,
   'debug-exit': debugExit,
+  debugcon,
 };
 
 function factory<C extends DeviceConfig>(config: C): DeviceFactory<C> {
