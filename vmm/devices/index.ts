@@ -1,5 +1,6 @@
 // Device registry: a new device is one file plus one line here.
 
+import { cmos } from './cmos';
 import { debugExit } from './debug-exit';
 import { debugcon } from './debugcon';
 import type { Device, DeviceConfig, DeviceContext, DeviceFactory } from './types';
@@ -12,6 +13,7 @@ const FACTORIES: Factories = {
   uart16550,
   'debug-exit': debugExit,
   debugcon,
+  cmos,
 };
 
 function factory<C extends DeviceConfig>(config: C): DeviceFactory<C> {

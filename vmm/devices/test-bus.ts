@@ -4,7 +4,7 @@
 
 import { Bus, busContext, NO_MEMORY } from './bus';
 import { createDevice, deviceStateBytes } from './index';
-import type { Device, DeviceConfig, DeviceEvent, DeviceMemory, IrqChip } from './types';
+import type { Device, DeviceConfig, DeviceContext, DeviceEvent, DeviceMemory, IrqChip } from './types';
 
 export interface TestBus {
   bus: Bus;
@@ -21,7 +21,17 @@ export interface TestBus {
   twin(): TestBus;
 }
 
-export function testBus(configs: DeviceConfig[], memory: DeviceMemory = NO_MEMORY, shared?: Map<string, SharedArrayBuffer>): TestBus {
+export interface TestBusOptions {
+  /** DMA memory (default: none). */
+  memory?: DeviceMemory;
+  /** The host clock the devices see (default: the real one). */
+  now?: () => number;
+  /** Creates a device in place of the registry (a factory with a fake wall clock, say). */
+  create?: (config: DeviceConfig, state: SharedArrayBuffer, ctx: DeviceContext) => Device;
+}
+
+export function testBus(configs: DeviceConfig[], options: TestBusOptions = {}, shared?: Map<string, SharedArrayBuffer>): TestBus {
+  const memory = options.memory ?? NO_MEMORY;
   const events: DeviceEvent[] = [];
   const lines = new Map<number, boolean>();
   const irqLog: Array<[number, boolean]> = [];
@@ -40,7 +50,9 @@ export function testBus(configs: DeviceConfig[], memory: DeviceMemory = NO_MEMOR
   for (const c of configs) {
     let s = states.get(c.name);
     if (!s) states.set(c.name, (s = new SharedArrayBuffer(Math.max(8, deviceStateBytes(c)))));
-    const d = createDevice(structuredClone(c), s, busContext(bus, (e) => events.push(e), memory));
+    const ctx = busContext(bus, (e) => events.push(e), memory);
+    if (options.now) ctx.now = options.now;
+    const d = (options.create ?? createDevice)(structuredClone(c), s, ctx);
     devices.set(c.name, d);
     bus.add(d);
   }
@@ -52,6 +64,6 @@ export function testBus(configs: DeviceConfig[], memory: DeviceMemory = NO_MEMOR
     lines,
     irqLog,
     rises: (line) => irqLog.filter(([l, v], i) => l === line && v && !irqLog.slice(0, i).reverse().find(([l2]) => l2 === line)?.[1]).length,
-    twin: () => testBus(configs, memory, states),
+    twin: () => testBus(configs, options, states),
   };
 }
