@@ -3,6 +3,7 @@
 import { cmos } from './cmos';
 import { debugExit } from './debug-exit';
 import { debugcon } from './debugcon';
+import { fwCfg } from './fw-cfg';
 import type { Device, DeviceConfig, DeviceContext, DeviceFactory } from './types';
 import { uart16550 } from './uart16550';
 
@@ -14,6 +15,7 @@ const FACTORIES: Factories = {
   'debug-exit': debugExit,
   debugcon,
   cmos,
+  'fw-cfg': fwCfg,
 };
 
 function factory<C extends DeviceConfig>(config: C): DeviceFactory<C> {
@@ -32,3 +34,4 @@ export function createDevice(config: DeviceConfig, state: SharedArrayBuffer, ctx
 
 export type { Device, DeviceConfig, DeviceContext, DeviceEvent, DeviceMemory, DeviceView, IrqChip, ResetAction, FwCfgItem } from './types';
 export { uartEnqueue } from './uart16550';
+export { fwCfgItems } from './fw-cfg-items';
