@@ -4,6 +4,7 @@ import { cmos } from './cmos';
 import { debugExit } from './debug-exit';
 import { debugcon } from './debugcon';
 import { fwCfg } from './fw-cfg';
+import { pciHost } from './pci-host';
 import type { Device, DeviceConfig, DeviceContext, DeviceFactory } from './types';
 import { uart16550 } from './uart16550';
 
@@ -16,6 +17,7 @@ const FACTORIES: Factories = {
   debugcon,
   cmos,
   'fw-cfg': fwCfg,
+  'pci-host': pciHost,
 };
 
 function factory<C extends DeviceConfig>(config: C): DeviceFactory<C> {
