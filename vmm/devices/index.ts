@@ -4,6 +4,7 @@ import { cmos } from './cmos';
 import { debugExit } from './debug-exit';
 import { debugcon } from './debugcon';
 import { fwCfg } from './fw-cfg';
+import { i8042 } from './i8042';
 import { pciHost } from './pci-host';
 import type { Device, DeviceConfig, DeviceContext, DeviceFactory } from './types';
 import { uart16550 } from './uart16550';
@@ -18,6 +19,7 @@ const FACTORIES: Factories = {
   cmos,
   'fw-cfg': fwCfg,
   'pci-host': pciHost,
+  i8042,
 };
 
 function factory<C extends DeviceConfig>(config: C): DeviceFactory<C> {
