@@ -1,25 +1,32 @@
 // Device registry: a new device is one file plus one line here.
 
+import { cmos } from './cmos';
 import { debugExit } from './debug-exit';
+import { debugcon } from './debugcon';
+import { fwCfg } from './fw-cfg';
+import { i8042 } from './i8042';
+import { pciHost } from './pci-host';
 import type { Device, DeviceConfig, DeviceContext, DeviceFactory } from './types';
 import { uart16550 } from './uart16550';
 import { pic } from './pic';
 import { pit } from './pit';
 
-// Partial while the PC platform's devices land one by one (issue 12); createDevice says which kind is missing.
-type Factories = { [K in DeviceConfig['kind']]?: DeviceFactory<Extract<DeviceConfig, { kind: K }>> };
+type Factories = { [K in DeviceConfig['kind']]: DeviceFactory<Extract<DeviceConfig, { kind: K }>> };
 
 const FACTORIES: Factories = {
   uart16550,
   'debug-exit': debugExit,
   pic,
   pit,
+  debugcon,
+  cmos,
+  'fw-cfg': fwCfg,
+  'pci-host': pciHost,
+  i8042,
 };
 
 function factory<C extends DeviceConfig>(config: C): DeviceFactory<C> {
-  const f = FACTORIES[config.kind];
-  if (!f) throw new Error(`vmscope has no ${config.kind} device model yet`);
-  return f as unknown as DeviceFactory<C>;
+  return FACTORIES[config.kind] as unknown as DeviceFactory<C>;
 }
 
 export function deviceStateBytes(config: DeviceConfig): number {
@@ -32,3 +39,4 @@ export function createDevice(config: DeviceConfig, state: SharedArrayBuffer, ctx
 
 export type { Device, DeviceConfig, DeviceContext, DeviceEvent, DeviceMemory, DeviceView, IrqChip, ResetAction, FwCfgItem } from './types';
 export { uartEnqueue } from './uart16550';
+export { fwCfgItems } from './fw-cfg-items';
