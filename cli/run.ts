@@ -27,6 +27,8 @@ export function exitCodeFor(result: RunResult): number {
       switch (end.end.kind) {
         case 'debug-exit':
           return end.end.status;
+        case 'reset':
+          return ExitCode.ok;
         case 'halted':
           return ExitCode.halted;
         case 'stopped':
@@ -88,7 +90,7 @@ export async function runCommand(specPath: string, opts: RunOptions): Promise<nu
 
   const end = result.end;
   const code = exitCodeFor(result);
-  const clean = end.kind === 'vcpu' && end.end.kind === 'debug-exit';
+  const clean = end.kind === 'vcpu' && (end.end.kind === 'debug-exit' || end.end.kind === 'reset');
   if (!clean) {
     process.stderr.write(`vmscope: ${describeRunEnd(end)}\n`);
     const cpu = end.kind === 'vcpu' ? endCpu(end.end) : undefined;

@@ -21,6 +21,8 @@ export interface CpuSnapshot {
 /** Why one vCPU stopped for good. */
 export type VcpuEnd =
   | { kind: 'debug-exit'; status: number }
+  /** The guest asked for a system reset (i8042 pulse, port 0x92) and the spec says a reset ends the run. */
+  | { kind: 'reset'; device: string }
   | { kind: 'halted'; cpu: CpuSnapshot }
   | { kind: 'triple-fault'; cpu: CpuSnapshot }
   | { kind: 'entry-failure'; hardwareReason: bigint; hostCpu: number; cpu: CpuSnapshot }
@@ -102,6 +104,8 @@ export function describeVcpuEnd(vcpu: number, e: VcpuEnd): string {
   switch (e.kind) {
     case 'debug-exit':
       return `guest exited with status ${e.status} through debug-exit (${who})`;
+    case 'reset':
+      return `the guest reset the machine through ${e.device} (${who}); devices.i8042.on-reset is exit`;
     case 'halted':
       return `${who} halted ${where(e.cpu)} with no interrupt source to wake it`;
     case 'triple-fault':
