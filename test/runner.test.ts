@@ -294,3 +294,35 @@ vmTest('the machine plants int3s, hides them from reads, keeps them through writ
   assert.equal(result.end.kind === 'vcpu' && result.end.end.kind, 'debug-exit');
   assert.match(serial(), /^Hello from the guest/);
 });
+
+/** The lines a Multiboot test kernel printed, as `key=value` facts and the memory map it was given. */
+function multibootFacts(serial: string) {
+  const lines = serial.split('\n');
+  const field = (key: string) => lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+  const mmap = lines.filter((l) => l.startsWith('mmap ')).map((l) => l.split(' ').slice(1));
+  const modules = lines.filter((l) => l.startsWith('module '));
+  return { field, mmap, modules, lines };
+}
+
+for (const version of [1, 2] as const) {
+  vmTest(`a Multiboot ${version} kernel in C gets its magic, memory sizes, command line, modules and memory map`, async () => {
+    const { result, serial } = await runSpec(`test/guests/multiboot${version}.vmspec`);
+    const f = multibootFacts(serial);
+    assert.equal(f.field('magic'), version === 1 ? '0x2badb002' : '0x36d76289', serial);
+    assert.equal(f.field('mem_lower'), '639 mem_upper=31744', '32 MiB of RAM: 639 KiB low, 31 MiB above 1 MiB');
+    assert.equal(f.field('cmdline'), 'console=ttyS0 answer=42');
+    assert.equal(f.field('loader'), 'vmscope');
+    assert.deepEqual(f.modules, [
+      'module mod-one size=19 aligned=1 data=module-o',
+      'module multiboot-module.txt size=19 aligned=1 data=module-o',
+    ]);
+    assert.deepEqual(f.mmap, [
+      ['0x0', '0x9fc00', '1'],
+      ['0x9fc00', '0x400', '2'],
+      ['0xf0000', '0x10000', '2'],
+      ['0x100000', '0x1f00000', '1'],
+    ]);
+    if (version === 2) assert.equal(f.field('aligned'), '1', 'the boot information is 8-byte aligned');
+    assert.equal(debugExitStatus(result), 0);
+  });
+}
