@@ -83,3 +83,20 @@ export function parseSetupHeader(bytes: Uint8Array): SetupHeader {
 export function protocolVersion(version: number): string {
   return `${version >> 8}.${String(version & 0xff).padStart(2, '0')}`;
 }
+
+const MiB = 0x100000;
+
+/** Where the protected-mode kernel goes: pref_address when it fits, else (relocatable) the lowest aligned address from 1 MiB. */
+export function kernelLoadAddress(h: SetupHeader, kernelBytes: number, ramEnd: number): number {
+  const need = Math.max(h.initSize, kernelBytes);
+  const pref = h.prefAddress !== 0n ? Number(h.prefAddress) : h.code32Start || MiB;
+  if (pref + need <= ramEnd) return pref;
+  if (!h.relocatable) {
+    throw new BzImageError(`the kernel is not relocatable and needs RAM from ${hex(pref)} to ${hex(pref + need)} (pref_address + init_size); raise memory to at least ${Math.ceil((pref + need) / MiB)} MiB`);
+  }
+  const low = Math.ceil(MiB / (h.kernelAlignment || 2 * MiB)) * (h.kernelAlignment || 2 * MiB);
+  if (low + need > ramEnd) {
+    throw new BzImageError(`the kernel needs ${Math.ceil(need / MiB)} MiB from ${hex(low)} (init_size, to decompress itself) but RAM ends at ${hex(ramEnd)}; raise memory`);
+  }
+  return low;
+}

@@ -9,22 +9,13 @@
 // vmscope does not model, so a RAM copy is what keeps it running.
 
 import { gpa, gva, hex } from '../../common/address';
+import { LOW_ALIAS_MAX, RESET_VECTOR, romSizeProblem } from '../../formats/firmware-rom';
 import { dataSegment } from './boot-info';
 import { ImageError, type Loader } from './types';
 
-export const ROM_MIN = 64 * 1024;
-export const ROM_MAX = 16 * 1024 * 1024;
-export const LOW_ALIAS_MAX = 128 * 1024;
-export const RESET_VECTOR = 0xfffffff0;
+export { LOW_ALIAS_MAX, RESET_VECTOR, romSizeProblem } from '../../formats/firmware-rom';
 const FOUR_GIB = 2 ** 32;
 const ONE_MIB = 0x100000;
-
-/** Why `size` is not a ROM size vmscope maps, or undefined when it is. */
-export function romSizeProblem(size: number): string | undefined {
-  if (size < ROM_MIN || size > ROM_MAX) return `${size} bytes, outside 64 KiB..16 MiB`;
-  if ((size & (size - 1)) !== 0) return `${size} bytes, not a power of two`;
-  return undefined;
-}
 
 export const firmwareLoader: Loader = {
   format: 'firmware',

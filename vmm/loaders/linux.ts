@@ -5,10 +5,10 @@
 // entry at load + 0x200 in long mode with RSI pointing at boot_params.
 
 import { gva, hex } from '../../common/address';
-import { BzImageError, ENTRY64_OFFSET, LOADFLAGS, parseSetupHeader, protocolVersion, isBzImage, SETUP_HEADER_OFFSET, type SetupHeader } from '../../formats/bzimage';
+import { BzImageError, ENTRY64_OFFSET, kernelLoadAddress, LOADFLAGS, parseSetupHeader, protocolVersion, isBzImage, SETUP_HEADER_OFFSET, type SetupHeader } from '../../formats/bzimage';
 import { BootInfoArea } from '../boot/layout';
 import { lowRamEnd, type E820Entry } from '../boot/e820';
-import { alignDown, alignUp, dataSegment, PAGE, requireE820 } from './boot-info';
+import { alignDown, dataSegment, PAGE, requireE820 } from './boot-info';
 import { ImageError, type Loader } from './types';
 
 const MiB = 0x100000;
@@ -34,21 +34,6 @@ const LOADER_ID_UNDEFINED = 0xff;
 /** boot.rst's example heap end for a setup segment with the heap just below the command line. */
 const HEAP_END_PTR = 0xe000 - 0x200;
 
-/** Where the protected-mode kernel goes: pref_address when it fits, else (relocatable) the lowest aligned address from 1 MiB. */
-export function kernelLoadAddress(h: SetupHeader, kernelBytes: number, ramEnd: number): number {
-  const need = Math.max(h.initSize, kernelBytes);
-  const pref = h.prefAddress !== 0n ? Number(h.prefAddress) : h.code32Start || MiB;
-  if (pref + need <= ramEnd) return pref;
-  if (!h.relocatable) {
-    throw new ImageError(`the kernel is not relocatable and needs RAM from ${hex(pref)} to ${hex(pref + need)} (pref_address + init_size); raise memory to at least ${Math.ceil((pref + need) / MiB)} MiB`);
-  }
-  const low = alignUp(MiB, h.kernelAlignment || 2 * MiB);
-  if (low + need > ramEnd) {
-    throw new ImageError(`the kernel needs ${Math.ceil(need / MiB)} MiB from ${hex(low)} (init_size, to decompress itself) but RAM ends at ${hex(ramEnd)}; raise memory`);
-  }
-  return low;
-}
-
 export const linuxLoader: Loader = {
   format: 'linux',
   autoDetect: true,
@@ -64,7 +49,13 @@ export const linuxLoader: Loader = {
     const map = requireE820(opts.e820, 'Linux');
     const ramEnd = lowRamEnd(map);
     const kernel = bytes.subarray(h.kernelOffset);
-    const load = kernelLoadAddress(h, kernel.length, ramEnd);
+    let load: number;
+    try {
+      load = kernelLoadAddress(h, kernel.length, ramEnd);
+    } catch (e) {
+      if (e instanceof BzImageError) throw new ImageError(e.message);
+      throw e;
+    }
     const kernelEnd = load + Math.max(h.initSize, kernel.length);
 
     const cmdline = new TextEncoder().encode(opts.cmdline ?? '');
