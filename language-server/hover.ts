@@ -66,7 +66,7 @@ function typeName(s: SchemaNode): string {
     case 'address': return s.symbol ? `address (${s.bits}-bit) or symbol` : `address (${s.bits}-bit)`;
     case 'enum': return `enum (${s.values.join(' | ')})`;
     case 'array': return `list of ${typeName(s.items)}`;
-    case 'object': return s.toggle ? 'mapping, true or false' : 'mapping';
+    case 'object': return s.toggle ? 'mapping, true or false' : s.shorthand ? `mapping, or just its ${s.shorthand}` : 'mapping';
     default: return s.type;
   }
 }

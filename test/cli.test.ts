@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { CLI, ROOT, vmTest, kvmTest, hostInfo, EMU_OK, EMU_PROBLEM } from './kvm';
 import { loadNative } from '../vmm/kvm/native';
 import { KvmCap } from '../vmm/kvm/constants';
+import { bzImage } from '../formats/boot-fixtures';
 
 function vmscope(args: string[], opts: SpawnSyncOptions = {}) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000, ...opts });
@@ -173,6 +174,24 @@ test('check: ok for every example, errors for a bad one', () => {
   const bad = tmpSpec('name: m\nboot:\n  image: x.bin\n  format: flat\n  load: 0x2000000\n', { 'x.bin': new Uint8Array([0xf4]) });
   const r = vmscope(['check', bad]);
   assert.equal(r.code, 1);
+});
+
+test('check: protocol kernels are checked against their headers and boot files', () => {
+  const ok = vmscope(['check', 'test/guests/multiboot1.vmspec', 'test/guests/multiboot2.vmspec']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /multiboot1\.vmspec: ok \(multiboot 32-bit, entry 0x1000[0-9a-f]{2}, 4 segments\)/);
+  const placeholder = 'ffffffffffffffff B The real System.map is in the linux-image-6.1.0-18-cloud-amd64-dbg package\n';
+  const linux = tmpSpec('name: l\nmemory: 64MiB\nboot:\n  image: bzImage\n  format: linux\n  symbols: System.map\n', { bzImage: bzImage(new Uint8Array(0x1000)), 'System.map': placeholder });
+  const warned = vmscope(['check', linux]);
+  assert.equal(warned.code, 0, 'a warning does not fail the check');
+  assert.match(warned.stderr, /vm\.vmspec:6:12: warning: .*placeholder System\.map.*-dbg package.* \[symbols-placeholder\]/);
+  const bad = tmpSpec('name: l\nboot:\n  image: bzImage\n  format: linux\n  initrd: missing.img\n', { bzImage: bzImage(new Uint8Array(0x1000), { xloadflags: 0 }) });
+  const r = vmscope(['check', bad]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /vm\.vmspec:4:11: error: .*XLF_KERNEL_64.* \[bzimage-header\]/);
+  assert.match(r.stderr, /vm\.vmspec:5:11: error: the initrd .*missing\.img does not exist \[boot-file-missing\]/);
+  const rom = tmpSpec('name: f\nboot:\n  image: bios.bin\n  format: firmware\n', { 'bios.bin': new Uint8Array(100_000) });
+  assert.match(vmscope(['check', rom]).stderr, /not a power of two \[rom-size\]/);
 });
 
 kvmTest('info tells the truth about this host\'s KVM', () => {

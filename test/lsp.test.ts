@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { type MessageConnection, StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node';
 import { thisHost } from '../vmspec/host-checks';
+import { bzImage } from '../formats/boot-fixtures';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SERVER = path.join(ROOT, 'dist', 'language-server.js');
@@ -188,6 +189,36 @@ describe('vmspec language server over stdio', { timeout: 60_000 }, () => {
   }, { timeout: 10_000 });
   after(async () => {
     await client.stop();
+  });
+
+  test('protocol kernels: header, boot-file and symbol checks, completion of the new formats, hover on the new keys', async () => {
+    fs.writeFileSync(path.join(dir, 'not-multiboot.bin'), new Uint8Array(0x4000));
+    fs.writeFileSync(path.join(dir, 'System.map'), 'ffffffffffffffff B The real System.map is in the linux-image-6.1.0-18-cloud-amd64-dbg package\n');
+    fs.writeFileSync(path.join(dir, 'bzImage'), bzImage(new Uint8Array(0x1000), { version: 0x020a }));
+    const uri = fresh();
+    await client.open(uri, 'name: mb\nboot:\n  image: not-multiboot.bin\n  format: multiboot\n  modules: [gone.bin]\n');
+    const mb = await client.diagnostics(uri, 1);
+    assert.deepEqual(mb.map((d) => [d.code, d.range.start.line, d.range.start.character]), [['multiboot-header', 3, 10], ['boot-file-missing', 4, 12]]);
+    assert.match(mb[0]!.message, /no Multiboot header/);
+    const v = await client.change(uri, 'name: l\nboot:\n  image: bzImage\n  format: linux\n  symbols: System.map\n  mode: long\n');
+    const linux = await client.diagnostics(uri, v);
+    // LSP severities: 1 error, 2 warning.
+    assert.deepEqual(linux.map((d) => `${d.code}:${d.severity}`).sort(), ['bzimage-header:1', 'ignored-key:2', 'symbols-placeholder:2']);
+    assert.match(linux.find((d) => d.code === 'bzimage-header')!.message, /protocol 2\.10 is too old/);
+    assert.match(linux.find((d) => d.code === 'symbols-placeholder')!.message, /-dbg package.*vmlinux/);
+
+    await client.change(uri, 'name: x\nboot:\n  image: a\n  format: \n');
+    const formats = (await client.request<CompletionItem[]>('textDocument/completion', { ...doc(uri), position: at(3, 10) })).map((i) => i.label);
+    assert.deepEqual([...formats].sort(), ['elf', 'firmware', 'flat', 'linux', 'multiboot']);
+    await client.change(uri, 'name: x\nboot:\n  image: a\n  \n');
+    const keys = (await client.request<CompletionItem[]>('textDocument/completion', { ...doc(uri), position: at(3, 2) })).map((i) => i.label);
+    for (const k of ['cmdline', 'initrd', 'modules', 'symbols']) assert.ok(keys.includes(k), keys.join());
+    await client.change(uri, 'name: x\nplatform: pc\nboot:\n  image: a\n  initrd: i.img\n');
+    const initrd = hoverText(await client.request('textDocument/hover', { ...doc(uri), position: at(4, 3) }));
+    assert.match(initrd, /initial RAM disk/);
+    assert.match(initrd, /initrd_addr_max/);
+    const platform = hoverText(await client.request('textDocument/hover', { ...doc(uri), position: at(1, 2) }));
+    assert.match(platform, /`pc` when `boot\.format` is `linux`, `multiboot` or `firmware`/);
   });
 
   test('a valid spec has no diagnostics', async () => {

@@ -2,7 +2,13 @@
 // host offers (the real /dev/kvm, the emulator).
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { bzImage } from '../formats/boot-fixtures';
+import { loadSpecFile } from '../vmspec/load';
 import { gpa } from '../common/address';
 import { buildMachine } from '../vmm/builder';
 import type { Machine } from '../vmm/machine';
@@ -293,4 +299,130 @@ vmTest('the machine plants int3s, hides them from reads, keeps them through writ
   const result = await done;
   assert.equal(result.end.kind === 'vcpu' && result.end.end.kind, 'debug-exit');
   assert.match(serial(), /^Hello from the guest/);
+});
+
+/** The lines a Multiboot test kernel printed, as `key=value` facts and the memory map it was given. */
+function multibootFacts(serial: string) {
+  const lines = serial.split('\n');
+  const field = (key: string) => lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+  const mmap = lines.filter((l) => l.startsWith('mmap ')).map((l) => l.split(' ').slice(1));
+  const modules = lines.filter((l) => l.startsWith('module '));
+  return { field, mmap, modules, lines };
+}
+
+for (const version of [1, 2] as const) {
+  vmTest(`a Multiboot ${version} kernel in C gets its magic, memory sizes, command line, modules and memory map`, async () => {
+    const { result, serial } = await runSpec(`test/guests/multiboot${version}.vmspec`);
+    const f = multibootFacts(serial);
+    assert.equal(f.field('magic'), version === 1 ? '0x2badb002' : '0x36d76289', serial);
+    assert.equal(f.field('mem_lower'), '639 mem_upper=31744', '32 MiB of RAM: 639 KiB low, 31 MiB above 1 MiB');
+    assert.equal(f.field('cmdline'), 'console=ttyS0 answer=42');
+    assert.equal(f.field('loader'), 'vmscope');
+    assert.deepEqual(f.modules, [
+      'module mod-one size=19 aligned=1 data=module-o',
+      'module multiboot-module.txt size=19 aligned=1 data=module-o',
+    ]);
+    assert.deepEqual(f.mmap, [
+      ['0x0', '0x9fc00', '1'],
+      ['0x9fc00', '0x400', '2'],
+      ['0xf0000', '0x10000', '2'],
+      ['0x100000', '0x1f00000', '1'],
+    ]);
+    if (version === 2) assert.equal(f.field('aligned'), '1', 'the boot information is 8-byte aligned');
+    assert.equal(debugExitStatus(result), 0);
+  });
+}
+
+/** Assembles `asm` into a flat binary at address 0 with the machine's binutils (a fixture made from source). */
+function assembleFlat(asm: string, bits: 16 | 64): Uint8Array {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-flat-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'a.S'), asm);
+    execFileSync('as', [bits === 64 ? '--64' : '--32', '-o', path.join(dir, 'a.o'), path.join(dir, 'a.S')]);
+    execFileSync('ld', ['-m', bits === 64 ? 'elf_x86_64' : 'elf_i386', '--oformat', 'binary', '-Ttext', '0', '-o', path.join(dir, 'a.bin'), path.join(dir, 'a.o')]);
+    return fs.readFileSync(path.join(dir, 'a.bin'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Writes `files` and a spec into a fresh directory and runs the spec. */
+async function runTemp(spec: string, files: Record<string, Uint8Array>): Promise<{ result: RunResult; serial: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-boot-'));
+  try {
+    for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), data);
+    fs.writeFileSync(path.join(dir, 'vm.vmspec'), spec);
+    const parsed = loadSpecFile(path.join(dir, 'vm.vmspec'));
+    if (!parsed.spec) throw new Error(parsed.diagnostics.map((d) => d.message).join('; '));
+    const { machine } = buildMachine(parsed.spec);
+    const serial = collectSerial(machine);
+    const result = await machine.start({ timeoutMs: 10_000 });
+    return { result, serial: serial() };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+vmTest('a bzImage is entered at its 64-bit entry with RSI at boot_params (its header, command line and initrd) and CS = __BOOT_CS', async () => {
+  // The protected-mode kernel: 0x200 bytes of padding, then the 64-bit entry.
+  const payload = assembleFlat(`
+    .code64
+    .org 0x200
+    mov $0x3f8, %dx
+    mov $0x202, %ecx            /* "HdrS", copied from the setup header */
+    call put4
+    mov 0x228(%rsi), %ecx       /* cmd_line_ptr: the first four bytes of the command line */
+    sub %rsi, %rcx
+    call put4
+    mov 0x218(%rsi), %ecx       /* ramdisk_image: the first four bytes of the initrd */
+    sub %rsi, %rcx
+    call put4
+    mov %cs, %ax
+    out %al, $0xf4
+    hlt
+  put4:
+    mov $4, %ebx
+  1:mov (%rsi,%rcx), %al
+    out %al, %dx
+    inc %rcx
+    dec %ebx
+    jnz 1b
+    ret
+  `, 64);
+  const initrd = new TextEncoder().encode('INIT'.padEnd(5000, '.'));
+  const { result, serial } = await runTemp(
+    'name: bz\nmemory: 64MiB\nplatform: minimal\nboot:\n  image: bzImage\n  format: linux\n  initrd: initrd.img\n  cmdline: "quiet console=ttyS0"\n',
+    { bzImage: bzImage(payload), 'initrd.img': initrd },
+  );
+  assert.equal(serial, 'HdrSquieINIT');
+  assert.equal(debugExitStatus(result), 0x10, 'CS is __BOOT_CS');
+});
+
+vmTest('a firmware ROM starts at the reset vector with CS.base 0xffff0000 and runs on from its writable copy below 1 MiB', async () => {
+  const rom = assembleFlat(`
+    .code16
+    .byte 'R', 'H'
+    .org 0x100
+  high:                         /* CS.base 0xffff0000: this is the ROM below 4 GiB */
+    mov $0x3f8, %dx
+    mov $0xf000, %ax
+    mov %ax, %ds
+    movb $'L', 1                /* into the copy at 0xf0001, which is RAM */
+    mov %cs:1, %al              /* still 'H': CS reaches the ROM, not the copy */
+    out %al, %dx
+    ljmp $0xf000, $low          /* on to the copy (a 64 KiB ROM is copied whole) */
+  low:
+    mov %cs:1, %al              /* 'L': now running from the copy */
+    out %al, %dx
+    mov $42, %al
+    out %al, $0xf4
+    hlt
+    .org 0xfff0
+    jmp high
+    .org 0x10000
+  `, 16);
+  assert.equal(rom.length, 0x10000);
+  const { result, serial } = await runTemp('name: fw\nmemory: 2MiB\nplatform: minimal\nboot:\n  image: bios.bin\n  format: firmware\n', { 'bios.bin': rom });
+  assert.equal(serial, 'HL');
+  assert.equal(debugExitStatus(result), 42);
 });

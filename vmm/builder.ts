@@ -4,10 +4,12 @@
 // through vmspec/'s VmSpec; everything it produces is a Machine.
 
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { VmSpec } from '../vmspec/types';
 import { gpa, gva, hex, type Gva } from '../common/address';
 import { BootArea, KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, MAX_LOW_RAM } from './boot/layout';
-import { BootStateError, initialState } from './boot/cpu-state';
+import { BootStateError, initialState, type EntryMode, type InitialState } from './boot/cpu-state';
+import { e820Map } from './boot/e820';
 import { KvmCap } from './kvm/constants';
 import { KVM_DEVICE, openKvm, type KvmSystem } from './kvm/system';
 import { type CpuidEntry, type Sregs } from './registers';
@@ -18,7 +20,10 @@ import { EmuMachine } from './emu/machine';
 import { loadUnicorn, UnicornUnavailable } from './emu/native';
 import { ContextLayoutMismatch } from './emu/context';
 import type { AccelChoice, BackendName } from './backend';
-import { loadImage, ImageError, type LoadedImage } from './loaders';
+import { loadImage, ImageError, type LoadedImage, type LoadSegment } from './loaders';
+import type { EntryRegs, LoadOptions, SegmentRole } from './loaders/types';
+import { readSymbolFile, type SymbolFile } from './loaders/symbols';
+import { platformOf, serialIrqOf } from '../vmspec/platform';
 import { allocateGuestMemory, mapGuestMemory, releaseGuestMemory, type BackedKind, type GuestMemory } from './memory';
 import type { DeviceConfig } from './devices';
 import { BackendUnavailable, BuildError, KvmUnavailable } from './errors';
@@ -63,21 +68,25 @@ export function memoryLayout(spec: Pick<VmSpec, 'memory' | 'regions'>): MemoryLa
 }
 
 function readImage(spec: VmSpec): Uint8Array {
-  const file = spec.boot.image;
+  return readBootFile(spec.boot.image, 'image', 'boot.image', 'build the guest first (e.g. make), or fix boot.image');
+}
+
+/** Reads a file the spec names (image, initrd, module, symbols), failing with what is wrong and the key to fix. */
+function readBootFile(file: string, what: string, key: string, missingFix: string): Uint8Array {
   try {
     return fs.readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new BuildError(`image ${file} does not exist`, 'build the guest first (e.g. make), or fix boot.image');
-    if (code === 'EACCES') throw new BuildError(`image ${file} is not readable`, 'check its permissions');
-    if (code === 'EISDIR') throw new BuildError(`image ${file} is a directory`, 'point boot.image at the guest binary');
-    throw new BuildError(`cannot read image ${file} (${code ?? String(e)})`);
+    if (code === 'ENOENT') throw new BuildError(`${what} ${file} does not exist`, missingFix);
+    if (code === 'EACCES') throw new BuildError(`${what} ${file} is not readable`, 'check its permissions');
+    if (code === 'EISDIR') throw new BuildError(`${what} ${file} is a directory`, `point ${key} at a file`);
+    throw new BuildError(`cannot read ${what} ${file} (${code ?? String(e)})`);
   }
 }
 
 function resolveEntry(spec: VmSpec, image: LoadedImage): Gva {
   const e = spec.boot.entry;
-  if (e === undefined) return image.entry;
+  if (e === undefined || image.entryState) return image.entry;
   if (typeof e === 'bigint') return gva(e);
   const sym = image.symbols.find((s) => s.name === e);
   if (!sym) {
@@ -93,23 +102,48 @@ function resolveEntry(spec: VmSpec, image: LoadedImage): Gva {
 
 /** Checks that every segment lands in backed memory and clear of the boot area. Pure. */
 export function checkPlacement(spec: VmSpec, image: LoadedImage, layout: readonly MemoryLayoutEntry[]): void {
-  const bootEnd = spec.boot.mode === 'real' ? 0 : BootArea.end;
+  const mode = entryModeOf(spec, image);
+  const bootEnd = mode === 'real' || mode === 'reset' ? 0 : BootArea.end;
+  const what = (seg: LoadSegment) => `${ROLE_NAMES[seg.role ?? 'image']} ${hex(seg.gpa)}..${hex(seg.gpa + seg.memSize)}`;
   for (const seg of image.segments) {
     const end = seg.gpa + seg.memSize;
     const home = layout.find((l) => l.kind !== 'mmio' && seg.gpa >= l.gpa && end <= l.gpa + l.size);
     if (!home) {
       throw new BuildError(
-        `image segment ${hex(seg.gpa)}..${hex(end)} does not fit in guest memory (RAM is ${hex(0)}..${hex(spec.memory)})`,
+        `${what(seg)} does not fit in guest memory (RAM is ${hex(0)}..${hex(spec.memory)})`,
         'raise memory, add a ram region, or relink the guest',
       );
     }
     if (seg.gpa < bootEnd && BootArea.gdt < end) {
       throw new BuildError(
-        `image segment ${hex(seg.gpa)}..${hex(end)} overlaps ${hex(BootArea.gdt)}..${hex(BootArea.end)}, where vmscope puts the GDT and page tables in ${spec.boot.mode} mode`,
+        `${what(seg)} overlaps ${hex(BootArea.gdt)}..${hex(BootArea.end)}, where vmscope puts the GDT and page tables in ${mode} mode`,
         'link the guest above 0x7000 (1 MiB is usual)',
       );
     }
   }
+  // What a protocol loader adds (boot information, modules, an initrd) must not land on the kernel or on each other.
+  const segs = [...image.segments].sort((a, b) => a.gpa - b.gpa);
+  for (let i = 1; i < segs.length; i++) {
+    const a = segs[i - 1]!;
+    const b = segs[i]!;
+    if (b.gpa < a.gpa + a.memSize && (a.role ?? 'image') !== (b.role ?? 'image')) {
+      throw new BuildError(`${what(b)} overlaps ${what(a)}`, 'link the kernel at 1 MiB or above, clear of vmscope\'s boot information at 0x8000..0x70000');
+    }
+  }
+}
+
+const ROLE_NAMES: Record<SegmentRole, string> = {
+  image: 'image segment',
+  'boot-info': 'boot information',
+  cmdline: 'command line',
+  initrd: 'initrd',
+  module: 'module',
+  'firmware-alias': 'the firmware\'s copy below 1 MiB',
+};
+
+/** The mode vCPUs start in: the boot protocol's for linux, multiboot and firmware images, else the spec's. */
+export function entryModeOf(spec: VmSpec, image: LoadedImage): EntryMode {
+  return image.entryState?.mode ?? spec.boot.mode;
 }
 
 function copyImage(image: LoadedImage, memory: GuestMemory): void {
@@ -128,23 +162,78 @@ export interface MachinePlan {
   warnings: string[];
 }
 
+/** What the spec gives a protocol loader besides the image: command line, initrd, modules and the memory map. */
+function loadOptions(spec: VmSpec, layout: readonly MemoryLayoutEntry[]): LoadOptions {
+  const opts: LoadOptions = { load: gpa(spec.boot.load), e820: e820Map(layout) };
+  if (spec.boot.cmdline !== undefined) opts.cmdline = spec.boot.cmdline;
+  if (spec.boot.format === 'linux' && spec.boot.initrd !== undefined) {
+    opts.initrd = readBootFile(spec.boot.initrd, 'initrd', 'boot.initrd', 'build the initrd first, or fix boot.initrd');
+  }
+  if (spec.boot.format === 'multiboot') {
+    opts.modules = spec.boot.modules.map((m) => ({
+      data: readBootFile(m.path, 'module', 'boot.modules', 'build the module first, or fix its path in boot.modules'),
+      cmdline: m.cmdline ?? path.relative(spec.dir, m.path),
+    }));
+  }
+  return opts;
+}
+
+/** ROM and RAM the image brings (a firmware ROM), checked like the spec's regions against everything else. */
+function withImageRegions(layout: MemoryLayoutEntry[], image: LoadedImage): MemoryLayoutEntry[] {
+  const out = [...layout];
+  for (const r of image.regions ?? []) {
+    const clash = out.find((l) => r.gpa < l.gpa + l.size && l.gpa < r.gpa + r.size);
+    if (clash) throw new BuildError(`the image's ${r.name} (${hex(r.gpa)}..${hex(r.gpa + r.size)}) overlaps ${clash.name} (${hex(clash.gpa)}..${hex(clash.gpa + clash.size)})`, 'move or remove that region');
+    const reserved = { start: KVM_IDENTITY_MAP_ADDR, end: KVM_TSS_ADDR + 3 * 4 * KIB };
+    if (r.gpa < reserved.end && reserved.start < r.gpa + r.size) {
+      throw new BuildError(`the image's ${r.name} (${hex(r.gpa)}..${hex(r.gpa + r.size)}) overlaps the pages KVM reserves at ${hex(reserved.start)}..${hex(reserved.end)}`, 'use a ROM of at most 16 MiB');
+    }
+    out.push({ name: r.name, kind: r.kind, gpa: r.gpa, size: r.size });
+  }
+  return out;
+}
+
+/** boot.symbols: symbols for an image that has none of its own (or more than it has). */
+function attachSymbols(spec: VmSpec, image: LoadedImage, warnings: string[]): void {
+  const file = spec.boot.symbols;
+  if (file === undefined) return;
+  let symbols: SymbolFile;
+  try {
+    symbols = readSymbolFile(readBootFile(file, 'symbol file', 'boot.symbols', 'fix boot.symbols, or remove it'));
+  } catch (e) {
+    if (e instanceof ImageError) throw new BuildError(`boot.symbols ${file}: ${e.message}`, 'point it at a System.map or an ELF vmlinux');
+    throw e;
+  }
+  if (symbols.placeholder !== undefined) {
+    warnings.push(`boot.symbols ${file} is a placeholder System.map ("${symbols.placeholder}"): no kernel symbols; install the -dbg package it names and use its System.map or vmlinux`);
+    return;
+  }
+  const own = new Set(image.symbols.map((s) => s.name));
+  image.symbols = [...image.symbols, ...symbols.symbols.filter((s) => !own.has(s.name))];
+}
+
 export function planMachine(spec: VmSpec): MachinePlan {
   const warnings: string[] = [];
-  const layout = memoryLayout(spec);
+  const baseLayout = memoryLayout(spec);
   const bytes = readImage(spec);
   let image: LoadedImage;
   try {
-    image = loadImage(bytes, spec.boot.format, { load: gpa(spec.boot.load) });
+    image = loadImage(bytes, spec.boot.format, loadOptions(spec, baseLayout));
   } catch (e) {
     if (e instanceof ImageError) throw new BuildError(`${spec.boot.image}: ${e.message}`);
     throw e;
   }
-  if (image.bits === 64 && spec.boot.mode !== 'long') {
-    warnings.push(`${spec.boot.image} is a 64-bit ELF but boot.mode is ${spec.boot.mode}; its entry code must be ${spec.boot.mode === 'real' ? '16' : '32'}-bit`);
+  const layout = withImageRegions(baseLayout, image);
+  if (!image.entryState) {
+    if (image.bits === 64 && spec.boot.mode !== 'long') {
+      warnings.push(`${spec.boot.image} is a 64-bit ELF but boot.mode is ${spec.boot.mode}; its entry code must be ${spec.boot.mode === 'real' ? '16' : '32'}-bit`);
+    }
+    if (image.bits === 32 && spec.boot.mode === 'long') {
+      warnings.push(`${spec.boot.image} is a 32-bit ELF but boot.mode is long; the CPU will decode its code as 64-bit`);
+    }
   }
-  if (image.bits === 32 && spec.boot.mode === 'long') {
-    warnings.push(`${spec.boot.image} is a 32-bit ELF but boot.mode is long; the CPU will decode its code as 64-bit`);
-  }
+  warnings.push(...(image.notes ?? []));
+  attachSymbols(spec, image, warnings);
   checkPlacement(spec, image, layout);
   return { layout, image, entry: resolveEntry(spec, image), warnings };
 }
@@ -171,10 +260,28 @@ export function cpuidForVcpu(base: readonly CpuidEntry[], index: number): CpuidE
   });
 }
 
+/**
+ * The devices a spec asks for: on the pc platform the PC's own (PICs, PIT,
+ * CMOS, i8042, PCI host bridge) first, then the spec's. fw-cfg is added by
+ * the caller that has the boot files at hand.
+ */
 export function deviceConfigs(spec: VmSpec): DeviceConfig[] {
   const out: DeviceConfig[] = [];
-  if (spec.devices.serial) out.push({ kind: 'uart16550', name: 'serial', port: spec.devices.serial.port });
+  if (platformOf(spec) === 'pc') {
+    const ramBelow4g = Math.min(spec.memory, 2 ** 32) + spec.regions.filter((r) => r.kind === 'ram' && r.gpa < 2 ** 32).reduce((a, r) => a + r.size, 0);
+    const ramAbove4g = Math.max(0, spec.memory - 2 ** 32) + spec.regions.filter((r) => r.kind === 'ram' && r.gpa >= 2 ** 32).reduce((a, r) => a + r.size, 0);
+    out.push({ kind: 'pic', name: 'pic' });
+    out.push({ kind: 'pit', name: 'pit' });
+    out.push({ kind: 'cmos', name: 'cmos', ramBelow4g, ramAbove4g, vcpus: spec.vcpus });
+    out.push({ kind: 'i8042', name: 'i8042', onReset: spec.devices.i8042.onReset });
+    out.push({ kind: 'pci-host', name: 'pci-host' });
+  }
+  if (spec.devices.serial) {
+    const irq = serialIrqOf(spec);
+    out.push({ kind: 'uart16550', name: 'serial', port: spec.devices.serial.port, ...(irq !== undefined ? { irq } : {}) });
+  }
   if (spec.devices.debugExit) out.push({ kind: 'debug-exit', name: 'debug-exit', port: spec.devices.debugExit.port });
+  if (spec.devices.debugcon) out.push({ kind: 'debugcon', name: 'debugcon', port: spec.devices.debugcon.port });
   return out;
 }
 
@@ -245,13 +352,17 @@ export function chooseBackend(accel: AccelChoice, kvmPath = KVM_DEVICE, native?:
   }
 }
 
-function initialStateOf(spec: VmSpec, entry: Gva, reset: Sregs, memory: GuestMemory) {
+/** The entry state: the mode's (the protocol's, for linux, multiboot and firmware), with the registers the protocol sets. */
+export function initialStateOf(spec: VmSpec, image: LoadedImage, entry: Gva, reset: Sregs, memory: Pick<GuestMemory, 'writeU64' | 'view'>): InitialState {
   const writer = {
     writeU64: (a: number, v: bigint) => memory.writeU64(gpa(a), v),
     fill: (a: number, len: number, v: number) => memory.view(gpa(a), len).fill(v),
   };
   try {
-    return initialState(spec.boot.mode, entry, reset, writer);
+    const proto = image.entryState;
+    const init = initialState(proto?.mode ?? spec.boot.mode, entry, reset, writer, proto?.gdt);
+    for (const [reg, value] of Object.entries(proto?.regs ?? {})) init.regs[reg as keyof EntryRegs] = value;
+    return init;
   } catch (e) {
     if (e instanceof BootStateError) throw new BuildError(e.message);
     throw e;
@@ -292,7 +403,7 @@ function buildEmuMachine(spec: VmSpec, plan: MachinePlan, opts: BuildOptions): B
     if (spec.cpu.nested) warnings.push('cpu.nested: the emulator has no VMX, so the guest sees none; run on KVM with nested virtualization for that');
     for (let i = 0; i < spec.vcpus; i++) {
       const state = emu.vcpuState(i);
-      const init = initialStateOf(spec, entry, state.getSregs(), memory);
+      const init = initialStateOf(spec, image, entry, state.getSregs(), memory);
       state.setSregs(init.sregs);
       state.setRegs(init.regs);
     }
@@ -351,7 +462,7 @@ function buildKvmMachine(spec: VmSpec, plan: MachinePlan, opts: BuildOptions): B
       state.setCpuid(cpuidForVcpu(cpuid, i));
       // Every vCPU starts at the entry point; without an in-kernel LAPIC
       // there is no INIT/SIPI, so the guest tells CPUs apart by APIC ID.
-      const init = initialStateOf(spec, entry, state.getSregs(), memory);
+      const init = initialStateOf(spec, image, entry, state.getSregs(), memory);
       state.setSregs(init.sregs);
       state.setRegs(init.regs);
     }

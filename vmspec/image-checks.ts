@@ -7,6 +7,10 @@
 import { hex } from '../common/address';
 import * as fs from 'node:fs';
 import { isElf, parseElf } from '../formats/elf';
+import { BzImageError, kernelLoadAddress, parseSetupHeader, type SetupHeader } from '../formats/bzimage';
+import { romSizeProblem } from '../formats/firmware-rom';
+import { findMultiboot, MultibootHeaderError, unsupportedFeatures, type MultibootHeader } from '../formats/multiboot';
+import { looksLikeSystemMap, parseSystemMap } from '../formats/system-map';
 import { didYouMean } from './did-you-mean';
 import type { SpecParseResult } from './parse';
 import type { SpecDiagnostic, SpecRange, VmSpec } from './types';
@@ -22,6 +26,10 @@ export interface ImageFacts {
   functions: Map<string, bigint>;
   /** Why the ELF could not be read, when it is ELF but broken. */
   broken?: string;
+  /** The Multiboot header, or why there is none usable. */
+  multiboot: MultibootHeader | { problem: string };
+  /** The bzImage setup header, or why it cannot be booted. */
+  linux: SetupHeader | { problem: string };
 }
 
 const cache = new Map<string, { mtimeMs: number; size: number; facts: ImageFacts }>();
@@ -44,7 +52,15 @@ export function imageFacts(file: string): ImageFacts | { missing: string } {
   } catch (e) {
     return { missing: `cannot be read (${(e as NodeJS.ErrnoException).code})` };
   }
-  const facts: ImageFacts = { elf: isElf(bytes), size: bytes.length, segments: [], symbols: new Map(), functions: new Map() };
+  const facts: ImageFacts = {
+    elf: isElf(bytes),
+    size: bytes.length,
+    segments: [],
+    symbols: new Map(),
+    functions: new Map(),
+    multiboot: multibootOf(bytes),
+    linux: setupHeaderOf(bytes),
+  };
   if (facts.elf) {
     try {
       const elf = parseElf(bytes);
@@ -67,6 +83,23 @@ export function imageFacts(file: string): ImageFacts | { missing: string } {
   return facts;
 }
 
+function multibootOf(bytes: Uint8Array): ImageFacts['multiboot'] {
+  try {
+    return findMultiboot(bytes) ?? { problem: 'it has no Multiboot header (magic 0x1badb002 in the first 8 KiB, or 0xe85250d6 in the first 32 KiB, with a valid checksum)' };
+  } catch (e) {
+    if (e instanceof MultibootHeaderError) return { problem: e.message };
+    throw e;
+  }
+}
+
+function setupHeaderOf(bytes: Uint8Array): ImageFacts['linux'] {
+  try {
+    return parseSetupHeader(bytes);
+  } catch (e) {
+    if (e instanceof BzImageError) return { problem: e.message };
+    throw e;
+  }
+}
 
 /** Diagnostics that need the image file; empty when the spec itself did not parse. */
 export function checkImage(result: SpecParseResult): SpecDiagnostic[] {
@@ -77,10 +110,47 @@ export function checkImage(result: SpecParseResult): SpecDiagnostic[] {
   const diag = (severity: SpecDiagnostic['severity'], code: SpecDiagnostic['code'], message: string, range: SpecRange, extra: Partial<SpecDiagnostic> = {}) =>
     out.push({ severity, code, message, range, ...extra });
 
+  checkBootFiles(spec, diag, at);
   const facts = imageFacts(spec.boot.image);
   if ('missing' in facts) {
     diag('error', 'image-missing', `the image ${spec.boot.image} ${facts.missing}; build the guest first, or fix the path`, at(['boot', 'image']));
     return out;
+  }
+  const fmtAt = at(['boot', 'format']);
+  switch (spec.boot.format) {
+    case 'linux': {
+      if ('problem' in facts.linux) {
+        diag('error', 'bzimage-header', `boot.format is linux, but ${spec.boot.image}: ${facts.linux.problem}`, fmtAt);
+        return out;
+      }
+      checkInitrd(spec, facts.linux, facts.size, diag, at);
+      return out;
+    }
+    case 'firmware': {
+      const problem = romSizeProblem(facts.size);
+      if (problem) diag('error', 'rom-size', `a firmware ROM must be a power of two from 64 KiB to 16 MiB; ${spec.boot.image} is ${problem}`, at(['boot', 'image']));
+      return out;
+    }
+    case 'multiboot': {
+      if ('problem' in facts.multiboot) {
+        diag('error', 'multiboot-header', `boot.format is multiboot, but ${spec.boot.image}: ${facts.multiboot.problem}`, fmtAt);
+        return out;
+      }
+      const h = facts.multiboot;
+      const { required, ignored } = unsupportedFeatures(h);
+      for (const what of required) diag('error', 'multiboot-unsupported', `the Multiboot ${h.version} header of ${spec.boot.image} requires ${what}`, at(['boot', 'image']));
+      for (const what of ignored) diag('warning', 'multiboot-unsupported', `the Multiboot ${h.version} header of ${spec.boot.image} asks for ${what}; it is optional, so the kernel boots without it`, at(['boot', 'image']));
+      const fields = h.version === 1 ? h.aout : h.address;
+      if (!fields && !facts.elf) {
+        diag('error', 'multiboot-header', `the Multiboot ${h.version} header gives no load addresses and ${spec.boot.image} is not ELF, so vmscope cannot tell where to load it`, at(['boot', 'image']));
+        return out;
+      }
+      if (facts.broken) diag('error', 'image-format', `${spec.boot.image}: ${facts.broken}`, at(['boot', 'image']));
+      else if (!fields) checkPlacement(spec, facts.segments, true, diag, at);
+      return out;
+    }
+    default:
+      break;
   }
   if (spec.boot.format === 'elf' && !facts.elf) {
     diag('error', 'image-format', `boot.format is elf, but ${spec.boot.image} is not an ELF file`, at(['boot', 'format']));
@@ -104,6 +174,83 @@ export function checkImage(result: SpecParseResult): SpecDiagnostic[] {
     diag('warning', 'mode-mismatch', `${spec.boot.image} is a 64-bit ELF, but boot.mode is ${spec.boot.mode}: its entry code must be ${spec.boot.mode === 'real' ? '16' : '32'}-bit`, at(['boot', 'mode']));
   }
   return out;
+}
+
+/** The other files boot names: they exist, and a symbols file holds symbols. Reads no more than the head of a symbols file. */
+function checkBootFiles(spec: VmSpec, diag: Diag, at: (p: Array<string | number>) => SpecRange): void {
+  const missing = (file: string): string | undefined => {
+    try {
+      const st = fs.statSync(file);
+      if (st.isDirectory()) return 'is a directory';
+      fs.accessSync(file, fs.constants.R_OK);
+      return undefined;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`;
+    }
+  };
+  const files: Array<{ file: string; path: Array<string | number>; what: string }> = [];
+  if (spec.boot.initrd !== undefined) files.push({ file: spec.boot.initrd, path: ['boot', 'initrd'], what: 'initrd' });
+  spec.boot.modules.forEach((m, i) => files.push({ file: m.path, path: ['boot', 'modules', i, 'path'], what: 'module' }));
+  for (const f of files) {
+    const why = missing(f.file);
+    if (why) diag('error', 'boot-file-missing', `the ${f.what} ${f.file} ${why}`, at(f.path));
+  }
+  const sym = spec.boot.symbols;
+  if (sym === undefined) return;
+  const why = missing(sym);
+  if (why) {
+    diag('error', 'boot-file-missing', `the symbol file ${sym} ${why}; point boot.symbols at a System.map or an ELF vmlinux`, at(['boot', 'symbols']));
+    return;
+  }
+  const head = readHead(sym, 4096);
+  if (isElf(head)) return;
+  const text = new TextDecoder().decode(head);
+  const map = parseSystemMap(text.slice(0, text.lastIndexOf('\n') + 1 || text.length));
+  if (map.placeholder !== undefined) {
+    diag('warning', 'symbols-placeholder', `${sym} is a placeholder System.map ("${map.placeholder}"), with no symbols; install that -dbg package and use its System.map, or point boot.symbols at its vmlinux`, at(['boot', 'symbols']));
+  } else if (!looksLikeSystemMap(text)) {
+    diag('error', 'symbols-format', `${sym} is neither an ELF file nor a System.map (lines of "address type name")`, at(['boot', 'symbols']));
+  }
+}
+
+function readHead(file: string, n: number): Uint8Array {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = new Uint8Array(n);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, n, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The initrd goes above the kernel (and the room it decompresses into) and below both initrd_addr_max and the end of RAM. */
+function checkInitrd(spec: VmSpec, h: SetupHeader, imageSize: number, diag: Diag, at: (p: Array<string | number>) => SpecRange): void {
+  const kernelBytes = imageSize - h.kernelOffset;
+  let load: number;
+  try {
+    load = kernelLoadAddress(h, kernelBytes, spec.memory);
+  } catch (e) {
+    if (!(e instanceof BzImageError)) throw e;
+    diag('error', 'initrd-too-big', e.message, at(['memory']));
+    return;
+  }
+  if (spec.boot.initrd === undefined) return;
+  let size: number;
+  try {
+    size = fs.statSync(spec.boot.initrd).size;
+  } catch {
+    return; // boot-file-missing says so
+  }
+  const kernelEnd = load + Math.max(h.initSize, kernelBytes);
+  const ceiling = Math.min(h.initrdAddrMax + 1, spec.memory);
+  const at4k = Math.floor((ceiling - size) / 4096) * 4096;
+  if (at4k < kernelEnd) {
+    const mib = (n: number) => `${(n / (1 << 20)).toFixed(1)} MiB`;
+    diag('error', 'initrd-too-big',
+      `the initrd (${mib(size)}) does not fit between the kernel (${hex(load)}..${hex(kernelEnd)}, with room to decompress) and ${hex(ceiling)}; raise memory to at least ${Math.ceil((kernelEnd + size + 4096) / (1 << 20))} MiB`,
+      at(['boot', 'initrd']), { related: [{ message: `memory is ${mib(spec.memory)}`, range: at(['memory']) }] });
+  }
 }
 
 type Diag = (severity: SpecDiagnostic['severity'], code: SpecDiagnostic['code'], message: string, range: SpecRange, extra?: Partial<SpecDiagnostic>) => void;

@@ -7,3 +7,4 @@ export { type ParseOptions, type SpecParseResult, checkAgainstSchema, parseSpec 
 export { SpecSourceMap, formatPath } from './source-map';
 export { didYouMean } from './did-you-mean';
 export { formatDiagnostic, loadSpecFile } from './load';
+export { platformOf, serialIrqOf, isProtocolFormat, PROTOCOL_FORMATS, type Platform } from './platform';

@@ -50,6 +50,8 @@ function node(n: SchemaNode): Json {
       if (required.length) obj.required = required;
       if (n.toggle) {
         out.anyOf = [obj, { type: 'boolean' }, { type: 'null' }];
+      } else if (n.shorthand) {
+        out.anyOf = [obj, { type: 'string' }];
       } else Object.assign(out, obj);
       break;
     }

@@ -11,6 +11,7 @@ import { checkAgainstSchema, parseSpec } from './parse';
 import { type ObjectSchema, type SchemaNode, schemaAt, vmSpecSchema } from './schema';
 import { DIAGNOSTIC_CODES, type SpecDiagnostic, type SpecDiagnosticCode, type VmSpec } from './types';
 import { parseSize } from './units';
+import { platformOf, serialIrqOf } from './platform';
 
 const FILE = '/specs/demo/hello.vmspec';
 
@@ -61,9 +62,13 @@ test('the example spec parses to exactly these values', () => {
     memory: 16 * 1024 * 1024,
     vcpus: 1,
     accel: 'auto',
-    boot: { image: '/specs/demo/build/hello.elf', format: 'elf', mode: 'long', load: 0x100000, entry: 0x100000n },
+    boot: {
+      image: '/specs/demo/build/hello.elf', format: 'elf', mode: 'long', load: 0x100000, entry: 0x100000n,
+      cmdline: undefined, initrd: undefined, modules: [], symbols: undefined,
+    },
+    platform: undefined,
     regions: [{ name: 'mmio0', gpa: 0xd0000000, size: 4096, kind: 'mmio' }],
-    devices: { serial: { port: 0x3f8 }, debugExit: { port: 0xf4 } },
+    devices: { serial: { port: 0x3f8, irq: undefined }, debugExit: { port: 0xf4 }, debugcon: null, i8042: { onReset: 'exit' } },
     cpu: { nested: false },
     debug: { breakOnExit: [] },
   });
@@ -79,7 +84,9 @@ test('defaults fill everything a minimal spec leaves out', () => {
   assert.equal(spec.boot.load, 0x100000);
   assert.equal(spec.boot.entry, undefined);
   assert.deepEqual(spec.regions, []);
-  assert.deepEqual(spec.devices, { serial: { port: 0x3f8 }, debugExit: { port: 0xf4 } });
+  assert.deepEqual(spec.devices, { serial: { port: 0x3f8, irq: undefined }, debugExit: { port: 0xf4 }, debugcon: null, i8042: { onReset: 'exit' } });
+  assert.equal(spec.platform, undefined, 'chosen from boot.format by platformOf()');
+  assert.deepEqual(spec.boot.modules, []);
 });
 
 test('the default load address follows the boot mode', () => {
@@ -89,10 +96,12 @@ test('the default load address follows the boot mode', () => {
 });
 
 test('devices can be disabled with false or an empty value, and enabled with true', () => {
-  assert.deepEqual(parseOk(minimal('devices:\n  serial: false\n  debug-exit:\n')).devices, { serial: null, debugExit: null });
-  assert.deepEqual(parseOk(minimal('devices:\n  serial: true\n  debug-exit: {}\n')).devices, {
-    serial: { port: 0x3f8 },
+  assert.deepEqual(parseOk(minimal('devices:\n  serial: false\n  debug-exit:\n')).devices, { serial: null, debugExit: null, debugcon: null, i8042: { onReset: 'exit' } });
+  assert.deepEqual(parseOk(minimal('devices:\n  serial: true\n  debug-exit: {}\n  debugcon: true\n')).devices, {
+    serial: { port: 0x3f8, irq: undefined },
     debugExit: { port: 0xf4 },
+    debugcon: { port: 0x402 },
+    i8042: { onReset: 'exit' },
   });
   assert.deepEqual(parseOk(minimal('devices:\n  debug-exit: { port: 0x501 }\n')).devices.debugExit, { port: 0x501 });
 });
@@ -420,4 +429,46 @@ test('the walker handles lists of enums, booleans and toggles that default off',
   assert.match(bad.diagnostics[0]!.message, /unknown debug.break-on-exit\[1\] "hltt".*did you mean "hlt"/);
   assert.match(bad.diagnostics[1]!.message, /debug.verbose must be true or false, not the string "yes"/);
   assert.match(bad.diagnostics[2]!.message, /"nested" belongs under "cpu"/);
+});
+
+test('boot keys for protocol kernels: modules as paths or { path, cmdline }, resolved against the spec file', () => {
+  const spec = parseOk(minimal('', '  format: multiboot\n  cmdline: "a b"\n  modules:\n    - build/ramdisk.img\n    - { path: /abs/init.elf, cmdline: "init -v" }\n  symbols: System.map\n'));
+  assert.equal(spec.boot.format, 'multiboot');
+  assert.equal(spec.boot.cmdline, 'a b');
+  assert.deepEqual(spec.boot.modules, [
+    { path: '/specs/demo/build/ramdisk.img', cmdline: undefined },
+    { path: '/abs/init.elf', cmdline: 'init -v' },
+  ]);
+  assert.equal(spec.boot.symbols, '/specs/demo/System.map');
+  const bad = parseSpec(minimal('', '  format: multiboot\n  modules:\n    - [x]\n'), FILE);
+  assert.match(bad.diagnostics.map((d) => d.message).join(), /must be a mapping or a path/);
+});
+
+test('platform defaults to pc for linux, multiboot and firmware, minimal otherwise; serial irq 4 on pc', () => {
+  const pc = parseOk(minimal('', '  format: linux\n'));
+  assert.equal(platformOf(pc), 'pc');
+  assert.equal(serialIrqOf(pc), 4);
+  assert.equal(platformOf(parseOk(minimal('platform: minimal\n', '  format: multiboot\n'))), 'minimal');
+  const elf = parseOk(minimal('', '  format: elf\n'));
+  assert.equal(platformOf(elf), 'minimal');
+  assert.equal(serialIrqOf(elf), undefined);
+  assert.equal(serialIrqOf(parseOk(minimal('platform: pc\ndevices:\n  serial: { port: 0x2f8, irq: 3 }\n'))), 3);
+});
+
+test('keys a format or platform does not use are ignored-key warnings that say why', () => {
+  const warnings = (text: string) => parseSpec(text, FILE).diagnostics.filter((d) => d.code === 'ignored-key').map((d) => `${at(d)} ${d.message}`);
+  assert.deepEqual(warnings(minimal('', '  format: linux\n  mode: protected\n  entry: 0x100000\n')), [
+    '5:3 boot.mode is ignored: the Linux 64-bit boot protocol enters in long mode',
+    '6:3 boot.entry is ignored: a linux image is entered where its protocol says',
+  ]);
+  assert.match(warnings(minimal('', '  format: multiboot\n  initrd: x.img\n')).join(), /boot\.initrd is ignored: only a linux kernel takes an initrd/);
+  assert.match(warnings(minimal('', '  format: linux\n  modules: [a]\n')).join(), /boot\.modules is ignored/);
+  assert.match(warnings(minimal('', '  format: elf\n  cmdline: x\n')).join(), /boot\.cmdline is ignored/);
+  assert.match(warnings(minimal('platform: minimal\ndevices:\n  serial: { irq: 4 }\n  i8042: { on-reset: reset }\n', '  format: multiboot\n')).join(), /serial\.irq is ignored.*i8042 is ignored/s);
+  assert.deepEqual(warnings(minimal('devices:\n  serial: { irq: 3 }\n', '  format: multiboot\n  cmdline: x\n')), []);
+});
+
+test('the debug console claims its port like the other devices', () => {
+  const r = parseSpec(minimal('devices:\n  debugcon: { port: 0x3f9 }\n'), FILE);
+  assert.match(r.diagnostics.map((d) => d.message).join(), /collide/);
 });

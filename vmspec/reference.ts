@@ -20,7 +20,7 @@ function typeName(n: SchemaNode): string {
     case 'boolean':
       return 'boolean';
     case 'object':
-      return n.toggle ? 'mapping, or `true`/`false`' : 'mapping';
+      return n.toggle ? 'mapping, or `true`/`false`' : n.shorthand ? `mapping, or just its \`${n.shorthand}\`` : 'mapping';
     case 'array':
       return 'list';
   }

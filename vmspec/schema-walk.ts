@@ -125,13 +125,20 @@ export class Walker {
       return node.value ? this.properties(schema, undefined, p, owner) : null;
     }
     if (isMap(node)) return this.properties(schema, node, p, owner);
-    const expected = schema.toggle ? 'a mapping, true or false' : 'a mapping';
+    if (schema.shorthand && isScalar(node) && typeof node.value !== 'boolean') {
+      // `- initrd.img` stands for `- { path: initrd.img }`: the scalar is that one key's value, written where it is.
+      const range = this.rangeOf(node, owner);
+      this.map.add([...p, schema.shorthand], undefined, range);
+      return this.properties(schema, undefined, p, owner, { node, key: range, value: range });
+    }
+    const expected = schema.toggle ? 'a mapping, true or false' : schema.shorthand ? `a mapping or a ${schema.shorthand}` : 'a mapping';
     this.report('error', 'wrong-type', `${label(p)} must be ${expected}, not ${describe(node)}`, this.rangeOf(node, owner));
     return undefined;
   }
 
-  private properties(schema: ObjectSchema, node: YAMLMap | undefined, p: SpecPath, owner: SpecRange): Record<string, unknown> {
+  private properties(schema: ObjectSchema, node: YAMLMap | undefined, p: SpecPath, owner: SpecRange, shorthand?: Written): Record<string, unknown> {
     const written = new Map<string, Written>();
+    if (shorthand && schema.shorthand) written.set(schema.shorthand, shorthand);
     for (const pair of node?.items ?? []) {
       if (!isScalar(pair.key)) {
         if (pair.key !== null) this.report('error', 'wrong-type', 'keys must be plain names', this.rangeOf(pair.key, owner));

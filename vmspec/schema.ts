@@ -75,6 +75,8 @@ export interface ObjectSchema extends BaseSchema {
   readonly toggle?: { readonly default: boolean };
   /** For a device: how many consecutive I/O ports starting at its `port` it claims (checked for conflicts). */
   readonly ioPorts?: number;
+  /** A scalar in place of the mapping stands for `{ <shorthand>: scalar }` (a module given as just its path). */
+  readonly shorthand?: string;
 }
 
 export interface ArraySchema extends BaseSchema {
@@ -173,13 +175,24 @@ export const vmSpecSchema = {
         },
         format: {
           type: 'enum',
-          values: ['elf', 'flat'],
+          values: ['elf', 'flat', 'linux', 'multiboot', 'firmware'],
           valueDescriptions: {
             elf: 'ELF: `PT_LOAD` segments are loaded at their physical addresses (`p_paddr`); symbols can be named in `entry`.',
             flat: 'A raw binary copied byte for byte to `load`.',
+            linux:
+              'A Linux bzImage (x86 boot protocol 2.12 or later, 64-bit kernel): loaded at its preferred address, given boot_params with the e820 map, ' +
+              '`cmdline` and `initrd`, and entered at its 64-bit entry in long mode with RSI = boot_params. Implies the `pc` platform.',
+            multiboot:
+              'A Multiboot 1 or Multiboot 2 kernel (the osdev.org kind): loaded by its ELF program headers or its header\'s address fields, ' +
+              'entered in 32-bit protected mode with the magic in EAX and the info structure (memory map, `cmdline`, `modules`) in EBX. Implies the `pc` platform.',
+            firmware:
+              'A firmware ROM (a BIOS such as SeaBIOS, 64 KiB to 16 MiB, a power of two) mapped just below 4 GiB with its last 128 KiB copied below 1 MiB; ' +
+              'the CPU starts at the reset vector `0xfffffff0` in real mode. Implies the `pc` platform.',
           },
-          defaultText: 'Detected from the file: ELF if it starts with `\\x7fELF`, flat otherwise.',
-          description: 'Image format. Omit it to detect the format from the file\'s magic number.',
+          defaultText: 'Detected from the file: ELF if it starts with `\\x7fELF`, `linux` if it has the boot protocol\'s `HdrS` signature, flat otherwise. `multiboot` and `firmware` must be written.',
+          description:
+            'Image format. Omit it to detect ELF, Linux and flat images from the file. `linux`, `multiboot` and `firmware` follow their boot protocol, ' +
+            'which fixes the CPU mode (so `mode`, `load` and `entry` do not apply). Example: `format: multiboot`.',
         },
         mode: {
           type: 'enum',
@@ -190,7 +203,9 @@ export const vmSpecSchema = {
             long: '64-bit long mode (paging is mandatory there, so vmscope supplies the initial page tables); the entry point must be canonical.',
           },
           default: 'long',
-          description: 'CPU mode vCPU 0 is put in before its first instruction. Default `long`.',
+          description:
+            'CPU mode vCPU 0 is put in before its first instruction. Default `long`. ' +
+            'Ignored for `linux` (long mode), `multiboot` (protected mode) and `firmware` (real mode at the reset vector), whose protocols fix it.',
         },
         load: {
           type: 'address',
@@ -211,7 +226,67 @@ export const vmSpecSchema = {
             'or the name of an ELF symbol (`_start`). In `real` mode it must be below 1 MiB, in `protected` mode below 4 GiB, ' +
             'in `long` mode canonical.',
         },
+        cmdline: {
+          type: 'string',
+          description:
+            'The kernel command line, for `linux` (placed where boot_params\' `cmd_line_ptr` points; at most the kernel\'s `cmdline_size`) ' +
+            'and `multiboot` (the info structure\'s command line). Default: empty. Example: `cmdline: "console=ttyS0 earlyprintk=serial"`.',
+        },
+        initrd: {
+          type: 'string',
+          path: true,
+          minLength: 1,
+          description:
+            'An initial RAM disk for a `linux` kernel (a cpio archive, optionally compressed), relative to this spec file. ' +
+            'It is placed page-aligned as high in RAM as the kernel\'s `initrd_addr_max` allows, above the kernel. Example: `initrd: build/initramfs.cpio.gz`.',
+        },
+        modules: {
+          type: 'array',
+          description:
+            'Multiboot modules, loaded page-aligned above the kernel in the order written and listed in the info structure. ' +
+            'Each is a path (relative to this spec file) or `{ path, cmdline }`. Example: `modules: [ramdisk.img, { path: init.elf, cmdline: "init --verbose" }]`.',
+          items: {
+            type: 'object',
+            shorthand: 'path',
+            description: 'One Multiboot module: a path, or `{ path, cmdline }`.',
+            properties: {
+              path: {
+                type: 'string',
+                required: true,
+                minLength: 1,
+                path: true,
+                description: 'The module file, relative to this spec file.',
+              },
+              cmdline: {
+                type: 'string',
+                defaultText: 'The path as written.',
+                description: 'The string the kernel sees for this module (the `string` field of its module entry).',
+              },
+            },
+          },
+        },
+        symbols: {
+          type: 'string',
+          path: true,
+          minLength: 1,
+          description:
+            'Symbols for the debugger when the image has none of its own (a bzImage, a ROM): a `System.map` or an ELF file such as `vmlinux`, relative to this spec file. ' +
+            'With it, function breakpoints and call stacks name kernel functions. Debian\'s packaged `System.map` is a placeholder: take the real one from the ' +
+            '`linux-image-<version>-dbg` package, or use the `vmlinux` it ships. Example: `symbols: /usr/lib/debug/boot/vmlinux-6.1.0-18-cloud-amd64`.',
+        },
       },
+    },
+    platform: {
+      type: 'enum',
+      values: ['pc', 'minimal'],
+      valueDescriptions: {
+        pc: 'A PC: the 8259A PICs, the 8254 PIT, CMOS/RTC with the memory size, the i8042 (for its reset line), PCI configuration space, fw_cfg, and the UART on IRQ 4.',
+        minimal: 'Only the devices under `devices` (a polled UART and the exit port): what ELF and flat test guests need.',
+      },
+      defaultText: '`pc` when `boot.format` is `linux`, `multiboot` or `firmware`; `minimal` otherwise.',
+      description:
+        'Which machine the guest sees around the CPU. `pc` adds the legacy PC devices real kernels and firmware expect; ' +
+        '`minimal` keeps just the devices listed under `devices`. Example: `platform: minimal` to boot a Multiboot kernel that only prints on serial.',
     },
     regions: {
       type: 'array',
@@ -268,7 +343,18 @@ export const vmSpecSchema = {
           description:
             'A 16550 UART (8 ports) whose output goes to the debug console and the CLI. ' +
             'Present by default at `0x3f8` (COM1); `serial: false` removes it.',
-          properties: { port: portSchema(0x3f8, 'UART (COM1 is `0x3f8`)') },
+          properties: {
+            port: portSchema(0x3f8, 'UART (COM1 is `0x3f8`)'),
+            irq: {
+              type: 'integer',
+              min: 0,
+              max: 15,
+              defaultText: '`4` (COM1\'s line) on the `pc` platform; none on `minimal`, where the UART is polled only.',
+              description:
+                'ISA interrupt line the UART raises (through the PIC) when it has received a byte or can take one to send, as Linux\'s 8250 driver expects. ' +
+                'Example: `irq: 3` for a UART at COM2\'s `0x2f8`.',
+            },
+          },
         },
         'debug-exit': {
           type: 'object',
@@ -278,6 +364,33 @@ export const vmSpecSchema = {
             'An exit port like QEMU\'s `isa-debug-exit`: a guest `out` to it stops the VM and reports the value written. ' +
             'Present by default at `0xf4`; `debug-exit: false` removes it.',
           properties: { port: portSchema(0xf4, 'exit port') },
+        },
+        debugcon: {
+          type: 'object',
+          toggle: { default: false },
+          ioPorts: 1,
+          description:
+            'A debug console port like QEMU\'s `isa-debugcon`: bytes the guest writes to it appear in the run\'s output, named as the debug console. ' +
+            'Absent by default; `debugcon: true` puts it at `0x402`, where SeaBIOS prints; Bochs-style guests use `{ port: 0xe9 }`.',
+          properties: { port: portSchema(0x402, 'debug console (`0x402` for SeaBIOS, `0xe9` for Bochs-style guests)') },
+        },
+        i8042: {
+          type: 'object',
+          description:
+            'The PC keyboard controller (ports `0x60`/`0x64`) on the `pc` platform, present for the reset line that kernels pulse to reboot (`0xfe` to port `0x64`). ' +
+            'Example: `i8042: { on-reset: reset }` to restart the guest instead of ending the run.',
+          properties: {
+            'on-reset': {
+              type: 'enum',
+              values: ['exit', 'reset'],
+              default: 'exit',
+              valueDescriptions: {
+                exit: 'End the run, as `poweroff` would: what a debugging session usually wants from `reboot`.',
+                reset: 'Restart the VM from its initial state (the image reloaded, registers as at first entry).',
+              },
+              description: 'What a reset pulse does: `exit` (default) ends the run, `reset` restarts the guest.',
+            },
+          },
         },
       },
     },

@@ -5,6 +5,7 @@
 import { propertyName, vmSpecSchema } from './schema';
 import type { Walker } from './schema-walk';
 import type { Loose, Parsed } from './types';
+import { isProtocolFormat, platformOf } from './platform';
 import { GPA_LIMIT, PAGE_SIZE, formatHex, formatRange, formatSize } from './units';
 
 /** Reports through `w`, at the ranges of its source map, on whatever of the spec is valid on its own. */
@@ -64,12 +65,15 @@ export function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
   interface Claim { key: string; start: number; end: number }
   const claims: Claim[] = [];
   for (const [key, schema] of Object.entries(vmSpecSchema.properties.devices.properties)) {
+    // Devices at fixed ports (the i8042) declare no ioPorts and have no port key to check.
+    const ioPorts = 'ioPorts' in schema ? schema.ioPorts : undefined;
+    if (ioPorts === undefined) continue;
     // Indexed by name from the schema's own keys, so every device object here has the port its schema declares.
     const dev = (v.devices as Record<string, { port?: number } | null | undefined> | undefined)?.[propertyName(key)];
     if (!dev || dev.port === undefined) continue;
-    const claim = { key, start: dev.port, end: dev.port + schema.ioPorts };
+    const claim = { key, start: dev.port, end: dev.port + ioPorts };
     if (claim.end - 1 > 0xffff) {
-      w.report('error', 'out-of-range', `${key} needs ${schema.ioPorts} ports from ${formatHex(claim.start)}, past the last I/O port 0xffff`, map.locate(['devices', key, 'port']));
+      w.report('error', 'out-of-range', `${key} needs ${ioPorts} ports from ${formatHex(claim.start)}, past the last I/O port 0xffff`, map.locate(['devices', key, 'port']));
       continue;
     }
     for (const other of claims) {
@@ -87,7 +91,9 @@ export function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
 
   const boot = v.boot;
   if (!boot) return;
+  checkProtocolKeys(v, w);
   const loadWritten = map.has(['boot', 'load']);
+  if (isProtocolFormat(boot.format)) return; // their protocol decides the mode, load address and entry
   if (boot.format === 'elf' && loadWritten) {
     w.report('warning', 'ignored-key', 'boot.load is ignored for ELF images, which carry their own load addresses', map.locate(['boot', 'load'], 'key'));
   }
@@ -116,6 +122,31 @@ export function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
             ? 'is not canonical (bits 63:47 must all equal bit 47), so long mode cannot execute there'
             : undefined;
     if (problem) w.report('error', 'out-of-range', `entry ${formatHex(e, { group: e > 0xffffffffn })} ${problem}`, map.locate(['boot', 'entry']));
+  }
+}
+
+/** Keys that only some formats or platforms use, written where they do nothing: warnings, so nothing is silently dropped. */
+function checkProtocolKeys(v: NonNullable<Loose<Parsed>>, w: Walker): void {
+  const map = w.map;
+  const format = v.boot?.format;
+  const ignored = (path: Array<string | number>, why: string) => {
+    if (map.has(path)) w.report('warning', 'ignored-key', `${path.join('.')} is ignored: ${why}`, map.locate(path, 'key'));
+  };
+  if (isProtocolFormat(format)) {
+    const fixed = { linux: 'the Linux 64-bit boot protocol enters in long mode', multiboot: 'Multiboot enters in 32-bit protected mode', firmware: 'firmware starts in real mode at the reset vector' }[format];
+    ignored(['boot', 'mode'], `${fixed}`);
+    ignored(['boot', 'load'], `a ${format} image is placed by its own protocol`);
+    ignored(['boot', 'entry'], `a ${format} image is entered where its protocol says`);
+  }
+  if (format !== 'linux' && format !== 'multiboot') ignored(['boot', 'cmdline'], 'only linux and multiboot kernels take a command line');
+  if (format !== 'linux') ignored(['boot', 'initrd'], 'only a linux kernel takes an initrd (Multiboot kernels take modules)');
+  if (format !== 'multiboot') ignored(['boot', 'modules'], 'only a multiboot kernel takes modules (a Linux kernel takes an initrd)');
+  if (v.boot && v.devices) {
+    const platform = platformOf({ platform: v.platform, boot: { format } });
+    if (platform === 'minimal') {
+      ignored(['devices', 'serial', 'irq'], 'the minimal platform has no interrupt controller, so the UART is polled');
+      ignored(['devices', 'i8042'], 'the minimal platform has no i8042');
+    }
   }
 }
 

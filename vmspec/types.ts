@@ -72,6 +72,14 @@ export const IMAGE_DIAGNOSTIC_CODES = {
   'unknown-symbol': 'boot.entry names a symbol the ELF image does not have.',
   'entry-outside-image': 'The entry point lies outside every loaded segment.',
   'mode-mismatch': 'A 32-bit ELF in long mode, or a 64-bit ELF in real or protected mode (warning).',
+  'multiboot-header': 'boot.format is multiboot, but the image has no valid Multiboot 1 or 2 header, or a broken one.',
+  'multiboot-unsupported': 'The Multiboot header requires something vmscope cannot provide, named by flag bit or tag (error); or asks for it optionally (warning).',
+  'bzimage-header': 'boot.format is linux, but the image is not a bzImage, its boot protocol is older than 2.12, or it has no 64-bit entry.',
+  'rom-size': 'boot.format is firmware, but the ROM is not a power of two from 64 KiB to 16 MiB.',
+  'boot-file-missing': 'boot.initrd, a boot.modules path or boot.symbols does not exist or cannot be read.',
+  'initrd-too-big': 'The Linux kernel, with the room it needs to decompress, and its initrd do not fit in RAM (the initrd also below initrd_addr_max).',
+  'symbols-placeholder': 'boot.symbols is a placeholder System.map such as Debian ships, with no symbols (warning with the fix).',
+  'symbols-format': 'boot.symbols is neither an ELF file nor a System.map.',
 } as const satisfies Record<string, string>;
 
 /** Codes of the checks against the host (vmspec/host-checks.ts). */

@@ -75,3 +75,30 @@ test('real mode: CS:IP reaches the entry, segments based at 0', () => {
   assert.equal(high.sregs.cr0 & CR0_PE, 0n);
   assert.throws(() => initialState('real', 0x100000n, resetSregs(), mem), /above 1 MiB/);
 });
+
+test('reset: CS 0xf000 with base 0xffff0000 and IP 0xfff0, CR0 0x60000010, the signature in EDX', () => {
+  const mem = fakeMemory(0x10000);
+  const { regs, sregs } = initialState('reset', 0xfffffff0n, resetSregs(), mem);
+  assert.equal(sregs.cs.selector, 0xf000);
+  assert.equal(sregs.cs.base, 0xffff0000n);
+  assert.equal(sregs.cs.limit, 0xffff);
+  assert.equal(regs.rip, 0xfff0n);
+  assert.equal(sregs.cs.base + regs.rip, 0xfffffff0n);
+  assert.equal(sregs.cr0, 0x60000010n);
+  assert.equal(sregs.efer, 0n);
+  assert.notEqual(regs.rdx, 0n);
+  assert.equal(regs.rflags, 2n);
+  assert.throws(() => initialState('reset', 0x100000n, resetSregs(), mem), /fetches at 0xfffffff0/);
+});
+
+test("Linux's GDT: long mode with CS __BOOT_CS 0x10 (64-bit code) and data __BOOT_DS 0x18, in guest memory", () => {
+  const mem = fakeMemory(0x10000);
+  const { sregs } = initialState('long', 0x1000200n, resetSregs(), mem, 'linux');
+  assert.equal(sregs.cs.selector, 0x10);
+  assert.equal(sregs.cs.l, 1);
+  for (const s of [sregs.ds, sregs.es, sregs.ss]) assert.equal(s.selector, 0x18);
+  assert.equal(mem.readU64(BootArea.gdt + 0x10), 0x00af9b000000ffffn);
+  assert.equal(mem.readU64(BootArea.gdt + 0x18), 0x00cf93000000ffffn);
+  assert.equal(sregs.tr.selector, Selector.tss, 'the TSS keeps its slot');
+  assert.throws(() => initialState('protected', 0x100000n, resetSregs(), mem, 'linux'), /64-bit entry/);
+});

@@ -4,7 +4,7 @@
 
 import { hex } from '../../common/address';
 import type { Regs, Segment, Sregs } from '../registers';
-import { BootArea, Selector } from './layout';
+import { BootArea, LinuxSelector, Selector } from './layout';
 import { buildIdentityMap, type PageTableWriter } from './page-tables';
 
 import type { BootMode } from '../../vmspec/types';
@@ -51,6 +51,19 @@ export const GDT_ENTRIES: ReadonlyArray<[number, Descriptor]> = [
   [Selector.code32, { ...flat, type: 0xb, l: 0, db: 1 }],
 ];
 
+/**
+ * The GDT for Linux's 64-bit boot protocol (boot.rst): __BOOT_CS (0x10) a
+ * 64-bit code segment and __BOOT_DS (0x18) a flat data segment. Only that
+ * protocol uses it, so the selectors vmscope's own guests rely on stay put.
+ */
+export const LINUX_GDT_ENTRIES: ReadonlyArray<[number, Descriptor]> = [
+  [LinuxSelector.bootCs, { ...flat, type: 0xb, l: 1, db: 0 }],
+  [LinuxSelector.bootDs, { ...flat, type: 0x3, l: 0, db: 1 }],
+];
+
+/** Which GDT the entry state uses: vmscope's own (Selector) or the Linux boot protocol's (LinuxSelector). */
+export type GdtLayout = 'vmscope' | 'linux';
+
 function segmentFrom(selector: number, d: Descriptor): Segment {
   return {
     base: BigInt(d.base),
@@ -69,10 +82,10 @@ function segmentFrom(selector: number, d: Descriptor): Segment {
 }
 
 /** Writes the GDT (with a 64-bit TSS descriptor) into guest memory. */
-export function writeGdt(mem: PageTableWriter): { base: bigint; limit: number } {
+export function writeGdt(mem: PageTableWriter, layout: GdtLayout = 'vmscope'): { base: bigint; limit: number } {
   const { gdt, tss, tssLimit } = BootArea;
   mem.fill(gdt, Selector.tss + 16, 0);
-  for (const [sel, d] of GDT_ENTRIES) mem.writeU64(gdt + sel, encodeDescriptor(d));
+  for (const [sel, d] of layout === 'linux' ? LINUX_GDT_ENTRIES : GDT_ENTRIES) mem.writeU64(gdt + sel, encodeDescriptor(d));
   // 64-bit available TSS (type 9); KVM marks it busy when TR is loaded.
   mem.writeU64(gdt + Selector.tss, encodeDescriptor({ base: tss, limit: tssLimit, type: 0x9, s: 0, dpl: 0, present: 1, avl: 0, l: 0, db: 0, g: 0 }));
   mem.writeU64(gdt + Selector.tss + 8, 0n);
@@ -110,15 +123,39 @@ const zeroRegs = (): Regs => ({
 
 export class BootStateError extends Error {}
 
+/** The modes a vCPU can start in: the spec's boot modes, and `reset`, the CPU's own state after RESET (firmware). */
+export type EntryMode = BootMode | 'reset';
+
+/** EDX after RESET holds the processor signature (SDM Vol. 3A, 10.1.4); family 6 as QEMU's default CPUs report. */
+export const RESET_EDX_SIGNATURE = 0x600n;
+
 /**
  * Computes the entry state for `mode`, starting from the vCPU's reset sregs
  * (so fields vmscope does not set keep KVM's reset values), and writes the
  * GDT and page tables it needs into guest memory.
  */
-export function initialState(mode: BootMode, entry: bigint, reset: Sregs, mem: PageTableWriter): InitialState {
+export function initialState(mode: EntryMode, entry: bigint, reset: Sregs, mem: PageTableWriter, gdtLayout: GdtLayout = 'vmscope'): InitialState {
   const regs = zeroRegs();
   const sregs: Sregs = structuredClone(reset);
   switch (mode) {
+    case 'reset': {
+      // The architectural state after RESET (SDM Vol. 3A, Table 10-1), whatever
+      // the backend's own reset state says: CS.base 0xFFFF0000 with IP 0xFFF0,
+      // so the first fetch is at 0xFFFFFFF0 (the entry must be that address).
+      if (entry !== 0xfffffff0n) throw new BootStateError(`a CPU coming out of reset fetches at 0xfffffff0, not ${hex(entry)}`);
+      sregs.cs = { ...realSegment(0xf000, true), base: 0xffff0000n };
+      for (const s of ['ds', 'es', 'fs', 'gs', 'ss'] as const) sregs[s] = realSegment(0, false);
+      sregs.gdt = { base: 0n, limit: 0xffff };
+      sregs.idt = { base: 0n, limit: 0xffff };
+      sregs.cr0 = 0x60000010n; // CD | NW | ET
+      sregs.cr2 = 0n;
+      sregs.cr3 = 0n;
+      sregs.cr4 = 0n;
+      sregs.efer = 0n;
+      regs.rip = 0xfff0n;
+      regs.rdx = RESET_EDX_SIGNATURE;
+      return { regs, sregs };
+    }
     case 'real': {
       if (entry >= 0x100000n) throw new BootStateError(`real-mode entry ${hex(entry)} is above 1 MiB`);
       // CS:IP with IP < 64 KiB; linear address = entry.
@@ -137,10 +174,12 @@ export function initialState(mode: BootMode, entry: bigint, reset: Sregs, mem: P
     }
     case 'protected':
     case 'long': {
-      const gdt = writeGdt(mem);
+      const gdt = writeGdt(mem, gdtLayout);
       sregs.gdt = gdt;
       sregs.idt = { base: 0n, limit: 0 };
-      const data = segmentFrom(Selector.data, GDT_ENTRIES[1]![1]);
+      const linux = gdtLayout === 'linux';
+      if (linux && mode !== 'long') throw new BootStateError('the Linux boot protocol\'s GDT is for its 64-bit entry (long mode)');
+      const data = linux ? segmentFrom(LinuxSelector.bootDs, LINUX_GDT_ENTRIES[1]![1]) : segmentFrom(Selector.data, GDT_ENTRIES[1]![1]);
       for (const s of ['ds', 'es', 'fs', 'gs', 'ss'] as const) sregs[s] = { ...data };
       sregs.tr = {
         base: BigInt(BootArea.tss), limit: BootArea.tssLimit, selector: Selector.tss,
@@ -156,7 +195,7 @@ export function initialState(mode: BootMode, entry: bigint, reset: Sregs, mem: P
         sregs.cr4 = 0n;
         sregs.efer = 0n;
       } else {
-        sregs.cs = segmentFrom(Selector.code64, GDT_ENTRIES[0]![1]);
+        sregs.cs = linux ? segmentFrom(LinuxSelector.bootCs, LINUX_GDT_ENTRIES[0]![1]) : segmentFrom(Selector.code64, GDT_ENTRIES[0]![1]);
         sregs.cr3 = buildIdentityMap(mem);
         sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
         sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;

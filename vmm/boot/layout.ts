@@ -26,6 +26,29 @@ export const Selector = {
   tss: 0x20,
 } as const;
 
+/** Linux's 64-bit boot protocol (boot.rst): its code and data selectors, in a GDT of their own. */
+export const LinuxSelector = {
+  bootCs: 0x10,
+  bootDs: 0x18,
+} as const;
+
+/**
+ * Where loaders put the boot information a protocol hands the kernel (Linux's
+ * boot_params and command line, the Multiboot info structures and their
+ * strings and memory map): above the boot area, below the initial stack, and
+ * below 640 KiB, where every x86 kernel expects firmware-owned low memory.
+ * Initrds and modules go above the kernel instead.
+ */
+export const BootInfoArea = {
+  start: 0x8000,
+  /** Linux's zero page, or the Multiboot info structure. */
+  params: 0x10000,
+  /** Linux's command line (up to the kernel's cmdline_size). */
+  cmdline: 0x20000,
+  /** 64 KiB below BootArea.stackTop stay free for the stack. */
+  end: 0x70000,
+} as const;
+
 /** Identity-mapped range in long mode: the low 4 GiB (covers MMIO below 4 GiB). */
 export const IDENTITY_MAP_BYTES = 4 * 1024 * 1024 * 1024;
 
@@ -33,9 +56,12 @@ export const IDENTITY_MAP_BYTES = 4 * 1024 * 1024 * 1024;
  * KVM_SET_TSS_ADDR / KVM_SET_IDENTITY_MAP_ADDR: Intel hosts without
  * unrestricted guest need three pages for the real-mode TSS and one for an
  * identity page table, in guest-physical space that no RAM or region uses.
- * These are the addresses QEMU uses, just below the 4 GiB boundary.
+ * The identity page sits at 0xfeffc000 and the TSS right after it, as QEMU
+ * places them: the four pages end at 0xff000000, so a firmware ROM of up to
+ * 16 MiB just below 4 GiB misses them (QEMU's older 0xfffbd000 TSS address
+ * collides with any BIOS larger than 256 KiB).
  */
-export const KVM_TSS_ADDR = 0xfffbd000;
 export const KVM_IDENTITY_MAP_ADDR = 0xfeffc000;
+export const KVM_TSS_ADDR = KVM_IDENTITY_MAP_ADDR + 0x1000;
 /** RAM must end below the KVM private pages. */
 export const MAX_LOW_RAM = KVM_IDENTITY_MAP_ADDR;

@@ -7,6 +7,7 @@ import type { LoadSegment, Loader } from './types';
 
 export const elfLoader: Loader = {
   format: 'elf',
+  autoDetect: true,
   detect: isElf,
   load(bytes) {
     const elf = parseElf(bytes);

@@ -6,6 +6,7 @@ import { ImageError, type Loader } from './types';
 
 export const flatLoader: Loader = {
   format: 'flat',
+  autoDetect: true,
   detect: () => true,
   load(bytes, opts) {
     if (opts.load === undefined) throw new ImageError('a flat image needs a load address (boot.load)');

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseSpec } from '../vmspec/parse';
+import type { VmSpec } from '../vmspec/types';
+import { bzImage, romImage } from '../formats/boot-fixtures';
+import { deviceConfigs, planMachine } from './builder';
+import { BuildError } from './errors';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-builder-'));
+fs.writeFileSync(path.join(dir, 'bzImage'), bzImage(new Uint8Array(0x400)));
+fs.writeFileSync(path.join(dir, 'bios.bin'), romImage(1 << 20));
+fs.writeFileSync(path.join(dir, 'placeholder.map'), 'ffffffffffffffff B The real System.map is in the linux-image-6.1.0-18-cloud-amd64-dbg package\n');
+fs.writeFileSync(path.join(dir, 'System.map'), 'ffffffff81000000 T _text\nffffffff81000200 T startup_64\n');
+
+function spec(yaml: string): VmSpec {
+  const r = parseSpec(yaml, path.join(dir, 'vm.vmspec'));
+  assert.ok(r.spec, r.diagnostics.map((d) => d.message).join('; '));
+  return r.spec;
+}
+
+test('deviceConfigs: the pc platform lists the PC devices with the memory size, the serial on IRQ 4, and debugcon when set', () => {
+  const pc = deviceConfigs(spec('name: l\nmemory: 64MiB\nvcpus: 2\nboot: { image: bzImage, format: linux }\ndevices:\n  debugcon: { port: 0xe9 }\n  i8042: { on-reset: reset }\n'));
+  assert.deepEqual(pc, [
+    { kind: 'pic', name: 'pic' },
+    { kind: 'pit', name: 'pit' },
+    { kind: 'cmos', name: 'cmos', ramBelow4g: 64 << 20, ramAbove4g: 0, vcpus: 2 },
+    { kind: 'i8042', name: 'i8042', onReset: 'reset' },
+    { kind: 'pci-host', name: 'pci-host' },
+    { kind: 'uart16550', name: 'serial', port: 0x3f8, irq: 4 },
+    { kind: 'debug-exit', name: 'debug-exit', port: 0xf4 },
+    { kind: 'debugcon', name: 'debugcon', port: 0xe9 },
+  ]);
+  assert.ok(!pc.some((d) => d.kind === 'fw-cfg'), 'fw-cfg is the integrator\'s to add');
+  const minimal = deviceConfigs(spec('name: l\nplatform: minimal\nboot: { image: bzImage, format: linux }\n'));
+  assert.deepEqual(minimal.map((d) => d.kind), ['uart16550', 'debug-exit']);
+  assert.equal(minimal.find((d) => d.kind === 'uart16550')!.irq, undefined, 'polled on minimal');
+});
+
+test('planMachine: a firmware ROM becomes a rom region below 4 GiB, clear of the KVM pages', () => {
+  const plan = planMachine(spec('name: fw\nmemory: 2MiB\nboot: { image: bios.bin, format: firmware }\n'));
+  assert.deepEqual(plan.layout.find((l) => l.name === 'firmware'), { name: 'firmware', kind: 'rom', gpa: 0xfff00000, size: 1 << 20 });
+  assert.equal(plan.entry, 0xfffffff0n);
+  assert.throws(() => planMachine(spec('name: fw\nmemory: 512KiB\nboot: { image: bios.bin, format: firmware }\n')), (e: unknown) => e instanceof BuildError && /copy below 1 MiB .* does not fit/.test(e.message));
+});
+
+test('planMachine: boot.symbols adds System.map symbols; a placeholder is a warning that names the -dbg package', () => {
+  const plan = planMachine(spec('name: l\nmemory: 64MiB\nboot: { image: bzImage, format: linux, symbols: System.map }\n'));
+  assert.equal(plan.image.symbols.find((s) => s.name === 'startup_64')?.value, 0xffffffff81000200n);
+  const placeholder = planMachine(spec('name: l\nmemory: 64MiB\nboot: { image: bzImage, format: linux, symbols: placeholder.map }\n'));
+  assert.match(placeholder.warnings.join(), /placeholder System\.map.*-dbg package/);
+  assert.deepEqual(placeholder.image.symbols, []);
+});
+
+test('planMachine: a missing initrd or module is a build error naming the key', () => {
+  assert.throws(() => planMachine(spec('name: l\nmemory: 64MiB\nboot: { image: bzImage, format: linux, initrd: nope.img }\n')), /initrd .*nope\.img does not exist/);
+  assert.throws(() => planMachine(spec('name: m\nboot: { image: bzImage, format: linux, symbols: nope.map }\n')), /symbol file .*nope\.map does not exist/);
+});
