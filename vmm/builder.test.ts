@@ -23,7 +23,13 @@ function spec(yaml: string): VmSpec {
 
 test('deviceConfigs: the pc platform lists the PC devices with the memory size, the serial on IRQ 4, and debugcon when set', () => {
   const pc = deviceConfigs(spec('name: l\nmemory: 64MiB\nvcpus: 2\nboot: { image: bzImage, format: linux }\ndevices:\n  debugcon: { port: 0xe9 }\n  i8042: { on-reset: reset }\n'));
-  assert.deepEqual(pc, [
+  const fw = pc.find((d) => d.kind === 'fw-cfg');
+  assert.ok(fw && fw.kind === 'fw-cfg');
+  const ram = fw.items.find((i) => 'key' in i && i.key === 0x03)!;
+  assert.equal(new DataView(ram.data.buffer, ram.data.byteOffset).getBigUint64(0, true), 64n << 20n, 'FW_CFG_RAM_SIZE');
+  const e820 = fw.items.find((i) => 'file' in i && i.file === 'etc/e820')!;
+  assert.equal(e820.data.length % 20, 0);
+  assert.deepEqual(pc.filter((d) => d.kind !== 'fw-cfg'), [
     { kind: 'pic', name: 'pic' },
     { kind: 'pit', name: 'pit' },
     { kind: 'cmos', name: 'cmos', ramBelow4g: 64 << 20, ramAbove4g: 0, vcpus: 2 },
@@ -33,7 +39,6 @@ test('deviceConfigs: the pc platform lists the PC devices with the memory size, 
     { kind: 'debug-exit', name: 'debug-exit', port: 0xf4 },
     { kind: 'debugcon', name: 'debugcon', port: 0xe9 },
   ]);
-  assert.ok(!pc.some((d) => d.kind === 'fw-cfg'), 'fw-cfg is the integrator\'s to add');
   const minimal = deviceConfigs(spec('name: l\nplatform: minimal\nboot: { image: bzImage, format: linux }\n'));
   assert.deepEqual(minimal.map((d) => d.kind), ['uart16550', 'debug-exit']);
   assert.equal(minimal.find((d) => d.kind === 'uart16550')!.irq, undefined, 'polled on minimal');

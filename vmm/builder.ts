@@ -10,6 +10,7 @@ import { gpa, gva, hex, type Gva } from '../common/address';
 import { BootArea, KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, MAX_LOW_RAM } from './boot/layout';
 import { BootStateError, initialState, type EntryMode, type InitialState } from './boot/cpu-state';
 import { e820Map } from './boot/e820';
+import { fwCfgItems } from './devices/fw-cfg-items';
 import { KvmCap } from './kvm/constants';
 import { KVM_DEVICE, openKvm, type KvmSystem } from './kvm/system';
 import { type CpuidEntry, type Sregs } from './registers';
@@ -275,6 +276,9 @@ export function deviceConfigs(spec: VmSpec): DeviceConfig[] {
     out.push({ kind: 'cmos', name: 'cmos', ramBelow4g, ramAbove4g, vcpus: spec.vcpus });
     out.push({ kind: 'i8042', name: 'i8042', onReset: spec.devices.i8042.onReset });
     out.push({ kind: 'pci-host', name: 'pci-host' });
+    // What firmware asks fw_cfg for: RAM size, CPUs and the e820 map (SeaBIOS's etc/e820).
+    const e820 = e820Map(memoryLayout(spec)).map((e) => ({ addr: e.addr, len: e.size, type: e.type }));
+    out.push({ kind: 'fw-cfg', name: 'fw-cfg', items: fwCfgItems({ ramBelow4g, ramAbove4g, vcpus: spec.vcpus, e820 }) });
   }
   if (spec.devices.serial) {
     const irq = serialIrqOf(spec);
