@@ -75,6 +75,10 @@ export async function runCommand(specPath: string, opts: RunOptions): Promise<nu
   for (const w of warnings) process.stderr.write(`vmscope: warning: ${w}\n`);
 
   machine.on('serial', (bytes) => process.stdout.write(bytes));
+  // The debug console (isa-debugcon: SeaBIOS's 0x402, Bochs-style 0xe9) is the guest's log: stderr, apart from the serial console.
+  machine.on('device', (e) => {
+    if (e.kind === 'debug-console') process.stderr.write(e.bytes);
+  });
   const onSignal = () => void machine.stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

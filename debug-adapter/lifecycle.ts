@@ -59,6 +59,15 @@ export function createMachine(ctx: VmContext, listeners: MachineListeners): Mach
     const text = Buffer.from(bytes).toString('latin1');
     ctx.send(ctx.args?.serialConsole ? new Event('vmscope.serial', { device, text }) : new OutputEvent(text, 'stdout'));
   });
+  // The debug console port's log goes to the Debug Console, each line marked with the device, apart from the serial output.
+  let debugconLine = '';
+  machine.on('device', (e) => {
+    if (e.kind !== 'debug-console') return;
+    debugconLine += Buffer.from(e.bytes).toString('latin1');
+    const lines = debugconLine.split('\n');
+    debugconLine = lines.pop()!;
+    if (lines.length) ctx.console(lines.map((l) => `[${e.device}] ${l.replace(/\r$/, '')}\n`).join(''));
+  });
   machine.on('stopped', (vcpu, stop) => listeners.stopped(machine, vcpu, stop));
   machine.on('end', (result) => listeners.ended(machine, result));
   machine.on('exit-log', (vcpu, filter, text) => ctx.console(`[vCPU ${vcpu}] ${filter}: ${text}\n`));
