@@ -255,7 +255,8 @@ function cpuidFor(sys: KvmSystem, structs: Structs): CpuidEntry[] {
 /** Per-vCPU CPUID: the host's supported set with this vCPU's APIC ID filled in. */
 export function cpuidForVcpu(base: readonly CpuidEntry[], index: number): CpuidEntry[] {
   return base.map((e) => {
-    if (e.function === 1) return { ...e, ebx: ((e.ebx & 0x00ffffff) | (index << 24)) >>> 0 };
+    // No local APIC (vmscope creates no in-kernel irqchip and emulates none): guests use the 8259A and the PIT.
+    if (e.function === 1) return { ...e, ebx: ((e.ebx & 0x00ffffff) | (index << 24)) >>> 0, ecx: (e.ecx & ~((1 << 21) | (1 << 24))) >>> 0, edx: (e.edx & ~(1 << 9)) >>> 0 };
     if (e.function === 0xb || e.function === 0x1f) return { ...e, edx: index };
     return e;
   });

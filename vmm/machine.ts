@@ -12,7 +12,8 @@ import { kvmExitName } from './kvm/constants';
 import { loadNative } from './kvm/native';
 import type { LoadedImage } from './loaders';
 import { releaseGuestMemory, type GuestMemory } from './memory';
-import { deviceStateBytes, uartEnqueue, type DeviceConfig, type DeviceEvent } from './devices';
+import { createDevice, deviceStateBytes, uartEnqueue, type Device, type DeviceConfig, type DeviceEvent, type DeviceView } from './devices';
+import { busContext, Bus, NO_MEMORY } from './devices/bus';
 import type { UnclaimedAccess } from './devices/bus';
 import { Cmd, Ctl, MAX_EXIT_CODE, State } from './loop/control';
 import type { VcpuLoopConfig } from './vcpu-loop';
@@ -472,6 +473,23 @@ export class Machine extends EventEmitter<MachineEvents> {
     const backend = this.parts.backend;
     if (!(backend instanceof EmuMachine)) throw new Error('mmuTranslate is the emulator\'s');
     return backend.vcpuState(index, () => {}).mmuTranslate(addr);
+  }
+
+  /** Main-thread instances of the devices, over the state the vCPU threads share, for the VM view (made on first use). */
+  private inspectors: Device[] | undefined;
+
+  /**
+   * Each device's state as the VM view shows it: whether the guest uses it,
+   * its interrupt count and its registers, read live from the shared state.
+   */
+  deviceViews(): DeviceView[] {
+    if (!this.inspectors) {
+      // These instances only read: their interrupt lines and events go nowhere.
+      const bus = new Bus();
+      const ctx = busContext(bus, () => {}, NO_MEMORY);
+      this.inspectors = this.parts.devices.map((d) => createDevice(d, this.deviceState.get(d.name)!, ctx));
+    }
+    return this.inspectors.flatMap((d) => (d.inspect ? [d.inspect()] : []));
   }
 
   /** Queues bytes for the guest to read from a serial device. Returns how many fit. */

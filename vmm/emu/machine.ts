@@ -28,8 +28,8 @@ const MMIO_TOP_MAX = 2 ** 40;
 
 /**
  * The CPUID table the guest sees: what Unicorn's CPU model answers for each
- * leaf (read by running CPUID in a throwaway engine), with VMX cleared (no
- * nested virtualization under emulation) and vmscope's APIC ID per vCPU.
+ * leaf (read by running CPUID in a throwaway engine), with VMX and the local
+ * APIC cleared, and vmscope's APIC ID per vCPU.
  */
 export function emulatorCpuid(uc: UnicornNative): CpuidEntry[] {
   const C = uc.ucConstants;
@@ -56,7 +56,9 @@ export function emulatorCpuid(uc: UnicornNative): CpuidEntry[] {
     const maxExt = Math.min(ask(0x80000000, 0).eax >>> 0, 0x80000008);
     for (let fn = 0x80000000; fn <= maxExt; fn++) out.push(ask(fn, 0));
     return out.map((e) => {
-      if (e.function === 1) return { ...e, ecx: (e.ecx & ~(1 << 5)) >>> 0 }; // no VMX
+      // No VMX (no nested virtualization under emulation), and no local APIC, x2APIC or TSC deadline: vmscope emulates no
+      // local APIC yet, so a guest such as Linux must use the 8259A and the PIT rather than read all ones at 0xFEE00000.
+      if (e.function === 1) return { ...e, ecx: (e.ecx & ~((1 << 5) | (1 << 21) | (1 << 24))) >>> 0, edx: (e.edx & ~(1 << 9)) >>> 0 };
       // QEMU's MMU in Unicorn maps 1 GiB pages whatever the CPU model says (measured: a guest load through one):
       // the guest is told so, and vmscope's walker judges PDPTEs the same way.
       if (e.function === 0x80000001) return { ...e, edx: (e.edx | (1 << 26)) >>> 0 };

@@ -24,6 +24,8 @@ export interface UcHandlers {
   cpuid(): boolean;
   /** RDMSR (0) or WRMSR (1) about to run (only while the MSR scan hook is on). */
   msr(write: number): void;
+  /** SYSCALL: Unicorn leaves the transition to ring 0 to the handler, then adds the instruction's length to rip. */
+  syscall(): void;
 }
 
 /** [ucErr, stopKind, stopAddr, stopData, kicked, timedOut] */

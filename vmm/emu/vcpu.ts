@@ -15,6 +15,7 @@
 // one runs at a time, as in QEMU's single-threaded TCG.
 
 import { KvmExit } from '../kvm/constants';
+import { hostNow } from '../devices/bus';
 import type { DebugConfig, HwSlot } from '../debug';
 import type { ExitInfo } from '../exit-trace';
 import type { CpuSnapshot, VcpuStop } from '../exits';
@@ -29,8 +30,13 @@ import { loadUnicorn, type UnicornNative } from './native';
 import { deliver, hasErrorCode, pageFaultErrorCode, type DeliveryCpu } from './deliver';
 
 const TURN = { NEXT: 0, SERVING: 1, HOLDER: 2 } as const;
-/** Instructions per run while an interrupt waits for RFLAGS.IF (Unicorn exposes no interrupt window). */
-const IRQ_WINDOW_SLICE = 4096;
+/**
+ * How long a run lasts while an interrupt waits for RFLAGS.IF (Unicorn exposes
+ * no interrupt window), in ms. A time slice, not an instruction count: a run
+ * that Unicorn ends after a count cannot be told apart from one that ended on
+ * HLT when the byte before rip happens to be 0xF4 (seen booting Linux).
+ */
+const IRQ_WINDOW_MS = 0.05;
 const BS = 1n << 14n;
 
 const UC_ERRORS: Record<number, string> = {
@@ -73,8 +79,10 @@ export class EmuVcpu implements VcpuBackend {
   private memSeen = 0;
   private readonly msrExits: Int32Array;
   private msrHook: bigint | undefined;
-  /** The device-timer deadline the engine has (hostNow() ms). */
+  /** The device timers' deadline (hostNow() ms). */
   private deadline = Infinity;
+  /** The stop time the engine has: the deadline, or sooner while an interrupt waits for IF. */
+  private armed = Infinity;
   /** An end the loop stopped on through an exit breakpoint (HLT, shutdown), taken when the vCPU resumes. */
   private pendingEnd: LoopEvent | undefined;
 
@@ -102,6 +110,7 @@ export class EmuVcpu implements VcpuBackend {
         invalid: () => this.onInvalid(),
         cpuid: () => this.onCpuid(),
         msr: (write) => this.onMsr(write),
+        syscall: () => this.onSyscall(),
       },
       cfg.shared.ports,
       cfg.shared.counts,
@@ -143,8 +152,14 @@ export class EmuVcpu implements VcpuBackend {
   }
 
   setDeadline(ms: number): void {
-    if (ms === this.deadline) return;
     this.deadline = ms;
+    this.armDeadline(ms);
+  }
+
+  /** Gives the engine its stop time (hostNow() ms) when it changed. */
+  private armDeadline(ms: number): void {
+    if (ms === this.armed) return;
+    this.armed = ms;
     this.uc.ucSetDeadline(this.id, Number.isFinite(ms) ? BigInt(Math.ceil(ms * 1e6)) : 0n);
   }
 
@@ -216,14 +231,17 @@ export class EmuVcpu implements VcpuBackend {
     }
     const rip = this.uc.ucRegRead(this.id, this.ripId);
     if (this.mask !== undefined) this.uc.ucSkipOnce(this.id, this.mask);
+    this.armDeadline(this.irqWindow ? Math.min(this.deadline, hostNow() + IRQ_WINDOW_MS) : this.deadline);
     this.takeTurn();
     let r;
     try {
       // No Unicorn timeout: when one stops a run, Unicorn leaves rip at an earlier
       // instruction, which then runs twice (a lock xadd counted twice in the
       // smp-xadd guest). Time slices end with a kick instead (takeTurn).
-      r = this.uc.ucEmuStart(this.id, rip, 0, this.stepping ? 1 : this.irqWindow ? IRQ_WINDOW_SLICE : 0);
+      r = this.uc.ucEmuStart(this.id, rip, 0, this.stepping ? 1 : 0);
     } finally {
+      // The loop asks again before the next run if an interrupt still waits.
+      this.irqWindow = false;
       this.giveTurn();
       this.countFastExits();
     }
@@ -238,9 +256,8 @@ export class EmuVcpu implements VcpuBackend {
       return { kind: 'debug', exception: 1, pc: this.pc(), dr6: 0n, slots: this.watchSlotsAt(stopAddr) };
     }
     if (this.stepping && !kicked) return { kind: 'debug', exception: 1, pc: this.pc(), dr6: BS, slots: [] };
-    if (this.irqWindow && stopKind === C.STOP_NONE && !kicked && this.byteAt(this.pc() - 1n) !== 0xf4) return { kind: 'kicked' };
     if (kicked || timedOut || stopKind === C.STOP_REQUESTED) return { kind: 'kicked' };
-    // Unicorn returns after HLT with rip past it and nothing else to tell.
+    // A run with no count, no stop and no kick ends only on HLT: Unicorn returns with rip past it and nothing else to tell.
     if (this.byteAt(this.pc() - 1n) === 0xf4) return this.ending({ kind: 'end', end: { kind: 'halted', cpu: this.snapshot() } });
     return { kind: 'kicked' };
   }
@@ -376,6 +393,40 @@ export class EmuVcpu implements VcpuBackend {
       return;
     }
     this.raise(vector, raised.software ? 'software' : 'exception', raised.errorCode);
+  }
+
+  /**
+   * SYSCALL, which Unicorn turns into a hook call and nothing else: the
+   * transition to ring 0 as the SDM gives it (Vol. 2B, SYSCALL). rip is the
+   * instruction's own address here, and Unicorn adds the instruction's length
+   * after this returns, so every rip written here has that length taken off.
+   */
+  private onSyscall(): void {
+    const r = this.state.getRegs();
+    const s = this.state.getSregs();
+    let len = 0;
+    const bytes = this.readLinear(this.state.csBase() + r.rip, 15);
+    while (bytes && len < 14 && !(bytes[len] === 0x0f && bytes[len + 1] === 0x05)) len++;
+    len += 2;
+    const lma = (s.efer & (1n << 10n)) !== 0n;
+    if (!(s.efer & 1n) || !lma) {
+      // SCE clear (or legacy mode, which vmscope's guests never use SYSCALL in): #UD at the instruction.
+      this.raise(6, 'exception');
+      this.uc.ucRegWrite(this.id, this.ripId, this.uc.ucRegRead(this.id, this.ripId) - BigInt(len));
+      return;
+    }
+    const star = this.uc.ucMsrRead(this.id, 0xc0000081);
+    const target = s.cs.l ? this.uc.ucMsrRead(this.id, 0xc0000082) : this.uc.ucMsrRead(this.id, 0xc0000083);
+    const fmask = this.uc.ucMsrRead(this.id, 0xc0000084);
+    const RF = 1n << 16n;
+    const sel = Number((star >> 32n) & 0xffffn);
+    const flat = { base: 0n, limit: 0xffffffff, present: 1, s: 1, g: 1, avl: 0, unusable: 0 };
+    this.state.setSregs({
+      ...s,
+      cs: { ...flat, selector: sel & 0xfffc, type: 11, dpl: 0, db: 0, l: 1 },
+      ss: { ...flat, selector: (sel + 8) & 0xffff, type: 3, dpl: 0, db: 1, l: 0 },
+    });
+    this.state.setRegs({ ...r, rcx: r.rip + BigInt(len), r11: r.rflags & ~RF, rflags: (r.rflags & ~fmask & ~RF) | 2n, rip: target - BigInt(len) });
   }
 
   private onInvalid(): boolean {

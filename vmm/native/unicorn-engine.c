@@ -139,7 +139,7 @@ napi_value ucClose(napi_env env, napi_callback_info info) {
   pthread_mutex_unlock(&engines_lock);
   if (e->env == env) {
     drop_ref(env, &e->on_io); drop_ref(env, &e->on_mmio); drop_ref(env, &e->on_intr);
-    drop_ref(env, &e->on_invalid); drop_ref(env, &e->on_cpuid); drop_ref(env, &e->on_msr);
+    drop_ref(env, &e->on_invalid); drop_ref(env, &e->on_cpuid); drop_ref(env, &e->on_msr); drop_ref(env, &e->on_syscall);
   }
   if (e->ctx) U.context_free(e->ctx);
   U.close(e->uc);

@@ -144,6 +144,20 @@ static int hook_cpuid(uc_engine *uc, void *user) {
   return handled ? 1 : 0;
 }
 
+/*
+ * SYSCALL: Unicorn runs the instruction hooks instead of the transition to
+ * ring 0 (its helper_syscall), then adds the instruction's length to rip. The
+ * handler carries out the transition the SDM describes (vmm/emu/vcpu.ts).
+ */
+static void hook_syscall(uc_engine *uc, void *user) {
+  engine *e = user;
+  napi_handle_scope scope;
+  napi_open_handle_scope(e->env, &scope);
+  napi_value r;
+  call_js(e, e->on_syscall, 0, NULL, &r);
+  napi_close_handle_scope(e->env, scope);
+}
+
 /* An exec breakpoint (a code hook over exactly its address): stop before the instruction. */
 static void hook_breakpoint(uc_engine *uc, uint64_t address, uint32_t size, void *user) {
   engine *e = user;
@@ -254,7 +268,7 @@ napi_value ucMmioMap(napi_env env, napi_callback_info info) {
 }
 
 /*
- * ucSetHandlers(id, {io, mmio, intr, invalid, cpuid, msr}, portsHva, countsHva, fastHva):
+ * ucSetHandlers(id, {io, mmio, intr, invalid, cpuid, msr, syscall}, portsHva, countsHva, fastHva):
  * installs the hooks, bound to the calling thread, which must be the one that
  * runs the engine. The three addresses are host memory the runner mapped:
  * 65536 policy bytes, 4*65536 u32 counters, one u64.
@@ -263,9 +277,9 @@ napi_value ucSetHandlers(napi_env env, napi_callback_info info) {
   ARGS(5);
   ENGINE(0);
   e->env = env;
-  const char *names[] = {"io", "mmio", "intr", "invalid", "cpuid", "msr"};
-  napi_ref *refs[] = {&e->on_io, &e->on_mmio, &e->on_intr, &e->on_invalid, &e->on_cpuid, &e->on_msr};
-  for (int i = 0; i < 6; i++) {
+  const char *names[] = {"io", "mmio", "intr", "invalid", "cpuid", "msr", "syscall"};
+  napi_ref *refs[] = {&e->on_io, &e->on_mmio, &e->on_intr, &e->on_invalid, &e->on_cpuid, &e->on_msr, &e->on_syscall};
+  for (int i = 0; i < 7; i++) {
     napi_value fn;
     CHECK_NAPI(napi_get_named_property(env, argv[1], names[i], &fn));
     drop_ref(env, refs[i]);
@@ -284,6 +298,7 @@ napi_value ucSetHandlers(napi_env env, napi_callback_info info) {
   UC(U.hook_add(e->uc, &e->hooks[e->nhooks++], UC_HOOK_INSN, (void *)hook_in, e, 1, 0, UC_X86_INS_IN), "uc_hook_add(IN)");
   UC(U.hook_add(e->uc, &e->hooks[e->nhooks++], UC_HOOK_INSN, (void *)hook_out, e, 1, 0, UC_X86_INS_OUT), "uc_hook_add(OUT)");
   UC(U.hook_add(e->uc, &e->hooks[e->nhooks++], UC_HOOK_INSN, (void *)hook_cpuid, e, 1, 0, UC_X86_INS_CPUID), "uc_hook_add(CPUID)");
+  UC(U.hook_add(e->uc, &e->hooks[e->nhooks++], UC_HOOK_INSN, (void *)hook_syscall, e, 1, 0, UC_X86_INS_SYSCALL), "uc_hook_add(SYSCALL)");
   UC(U.hook_add(e->uc, &e->hooks[e->nhooks++], UC_HOOK_INTR, (void *)hook_intr, e, 1, 0), "uc_hook_add(INTR)");
   UC(U.hook_add(e->uc, &e->hooks[e->nhooks++], UC_HOOK_INSN_INVALID, (void *)hook_invalid, e, 1, 0), "uc_hook_add(INSN_INVALID)");
   UC(U.hook_add(e->uc, &e->hooks[e->nhooks++], UC_HOOK_BLOCK, (void *)hook_block_kick, e, 1, 0), "uc_hook_add(BLOCK)");

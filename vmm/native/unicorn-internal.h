@@ -78,7 +78,7 @@ typedef struct engine {
   uc_context *ctx;
   /* The env and handlers of the thread that runs the engine (set by ucSetHandlers). */
   napi_env env;
-  napi_ref on_io, on_mmio, on_intr, on_invalid, on_cpuid, on_msr;
+  napi_ref on_io, on_mmio, on_intr, on_invalid, on_cpuid, on_msr, on_syscall;
   /* Port policy: 0 = nobody claims the port and no exit hook wants it: count it here. */
   const uint8_t *ports;
   /* Per port with policy 0: [4*port] reads, [4*port+1] writes, [4*port+2] last value, [4*port+3] last size. */
