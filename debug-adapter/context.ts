@@ -20,7 +20,7 @@ import { GuestAccess, type MemRef } from '../vmm/guest-access';
 import { compile, EvalError, type EvalContext, type Width } from '../vmm/expr/evaluate';
 import { BreakpointManager } from './breakpoints';
 import { ProgramInfo } from './program';
-import { bitnessOf, type Bitness } from './disasm';
+import { bitnessOf, CALL_LOOKBEHIND, endsWithCall, type Bitness } from './disasm';
 import { unwind, type Frame } from './unwind';
 import type { LaunchArguments } from './launch-arguments';
 
@@ -120,6 +120,15 @@ export class VmContext {
       },
       isCode: (a) => this.program.isCode(a),
       functionStart: (a) => this.program.functionStart(a),
+      followsCall: (a) => {
+        const from = a - BigInt(CALL_LOOKBEHIND);
+        if (from < 0n) return undefined;
+        try {
+          return endsWithCall(this.memory.read(vcpu, { space: 'virtual', addr: gva(from) }, CALL_LOOKBEHIND), a, bits);
+        } catch {
+          return undefined;
+        }
+      },
     });
     this.frames.set(vcpu, frames);
     return frames;

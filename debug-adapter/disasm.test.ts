@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as iced from 'iced-x86';
-import { bitnessOf, decode, decodeOne, disassemblyWindow, type Bitness, type DecodedInstruction, type FlowKind } from './disasm';
+import { bitnessOf, CALL_LOOKBEHIND, decode, decodeOne, disassemblyWindow, endsWithCall, type Bitness, type DecodedInstruction, type FlowKind } from './disasm';
 
 // ---- fixtures: GNU as + objcopy, objdump as the reference ----
 
@@ -424,4 +424,16 @@ test('disassembly window: without symbols, the decode that lands exactly on base
   assert.deepEqual(addrs(w.before), ['0x1009 int3', '0x100a mov']);
   const forward = disassemblyWindow(OUT, 1, 1, fakeDecodeFrom, () => undefined);
   assert.deepEqual(addrs(forward.from), ['0x1010 ret']);
+});
+
+test('endsWithCall tells a return address from an interrupted pc', () => {
+  const end = 0x100010n;
+  const pad = (tail: number[]): Uint8Array => Uint8Array.from([...new Array<number>(CALL_LOOKBEHIND - tail.length).fill(0x90), ...tail]);
+  assert.equal(endsWithCall(pad([0xe8, 0x10, 0x00, 0x00, 0x00]), end, 32), true, 'call rel32');
+  assert.equal(endsWithCall(pad([0xff, 0xd0]), end, 64), true, 'call rax');
+  assert.equal(endsWithCall(pad([0xff, 0x55, 0x08]), end, 32), true, 'call [ebp+8]');
+  assert.equal(endsWithCall(pad([0x41, 0xff, 0xd3]), end, 64), true, 'call r11');
+  // The multiboot kernel's wait loop: `jae +10; hlt` before the pc the timer interrupt returns to.
+  assert.equal(endsWithCall(pad([0x39, 0xd0, 0x73, 0x0a, 0xf4]), end, 32), false, 'after hlt');
+  assert.equal(endsWithCall(pad([0x89, 0xe5]), end, 32), false, 'after mov ebp, esp');
 });

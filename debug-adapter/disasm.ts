@@ -290,3 +290,23 @@ function decodeEndingAt(
   }
   return [];
 }
+
+/** The longest CALL encoding that can sit right before a return address (a far call with prefixes, an indirect one with SIB and disp32 and REX). */
+const MAX_CALL_LENGTH = 9;
+
+/**
+ * Whether the bytes that end at `end` (the last `before.length` bytes before it) end with a CALL instruction, i.e.
+ * whether `end` can be a return address. A pc found on the stack that no call precedes is where an interrupt or
+ * exception struck: the instruction there has not run yet. Decoding backwards is ambiguous, so this tries each
+ * length: some CALL of exactly k bytes must end at `end`.
+ */
+export function endsWithCall(before: Uint8Array, end: bigint, bitness: Bitness): boolean {
+  for (let k = 2; k <= Math.min(MAX_CALL_LENGTH, before.length); k++) {
+    const insn = decodeOne(before.subarray(before.length - k), end - BigInt(k), bitness);
+    if (!insn.invalid && insn.kind === 'call' && insn.length === k) return true;
+  }
+  return false;
+}
+
+/** How many bytes before a candidate return address `endsWithCall` looks at. */
+export const CALL_LOOKBEHIND = MAX_CALL_LENGTH;

@@ -223,9 +223,11 @@ export class VmscopeSession extends DebugSession {
     for (let i = start; i < start + count; i++) {
       const f = frames[i]!;
       const pc = i === 0 && exitPc !== undefined ? exitPc : f.pc;
-      // A return address points after the call: look up the call's line.
-      const loc = ctx.program.location(i === 0 ? pc : pc - 1n);
-      const name = (ctx.program.symbolize(pc) ?? hex(pc)) + (pc !== f.pc ? ` (I/O exit; rip ${hex(f.pc)})` : '');
+      // A return address points after the call: look up the call's line. An interrupted frame's pc is the
+      // instruction the interrupt will return to.
+      const at = i === 0 || f.interrupted ? pc : pc - 1n;
+      const loc = ctx.program.location(at);
+      const name = (ctx.program.symbolize(pc) ?? hex(pc)) + (pc !== f.pc ? ` (I/O exit; rip ${hex(f.pc)})` : '') + (f.interrupted ? ' [interrupted]' : '');
       const frame = new StackFrame(args.threadId * FRAME_STRIDE + i, name, loc ? ctx.source(loc.file) : undefined, loc?.line ?? 0, loc?.column ?? 0);
       frame.instructionPointerReference = hex(pc);
       if (!loc) frame.presentationHint = 'subtle';

@@ -241,3 +241,16 @@ test('a frameless leaf: the return address at [sp] is used when it follows a cal
   put(callAt, [0x90, 0x90, 0x90, 0x90, 0x90]);
   assert.deepEqual(unwind(input).map((f) => f.pc), [0x1005n, 0x3000n]);
 });
+
+test('a caller that no call precedes is marked interrupted; the others are not', () => {
+  // leaf <- mid (0x1420, after a call) <- top (0x1330: an interrupt struck there; its stub linked the record).
+  const followsCall = (a: bigint): boolean | undefined => (a === 0x1330n ? false : a === 0x1420n ? true : undefined);
+  const frames = unwind(input(threeDeep(), { pc: 0x1510n, sp: 0x7f60n, fp: 0x7f80n }, { followsCall }));
+  assert.deepEqual(
+    frames.map((f) => f.interrupted ?? false),
+    [false, false, true],
+  );
+  // Unknown (unreadable code) is not taken as interrupted.
+  const unknown = unwind(input(threeDeep(), { pc: 0x1510n, sp: 0x7f60n, fp: 0x7f80n }, { followsCall: () => undefined }));
+  assert.ok(unknown.every((f) => f.interrupted === undefined));
+});

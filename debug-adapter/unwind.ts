@@ -1,5 +1,6 @@
 // Stack unwinding along the frame-pointer chain (guests built with -fno-omit-frame-pointer), for the
-// debug adapter's `stackTrace`. Pure logic: memory, code ranges and symbols come in as callbacks.
+// debug adapter's `stackTrace`, through interrupt frames whose entry stub links a frame record. Pure
+// logic: memory, code ranges, symbols and instruction decoding come in as callbacks.
 
 export interface UnwindInput {
   /** rip, rsp, rbp (eip, esp, ebp in 32-bit code). */
@@ -14,6 +15,11 @@ export interface UnwindInput {
   isCode(addr: bigint): boolean;
   /** Start of the function containing pc (from symbols), to handle the prologue. */
   functionStart?(pc: bigint): bigint | undefined;
+  /**
+   * Whether a CALL instruction ends right before `addr` (undefined when unknown, e.g. unreadable code). A pc on
+   * the stack that no call precedes was pushed by an interrupt or exception: its frame is marked `interrupted`.
+   */
+  followsCall?(addr: bigint): boolean | undefined;
   /** Default 64; frame 0 is returned even when this is 0. */
   maxFrames?: number;
 }
@@ -35,6 +41,12 @@ export interface Frame {
    * - 'frame-pointer': return address at [fp+word], caller's fp = [fp].
    */
   via: 'entry' | 'prologue' | 'frame-pointer';
+  /**
+   * Set above frame 0 when no call precedes `pc`: an interrupt or exception stopped this frame there (its
+   * handler's stub linked the interrupted rbp and rip as a frame record, as a call would have). `pc` is then the
+   * instruction to resume, not a return address: look up lines and symbols at `pc` itself.
+   */
+  interrupted?: true;
 }
 
 const DEFAULT_MAX_FRAMES = 64;
@@ -119,7 +131,8 @@ export function unwind(input: UnwindInput): Frame[] {
     // The caller's own frame record lies at or above its sp; anything else is not a chain link.
     // In the chain case this also means callerFp > cur.fp, so every step moves up the stack.
     if (callerFp !== 0n && (!aligned(callerFp) || callerFp < callerSp)) return frames;
-    frames.push({ pc: ret, sp: callerSp, fp: callerFp, via: 'frame-pointer' });
+    const interrupted = input.followsCall?.(ret) === false;
+    frames.push({ pc: ret, sp: callerSp, fp: callerFp, via: 'frame-pointer', ...(interrupted ? { interrupted: true as const } : {}) });
   }
   return frames;
 }

