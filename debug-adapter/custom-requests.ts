@@ -2,7 +2,7 @@
 //   exitTrace        the exit counts and the recorded exits, newest last
 //   exportExitTrace  the same as Chrome trace events (chrome://tracing, Perfetto)
 //   translate        a GVA walked down to the HPA, as JSON (the translation webview)
-//   vmInfo           the VM view: vCPUs, memory map, devices, exit counts
+//   vmInfo           the VM view: vCPUs, memory map, devices (live: active, interrupts, registers), exit counts
 //   serialInput      bytes typed into the guest's serial port
 
 import { hex } from '../common/address';
@@ -75,6 +75,40 @@ export function customRequest(ctx: VmContext, command: CustomRequest, args: unkn
   }
 }
 
+/** One device in the VM view: what the spec configured, and, from a built machine, what the guest made of it. */
+interface DeviceInfo {
+  name: string;
+  kind: string;
+  port?: string;
+  /** What the device is (e.g. "8254 PIT"), whether the guest programmed or used it, the interrupts it raised, its registers. */
+  model?: string;
+  active?: boolean;
+  interrupts?: number;
+  fields?: ReadonlyArray<{ name: string; value: string }>;
+}
+
+/** The spec's devices, each with the machine's live view of it where the device keeps one (read from the shared state, so also while vCPUs run). */
+function devicesOf(ctx: VmContext): DeviceInfo[] {
+  const spec = ctx.spec;
+  if (!spec) return [];
+  let configs: ReturnType<typeof deviceConfigs>;
+  try {
+    configs = deviceConfigs(spec);
+  } catch {
+    return [];
+  }
+  const views = new Map((ctx.machine?.deviceViews() ?? []).map((v) => [v.name, v]));
+  return configs.map((d) => {
+    const v = views.get(d.name);
+    return {
+      name: d.name,
+      kind: d.kind,
+      ...('port' in d ? { port: hex(d.port) } : {}),
+      ...(v ? { model: v.model, active: v.active, interrupts: v.interrupts, fields: v.fields } : {}),
+    };
+  });
+}
+
 /**
  * What the client's VM view shows: the vCPUs (state, and for stopped ones mode, CPL and rip), the memory map, the
  * devices and exit counts. Safe to ask while the guest runs (registers are read from stopped vCPUs only).
@@ -112,7 +146,7 @@ function vmInfo(ctx: VmContext): object {
     state: !m ? 'none' : ctx.ended ? 'ended' : ctx.runState,
     vcpus,
     memory,
-    devices: spec ? deviceConfigs(spec).map((d) => ({ name: d.name, kind: d.kind, ...('port' in d ? { port: hex(d.port) } : {}) })) : [],
+    devices: devicesOf(ctx),
     // By the names exit breakpoints use (io, mmio, hlt, ...); KVM's name for exits no filter covers.
     exitCounts: Object.fromEntries(Object.entries(m?.exitCounts() ?? {}).map(([kvm, n]) => [FILTER_BY_KVM_NAME.get(kvm) ?? kvm, n])),
     exitFilters: ctx.exitSpecs.map((x) => x.id),

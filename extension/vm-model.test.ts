@@ -14,7 +14,18 @@ const info: VmInfo = {
     { name: 'ram', kind: 'ram', gpa: '0x0', size: 16 * 1024 * 1024 },
     { name: 'uart', kind: 'mmio', gpa: '0xfe000000', size: 4096 },
   ],
-  devices: [{ name: 'serial', kind: 'uart16550', port: '0x3f8' }],
+  devices: [
+    { name: 'serial', kind: 'uart16550', port: '0x3f8' },
+    {
+      name: 'pit',
+      kind: 'pit',
+      model: '8254 PIT',
+      active: true,
+      interrupts: 42,
+      fields: [{ name: 'channel 0 (IRQ 0)', value: 'mode 2, count 11931 (100.01 Hz)' }],
+    },
+    { name: 'cmos', kind: 'cmos', model: 'MC146818 RTC/CMOS', active: false, interrupts: 0, fields: [] },
+  ],
   exitCounts: { hlt: 1, io: 120 },
   exitFilters: ['io'],
 };
@@ -27,7 +38,13 @@ test('the VM tree lists vCPUs with mode and CPL, the memory map with GPA ranges,
   assert.equal(vcpus!.children![1]!.description, 'running');
   assert.equal(memory!.children![0]!.description, 'RAM 0x0..0xffffff (16 MiB)');
   assert.equal(memory!.children![1]!.description, 'MMIO 0xfe000000..0xfe000fff (4 KiB)');
-  assert.equal(devices!.children![0]!.description, 'uart16550 at port 0x3f8');
+  assert.equal(devices!.children![0]!.description, 'uart16550 · port 0x3f8');
+  // Live device views: model, active or idle, interrupts, and the registers as children.
+  const pit = devices!.children![1]!;
+  assert.equal(pit.description, '8254 PIT · active · 42 interrupts');
+  assert.deepEqual(pit.children!.map((c) => [c.label, c.description]), [['channel 0 (IRQ 0)', 'mode 2, count 11931 (100.01 Hz)']]);
+  assert.equal(devices!.children![2]!.description, 'MC146818 RTC/CMOS · idle');
+  assert.equal(devices!.children![2]!.children, undefined);
   assert.equal(exits!.description, '121');
   assert.deepEqual(exits!.children!.map((c) => [c.label, c.description]), [['io', '120 · breaks'], ['hlt', '1']]);
 });

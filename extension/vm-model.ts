@@ -12,7 +12,16 @@ export interface VmInfo {
   state: 'none' | 'running' | 'stopped' | 'ended';
   vcpus: Array<{ id: number; state: string; focus?: boolean; mode?: string; cpl?: number; rip?: string }>;
   memory: Array<{ name: string; kind: string; gpa: string; size: number }>;
-  devices: Array<{ name: string; kind: string; port: string }>;
+  /** The spec's devices; model, active, interrupts and fields come from the running machine's devices. */
+  devices: Array<{
+    name: string;
+    kind: string;
+    port?: string;
+    model?: string;
+    active?: boolean;
+    interrupts?: number;
+    fields?: Array<{ name: string; value: string }>;
+  }>;
   exitCounts: Record<string, number>;
   exitFilters?: string[];
   /** The backend that runs the VM: its name, one line on it, and what it can do for the debugger. */
@@ -101,7 +110,23 @@ export function vmTree(info: VmInfo): VmNode[] {
     label: 'Devices',
     description: `${info.devices.length}`,
     icon: 'circuit-board',
-    children: info.devices.map((d) => ({ id: `dev:${d.name}`, label: d.name, description: `${d.kind} at port ${d.port}`, icon: 'plug' })),
+    children: info.devices.map((d) => {
+      const parts = [d.model ?? d.kind];
+      if (d.port) parts.push(`port ${d.port}`);
+      if (d.active !== undefined) parts.push(d.active ? 'active' : 'idle');
+      if (d.interrupts) parts.push(`${d.interrupts} interrupt${d.interrupts === 1 ? '' : 's'}`);
+      const node: VmNode = {
+        id: `dev:${d.name}`,
+        label: d.name,
+        description: parts.join(' · '),
+        // Unused devices fade: the plug icon for those the guest programmed or used.
+        icon: d.active === false ? 'debug-disconnect' : 'plug',
+      };
+      if (d.fields?.length) {
+        node.children = d.fields.map((f) => ({ id: `dev:${d.name}:${f.name}`, label: f.name, description: f.value, tooltip: `${f.name}: ${f.value}` }));
+      }
+      return node;
+    }),
   };
   const counts = Object.entries(info.exitCounts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const total = counts.reduce((n, [, c]) => n + c, 0);

@@ -32,7 +32,7 @@ vmTest('vmInfo: vCPU mode and CPL at entry, the memory map, the devices, and exi
     assert.deepEqual(info.vcpus.map((v) => [v.id, v.state, v.mode, v.cpl, v.focus]), [[0, 'paused', 'long', 0, true]]);
     assert.match(info.vcpus[0]!.rip ?? '', /^0x[0-9a-f]+$/);
     assert.deepEqual(info.memory, [{ name: 'ram', kind: 'ram', gpa: '0x0', size: 16 * 1024 * 1024 }]);
-    assert.deepEqual(info.devices, [
+    assert.deepEqual(info.devices.map((d) => ({ name: d.name, kind: d.kind, port: d.port })), [
       { name: 'serial', kind: 'uart16550', port: '0x3f8' },
       { name: 'debug-exit', kind: 'debug-exit', port: '0xf4' },
     ]);

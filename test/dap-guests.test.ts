@@ -70,3 +70,48 @@ vmTest('DAP: a breakpoint in the multiboot kernel\'s timer handler, with the cal
     assert.match(stdout(), /multiboot-kernel: done/);
   });
 });
+
+interface DeviceInfo {
+  name: string;
+  kind: string;
+  port?: string;
+  model?: string;
+  active?: boolean;
+  interrupts?: number;
+  fields?: Array<{ name: string; value: string }>;
+}
+
+vmTest('DAP: vmInfo shows the live devices: the PIT active with its interrupts, the PIC with its IRQ 0 requests', async () => {
+  const line = lineOf(MB_C, 'ticks++;', 'void timer_tick(void)');
+  await withClient(async ({ dc }) => {
+    const stopped = dc.waitForEvent('stopped', 30_000);
+    await launched(dc, { spec: MB_SPEC }, async () => {
+      await dc.setBreakpointsRequest({ source: { path: MB_C }, breakpoints: [{ line, hitCondition: '5' }] });
+    });
+    await stopped;
+    const devices = ((await dc.customRequest('vmInfo')).body as { devices: DeviceInfo[] }).devices;
+    const byName = new Map(devices.map((d) => [d.name, d]));
+    const pit = byName.get('pit');
+    assert.equal(pit?.model, '8254 PIT');
+    assert.equal(pit.active, true);
+    // The fifth tick's handler runs: at least four were raised before it (five, unless the fifth is still in flight).
+    assert.ok((pit.interrupts ?? 0) >= 4, JSON.stringify(pit));
+    assert.match(pit.fields?.find((f) => f.name.startsWith('channel 0'))?.value ?? '', /mode 2, count 11931/);
+    const pic = byName.get('pic');
+    assert.equal(pic?.active, true);
+    assert.ok((pic.interrupts ?? 0) >= 4);
+    assert.match(pic.fields?.find((f) => f.name === 'requests by line')?.value ?? '', /^IRQ 0: \d+$/);
+    // The kernel polls the UART (IER 0): used, but no interrupts. The spec's ports are still there.
+    const serial = byName.get('serial');
+    assert.deepEqual([serial?.port, serial?.active, serial?.interrupts], ['0x3f8', true, 0]);
+    assert.equal(byName.get('debug-exit')?.port, '0xf4');
+
+    await dc.setBreakpointsRequest({ source: { path: MB_C }, breakpoints: [] });
+    const exited = dc.waitForEvent('exited', 30_000);
+    await dc.continueRequest({ threadId: 0 });
+    assert.equal((await exited).body.exitCode, 0);
+    // After the run: 50 ticks (or a few more before the kernel's cli).
+    const after = ((await dc.customRequest('vmInfo')).body as { devices: DeviceInfo[] }).devices.find((d) => d.name === 'pit');
+    assert.ok((after?.interrupts ?? 0) >= 50, JSON.stringify(after));
+  });
+});
