@@ -12,7 +12,7 @@ export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
   image?: string;
   /** Override the spec's memory size (bytes or a size such as "64MiB"). */
   memory?: string | number;
-  /** Extra ELF files to load symbols and line tables from. */
+  /** Extra files to load symbols from: ELF files (symbols and line tables) or System.map files (symbols). */
   symbols?: string[];
   /** Extra MSRs to show, by index (e.g. 0x3a or "0x3a"). */
   msrs?: Array<number | string>;

@@ -90,8 +90,9 @@ export function launch(ctx: VmContext, args: LaunchArguments, listeners: Machine
     return [n, `MSR`] as [number, string];
   });
   const machine = createMachine(ctx, listeners);
-  const symbolFiles = (args.symbols ?? []).map((p) => ({ path: path.resolve(ctx.spec!.dir, p) }));
-  ctx.program = ProgramInfo.load([{ path: ctx.spec.boot.image }, ...symbolFiles]);
+  const symbolFiles = (args.symbols ?? []).map((p) => ({ path: path.resolve(ctx.spec!.dir, p), role: 'symbols' as const }));
+  const bootSymbols = ctx.spec.boot.symbols !== undefined ? [{ path: ctx.spec.boot.symbols, role: 'boot-symbols' as const }] : [];
+  ctx.program = ProgramInfo.load([{ path: ctx.spec.boot.image, role: 'image' }, ...bootSymbols, ...symbolFiles]);
   for (const w of ctx.program.warnings) ctx.console(`warning: ${w}\n`);
   const caps = machine.capabilities;
   ctx.bps = new BreakpointManager(

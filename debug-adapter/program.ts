@@ -1,11 +1,12 @@
 // What the debugger knows about the guest's code: symbols and DWARF line
-// tables from the boot image and any extra symbol files, and the executable
-// address ranges. Answers "where is this address" and "where is this line".
+// tables from the boot image and any extra symbol files (ELF or System.map:
+// boot.symbols and the launch's `symbols`), and the executable address ranges. Answers "where is this address" and "where is this line".
 
 import * as fs from 'node:fs';
 import { isElf, parseElf } from '../formats/elf';
 import type { ImageSymbol } from '../formats/elf';
 import { LineTable, type SourceLocation } from '../formats/dwarf/line-table';
+import { readSymbolFile } from '../vmm/loaders/symbols';
 import { SymbolIndex } from './symbols';
 
 export interface CodeRange {
@@ -28,21 +29,39 @@ export class ProgramInfo {
     for (const s of symbols) if (!this.byName.has(s.name) || s.global) this.byName.set(s.name, s);
   }
 
-  /** Loads symbols and lines from ELF files; the first is the boot image (flat images contribute nothing). */
-  static load(files: ReadonlyArray<{ path: string; bytes?: Uint8Array }>): ProgramInfo {
+  /**
+   * Loads symbols and lines from the boot image (an ELF; other formats contribute nothing) and from symbol files:
+   * ELF files, or System.map files (symbols only, no lines). A placeholder System.map (Debian's) adds nothing.
+   * Problems with a file whose role is 'boot-symbols' are not repeated as warnings: the machine's builder reads
+   * and reports on boot.symbols itself.
+   */
+  static load(files: ReadonlyArray<{ path: string; bytes?: Uint8Array; role?: 'image' | 'symbols' | 'boot-symbols' }>): ProgramInfo {
     const symbols: ImageSymbol[] = [];
     const tables: LineTable[] = [];
     const code: CodeRange[] = [];
     const warnings: string[] = [];
     for (const f of files) {
+      const warn = (text: string): void => {
+        if (f.role !== 'boot-symbols') warnings.push(text);
+      };
       let bytes: Uint8Array;
       try {
         bytes = f.bytes ?? fs.readFileSync(f.path);
       } catch (e) {
-        warnings.push(`cannot read symbol file ${f.path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        warn(`cannot read symbol file ${f.path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
         continue;
       }
-      if (!isElf(bytes)) continue;
+      if (!isElf(bytes)) {
+        if ((f.role ?? 'image') === 'image') continue;
+        try {
+          const file = readSymbolFile(bytes);
+          if (file.placeholder !== undefined) warn(`${f.path} is a placeholder System.map ("${file.placeholder}"): no symbols from it`);
+          symbols.push(...file.symbols);
+        } catch (e) {
+          warn(`${f.path}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        continue;
+      }
       try {
         const elf = parseElf(bytes);
         symbols.push(...elf.symbols);
@@ -57,8 +76,9 @@ export class ProgramInfo {
     return new ProgramInfo(symbols, tables, code, warnings);
   }
 
+  /** In an executable segment of an ELF, or in a function a symbol file sizes (a System.map's text symbols, for images with no program headers such as a bzImage). */
   isCode(addr: bigint): boolean {
-    return this.code.some((r) => addr >= r.start && addr < r.end);
+    return this.code.some((r) => addr >= r.start && addr < r.end) || this.symbols.lookup(addr)?.symbol.kind === 'func';
   }
 
   symbolize(addr: bigint): string | undefined {

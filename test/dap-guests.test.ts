@@ -6,15 +6,19 @@
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { withClient } from './dap-client';
 import { ROOT, vmTest } from './kvm';
+import { parseElf } from '../formats/elf';
 
 const MB_DIR = path.join(ROOT, 'examples/multiboot-kernel');
 const MB_SPEC = path.join(MB_DIR, 'kernel.vmspec');
 const MB_C = path.join(MB_DIR, 'kernel.c');
+const MB_ELF = path.join(MB_DIR, 'build/kernel.elf');
 
 /** The line of the first occurrence of `text` in a file (1-based), searching from the line holding `after`. */
 function lineOf(file: string, text: string, after?: string): number {
@@ -114,4 +118,49 @@ vmTest('DAP: vmInfo shows the live devices: the PIT active with its interrupts, 
     const after = ((await dc.customRequest('vmInfo')).body as { devices: DeviceInfo[] }).devices.find((d) => d.name === 'pit');
     assert.ok((after?.interrupts ?? 0) >= 50, JSON.stringify(after));
   });
+});
+
+vmTest('DAP: boot.symbols as a System.map names a stripped kernel\'s functions: a function breakpoint, the stack, the disassembly', async () => {
+  // The multiboot kernel stripped of its symbols, and its `nm -n` System.map, in a spec of their own.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-symbols-'));
+  try {
+    const stripped = path.join(dir, 'kernel.stripped');
+    execFileSync('objcopy', ['--strip-all', MB_ELF, stripped]);
+    assert.equal(parseElf(fs.readFileSync(stripped)).symbols.find((s) => s.name === 'timer_tick'), undefined, 'the image names nothing itself');
+    fs.writeFileSync(path.join(dir, 'System.map'), execFileSync('nm', ['-n', MB_ELF]));
+    const spec = path.join(dir, 'kernel.vmspec');
+    const text = fs.readFileSync(MB_SPEC, 'utf8').replace(/^(\s*)image:.*$/m, '$1image: kernel.stripped\n$1symbols: System.map');
+    assert.match(text, /symbols: System\.map/);
+    fs.writeFileSync(spec, text);
+    const timerTick = parseElf(fs.readFileSync(MB_ELF)).symbols.find((s) => s.name === 'timer_tick')!.value;
+
+    await withClient(async ({ dc, console: consoleText }) => {
+      let bp: DebugProtocol.Breakpoint | undefined;
+      const stopped = dc.waitForEvent('stopped', 30_000);
+      await launched(dc, { spec }, async () => {
+        const set = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'timer_tick', hitCondition: '3' }] });
+        bp = set.body.breakpoints[0];
+        assert.ok(bp?.verified, bp?.message);
+        // No line table: the breakpoint goes on the function's first byte.
+        assert.equal(BigInt(bp.instructionReference ?? '-1'), timerTick);
+      });
+      const stop = (await stopped) as DebugProtocol.StoppedEvent;
+      assert.deepEqual(stop.body.hitBreakpointIds, [bp!.id]);
+      const frames = (await dc.stackTraceRequest({ threadId: 0 })).body.stackFrames;
+      assert.equal(BigInt(frames[0]!.instructionPointerReference!), timerTick);
+      const names = frames.map((f) => f.name.replace(/[+ ].*/, ''));
+      assert.deepEqual(names.slice(0, 4), ['timer_tick', 'irq0_entry', 'wait_ticks', 'kernel_main'], names.join(' <- '));
+      assert.equal(frames[0]!.source, undefined, 'a System.map has no lines');
+      const dis = await dc.disassembleRequest({ memoryReference: frames[0]!.instructionPointerReference!, instructionCount: 2 });
+      assert.equal(dis.body!.instructions[0]!.symbol, 'timer_tick');
+      assert.doesNotMatch(consoleText(), /warning/);
+
+      await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
+      const exited = dc.waitForEvent('exited', 30_000);
+      await dc.continueRequest({ threadId: 0 });
+      assert.equal((await exited).body.exitCode, 0);
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
