@@ -2,7 +2,7 @@
 //   exitTrace        the exit counts and the recorded exits, newest last
 //   exportExitTrace  the same as Chrome trace events (chrome://tracing, Perfetto)
 //   translate        a GVA walked down to the HPA, as JSON (the translation webview)
-//   vmInfo           the VM view: vCPUs, memory map, devices (live: active, interrupts, registers), exit counts
+//   vmInfo           the VM view: vCPUs, the entry point, memory map, devices (live: active, interrupts, registers), exit counts
 //   serialInput      bytes typed into the guest's serial port
 
 import { hex } from '../common/address';
@@ -144,6 +144,8 @@ function vmInfo(ctx: VmContext): object {
     backend: ctx.backend,
     accel: m ? { name: m.backendName, description: m.backendDescription, capabilities: m.capabilities } : undefined,
     state: !m ? 'none' : ctx.ended ? 'ended' : ctx.runState,
+    // Where the loader starts the boot vCPU (a bzImage's 64-bit entry, a multiboot kernel's entry, the reset vector).
+    entry: m ? hex(m.entry) : undefined,
     vcpus,
     memory,
     devices: devicesOf(ctx),

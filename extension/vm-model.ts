@@ -10,6 +10,8 @@ export interface VmInfo {
   spec?: string;
   backend: string;
   state: 'none' | 'running' | 'stopped' | 'ended';
+  /** Where the boot vCPU starts (the loader's entry point). */
+  entry?: string;
   vcpus: Array<{ id: number; state: string; focus?: boolean; mode?: string; cpl?: number; rip?: string }>;
   memory: Array<{ name: string; kind: string; gpa: string; size: number }>;
   /** The spec's devices; model, active, interrupts and fields come from the running machine's devices. */
