@@ -56,6 +56,8 @@ export interface ExitSink {
   count(code: number, n?: number): void;
   /** True when exits must go through `exitHooks` (tracing or filters are on). */
   readonly hooks: boolean;
+  /** True when exit filters are set, so an exit may stop the vCPU inside its instruction (tracing alone cannot). */
+  readonly filtering: boolean;
   /** Records the exit in the trace and runs the filters; a break event if one matched. */
   exitHooks(code: number, exit: ExitInfo, registerOf: (name: string) => bigint | undefined, rip: () => bigint): Extract<LoopEvent, { kind: 'exit-break' }> | undefined;
   pioRead(port: number, size: number): number;

@@ -209,7 +209,7 @@ export class EmuVcpu implements VcpuBackend {
   }
 
   runOnce(): LoopEvent | undefined {
-    if (this.portsForHooks !== this.sink.hooks) {
+    if (this.portsForHooks !== this.sink.hooks || this.preciseHook !== undefined !== this.wantPrecise()) {
       this.updatePorts();
       if (this.updatePrecise()) this.uc.ucCtl(this.id, 'flush-tb');
     }
@@ -472,8 +472,9 @@ export class EmuVcpu implements VcpuBackend {
     this.portsForHooks = all;
   }
 
+  /** The code hook over every address costs most of the emulator's speed: only while a stop can come from inside an instruction. */
   private wantPrecise(): boolean {
-    return this.sink.hooks || this.watchHooks.size > 0;
+    return this.sink.filtering || this.watchHooks.size > 0;
   }
 
   /** Adds or removes the all-address code hook; true when it changed. */

@@ -39,6 +39,11 @@ export class ExitHooks {
     return this.anything;
   }
 
+  /** Exit filters are set: an exit may stop the vCPU (tracing alone never does). */
+  get filtering(): boolean {
+    return this.filtersByCode.some((f) => f !== undefined);
+  }
+
   /**
    * Takes new filters and turns the trace on or off. `setTracing` tells the
    * backend in between: after the filters and the trace switch, before

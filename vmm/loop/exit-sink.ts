@@ -152,6 +152,9 @@ export function exitSink(counters: Float64Array, hooks: ExitHooks, devices: Loop
     get hooks() {
       return hooks.active;
     },
+    get filtering() {
+      return hooks.filtering;
+    },
     exitHooks: (code, exit, registerOf, rip) => hooks.onExit(code, exit, registerOf, rip),
     pioRead: (port, size) => devices.pioRead(port, size),
     pioWrite: (port, size, value) => devices.pioWrite(port, size, value),
