@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acpiTables, ACPI_TABLES_GPA, amlInteger, amlPkgLength, dsdtAml, FADT, FADT_FLAGS, OEM_ID } from './acpi';
+import { acpiTables, ACPI_TABLES_GPA, amlInteger, amlPkgLength, dsdtAml, eisaId, FADT, FADT_FLAGS, OEM_ID, pciRootAml } from './acpi';
 import { ACPI_PM, S5_SLP_TYP, SCI_IRQ } from '../devices/acpi-pm';
 
 const t = acpiTables();
@@ -74,11 +74,21 @@ test('acpi: the FACS is 64-byte aligned, 64 bytes, with a free global lock', () 
   assert.equal(u32(t.facs + 16), 0, 'global lock');
 });
 
-test('acpi: the DSDT holds Name (_S5, Package (4) { 5, 5, 0, 0 }) in AML', () => {
+test('acpi: the DSDT holds Name (_S5, Package (4) { 5, 5, 0, 0 }) and the PCI root bridge in AML', () => {
   const aml = [...t.bytes.subarray(t.dsdt + 36 - t.gpa, t.dsdt + u32(t.dsdt + 4) - t.gpa)];
   assert.deepEqual(aml, dsdtAml());
   assert.equal(S5_SLP_TYP, 5);
-  assert.deepEqual(aml, [0x08, 0x5f, 0x53, 0x35, 0x5f, 0x12, 0x08, 0x04, 0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00]);
+  assert.deepEqual(aml.slice(0, 14), [0x08, 0x5f, 0x53, 0x35, 0x5f, 0x12, 0x08, 0x04, 0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00]);
+  const ascii = (text: string) => [...text].map((c) => c.charCodeAt(0));
+  // Scope (\_SB) { Device (PCI0) { Name (_HID, EisaId ("PNP0A03")); Name (_ADR, 0) } }
+  assert.deepEqual(aml.slice(14), [
+    0x10, 0x1d, 0x5c, ...ascii('_SB_'),
+    0x5b, 0x82, 0x15, ...ascii('PCI0'),
+    0x08, ...ascii('_HID'), 0x0c, 0x41, 0xd0, 0x0a, 0x03,
+    0x08, ...ascii('_ADR'), 0x00,
+  ]);
+  assert.deepEqual(aml.slice(14), pciRootAml());
+  assert.equal(eisaId('PNP0A03'), 0x030ad041);
 });
 
 test('acpi: AML PkgLength uses one byte up to 63 and the multi-byte form beyond', () => {

@@ -2,7 +2,7 @@
 // format but firmware, which builds its own): just enough for an OS to find
 // the PM registers of vmm/devices/acpi-pm.ts and to power the machine off.
 // RSDP (ACPI 1.0, revision 0) -> RSDT -> FADT (revision 1) -> FACS and a
-// DSDT holding only \_S5. No MADT: vmscope has no local APIC, so the guest
+// DSDT holding \_S5 and the PCI root bridge. No MADT: vmscope has no local APIC, so the guest
 // stays on the 8259A PICs. Layouts from the ACPI specification (6.5): 5.2.5.3
 // RSDP, 5.2.6 table header, 5.2.7 RSDT, 5.2.9 FADT (the 1.0 fields, 116
 // bytes), 5.2.10 FACS; AML encoding from chapter 20.
@@ -78,6 +78,11 @@ const AML = {
   wordPrefix: 0x0b,
   dwordPrefix: 0x0c,
   package: 0x12,
+  scope: 0x10,
+  /** ExtOpPrefix 0x5B, then DeviceOp's second byte 0x82. */
+  extPrefix: 0x5b,
+  device: 0x82,
+  rootChar: 0x5c,
 } as const;
 
 /**
@@ -117,8 +122,42 @@ export function amlPackage(values: readonly number[]): number[] {
 
 /** DefName: NameOp NameString DataRefObject. A NameSeg is 4 characters, padded with '_'. */
 export function amlName(seg: string, object: number[]): number[] {
+  return [AML.name, ...amlNameString(seg), ...object];
+}
+
+/** A NameString: an optional root prefix '\\' then one NameSeg (4 characters, padded with '_'). */
+function amlNameString(name: string): number[] {
+  const root = name.startsWith('\\');
+  const seg = root ? name.slice(1) : name;
   if (!/^[A-Z_][A-Z0-9_]{0,3}$/.test(seg)) throw new RangeError(`"${seg}" is not an AML NameSeg`);
-  return [AML.name, ...[...seg.padEnd(4, '_')].map((c) => c.charCodeAt(0)), ...object];
+  return [...(root ? [AML.rootChar] : []), ...[...seg.padEnd(4, '_')].map((c) => c.charCodeAt(0))];
+}
+
+/** DefScope: ScopeOp PkgLength NameString TermList. */
+export function amlScope(name: string, terms: number[]): number[] {
+  const body = [...amlNameString(name), ...terms];
+  return [AML.scope, ...amlPkgLength(body.length), ...body];
+}
+
+/** DefDevice: ExtOpPrefix DeviceOp PkgLength NameString TermList. */
+export function amlDevice(name: string, terms: number[]): number[] {
+  const body = [...amlNameString(name), ...terms];
+  return [AML.extPrefix, AML.device, ...amlPkgLength(body.length), ...body];
+}
+
+/**
+ * A compressed EISA ID ("PNP0A03") as the 32-bit integer ASL's EisaId()
+ * gives: the three letters as 5-bit codes ('A' = 1) packed big-endian into
+ * the first two bytes, then the four hex digits as two bytes, in that order
+ * in memory.
+ */
+export function eisaId(id: string): number {
+  if (!/^[A-Z]{3}[0-9A-F]{4}$/.test(id)) throw new RangeError(`"${id}" is not an EISA ID`);
+  const c = (i: number) => id.charCodeAt(i) - 0x40;
+  const vendor = (c(0) << 10) | (c(1) << 5) | c(2);
+  const product = parseInt(id.slice(3), 16);
+  const bytes = [vendor >> 8, vendor & 0xff, product >> 8, product & 0xff];
+  return (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
 }
 
 /**
@@ -129,7 +168,18 @@ export function amlName(seg: string, object: number[]): number[] {
  * (reserved). An OS reads SLP_TYP for soft-off from here.
  */
 export function dsdtAml(): number[] {
-  return amlName('_S5', amlPackage([S5_SLP_TYP, S5_SLP_TYP, 0, 0]));
+  return [...amlName('_S5', amlPackage([S5_SLP_TYP, S5_SLP_TYP, 0, 0])), ...pciRootAml()];
+}
+
+/**
+ * Scope (\\_SB) { Device (PCI0) { Name (_HID, EisaId ("PNP0A03")); Name (_ADR, 0) } }:
+ * the PCI root bridge (vmm/devices/pci-host.ts). An OS in ACPI mode finds PCI
+ * buses only through root bridges in the namespace (Linux stops probing bus 0
+ * by itself once ACPI is on), so without this one the host bridge and the
+ * ISA bridge would vanish. No _CRS: the OS falls back to its own windows.
+ */
+export function pciRootAml(): number[] {
+  return amlScope('\\_SB', amlDevice('PCI0', [...amlName('_HID', amlInteger(eisaId('PNP0A03'))), ...amlName('_ADR', amlInteger(0))]));
 }
 
 /** The byte that makes a range sum to 0 mod 256. */
