@@ -22,7 +22,8 @@ commands:
       what this host offers: KVM (access, API version, capabilities) and the
       emulator (Unicorn: where from, version), and why either is unusable
 
-exit codes: the guest's debug-exit status; 123 the guest halted without one;
+exit codes: the guest's debug-exit status; 0 the guest powered off (ACPI) or
+reset the machine; 123 the guest halted without either;
 124 timeout; 125 vmscope could not run (spec, image, no usable backend); 126 the
 guest crashed (triple fault, entry failure, internal or emulation error); 2 bad usage`;
 

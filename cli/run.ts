@@ -28,6 +28,7 @@ export function exitCodeFor(result: RunResult): number {
         case 'debug-exit':
           return end.end.status;
         case 'reset':
+        case 'poweroff':
           return ExitCode.ok;
         case 'halted':
           return ExitCode.halted;
@@ -94,7 +95,7 @@ export async function runCommand(specPath: string, opts: RunOptions): Promise<nu
 
   const end = result.end;
   const code = exitCodeFor(result);
-  const clean = end.kind === 'vcpu' && (end.end.kind === 'debug-exit' || end.end.kind === 'reset');
+  const clean = end.kind === 'vcpu' && (end.end.kind === 'debug-exit' || end.end.kind === 'reset' || end.end.kind === 'poweroff');
   if (!clean) {
     process.stderr.write(`vmscope: ${describeRunEnd(end)}\n`);
     const cpu = end.kind === 'vcpu' ? endCpu(end.end) : undefined;

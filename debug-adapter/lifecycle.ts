@@ -141,5 +141,6 @@ export async function restart(ctx: VmContext, listeners: MachineListeners): Prom
 /** The session's last words on a machine that ended: its exit code. */
 export function exitCodeOf(result: RunResult): number {
   const end = result.end;
+  if (end.kind === 'vcpu' && end.end.kind === 'poweroff') return 0;
   return end.kind === 'vcpu' && end.end.kind === 'debug-exit' ? end.end.status : 1;
 }

@@ -12,7 +12,7 @@ import { loadSpecFile } from '../vmspec/load';
 import { gpa } from '../common/address';
 import { buildMachine } from '../vmm/builder';
 import type { Machine } from '../vmm/machine';
-import type { RunResult, VcpuStop } from '../vmm/exits';
+import { describeRunEnd, type RunResult, type VcpuStop } from '../vmm/exits';
 import { NO_DEBUG } from '../vmm/debug';
 import { hostInfo, vmTest, specAt } from './kvm';
 
@@ -113,6 +113,13 @@ vmTest('HLT with nothing to wake the vCPU ends the run as halted', async () => {
   const { result, serial } = await runSpec('test/guests/hlt.vmspec');
   assert.equal(serial, 'halting\n');
   assert.ok(result.end.kind === 'vcpu' && result.end.end.kind === 'halted');
+});
+
+vmTest('a pc guest finds the ACPI tables by scanning the BIOS area, reads the PM timer, and powers off through PM1a_CNT', async () => {
+  const { result, serial } = await runSpec('test/guests/acpi-poweroff.vmspec');
+  assert.equal(serial, 'acpi: pm1a_cnt 0x604 s5 slp_typ 0x5\n');
+  assert.deepEqual(result.end, { kind: 'vcpu', vcpu: 0, end: { kind: 'poweroff', device: 'acpi-pm' } }, debugExitStatus(result) !== undefined ? `the guest exited with ${debugExitStatus(result)} (see test/guests/acpi-poweroff.S)` : undefined);
+  assert.equal(describeRunEnd(result.end), 'the guest powered the machine off through acpi-pm (vCPU 0)');
 });
 
 vmTest('unclaimed ports and MMIO are recorded, not fatal', async () => {

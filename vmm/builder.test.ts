@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { parseSpec } from '../vmspec/parse';
 import type { VmSpec } from '../vmspec/types';
 import { bzImage, romImage } from '../formats/boot-fixtures';
+import { ACPI_TABLES_GPA } from './boot/acpi';
 import { deviceConfigs, planMachine } from './builder';
 import { BuildError } from './errors';
 
@@ -13,6 +14,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-builder-'));
 fs.writeFileSync(path.join(dir, 'bzImage'), bzImage(new Uint8Array(0x400)));
 fs.writeFileSync(path.join(dir, 'bios.bin'), romImage(1 << 20));
 fs.writeFileSync(path.join(dir, 'placeholder.map'), 'ffffffffffffffff B The real System.map is in the linux-image-6.1.0-18-cloud-amd64-dbg package\n');
+fs.writeFileSync(path.join(dir, 'flat.bin'), new Uint8Array(0x100).fill(0x90));
 fs.writeFileSync(path.join(dir, 'System.map'), 'ffffffff81000000 T _text\nffffffff81000200 T startup_64\n');
 
 function spec(yaml: string): VmSpec {
@@ -35,6 +37,7 @@ test('deviceConfigs: the pc platform lists the PC devices with the memory size, 
     { kind: 'cmos', name: 'cmos', ramBelow4g: 64 << 20, ramAbove4g: 0, vcpus: 2 },
     { kind: 'i8042', name: 'i8042', onReset: 'reset' },
     { kind: 'pci-host', name: 'pci-host' },
+    { kind: 'acpi-pm', name: 'acpi-pm' },
     { kind: 'uart16550', name: 'serial', port: 0x3f8, irq: 4 },
     { kind: 'debug-exit', name: 'debug-exit', port: 0xf4 },
     { kind: 'debugcon', name: 'debugcon', port: 0xe9 },
@@ -62,4 +65,31 @@ test('planMachine: boot.symbols adds System.map symbols; a placeholder is a warn
 test('planMachine: a missing initrd or module is a build error naming the key', () => {
   assert.throws(() => planMachine(spec('name: l\nmemory: 64MiB\nboot: { image: bzImage, format: linux, initrd: nope.img }\n')), /initrd .*nope\.img does not exist/);
   assert.throws(() => planMachine(spec('name: m\nboot: { image: bzImage, format: linux, symbols: nope.map }\n')), /symbol file .*nope\.map does not exist/);
+});
+
+test('planMachine: pc guests get the ACPI tables at 0xF0000, Linux with the RSDP in boot_params; firmware and minimal guests do not', () => {
+  const acpiOf = (p: ReturnType<typeof planMachine>) => p.image.segments.find((s) => s.role === 'acpi');
+  const linux = planMachine(spec('name: l\nmemory: 64MiB\nboot: { image: bzImage, format: linux }\n'));
+  const tables = acpiOf(linux);
+  assert.ok(tables);
+  assert.equal(tables.gpa, ACPI_TABLES_GPA);
+  assert.equal(String.fromCharCode(...tables.data.subarray(0, 8)), 'RSD PTR ');
+  const bp = linux.image.segments.find((s) => s.role === 'boot-info')!;
+  assert.equal(new DataView(bp.data.buffer, bp.data.byteOffset).getBigUint64(0x070, true), BigInt(ACPI_TABLES_GPA), 'boot_params.acpi_rsdp_addr');
+
+  const elfOnPc = planMachine(spec('name: f\nplatform: pc\nmemory: 4MiB\nboot: { image: flat.bin, format: flat, load: 0x100000, mode: long }\n'));
+  assert.equal(acpiOf(elfOnPc)?.gpa, ACPI_TABLES_GPA, 'any format on the pc platform');
+  assert.deepEqual(elfOnPc.warnings, []);
+
+  assert.equal(acpiOf(planMachine(spec('name: f\nmemory: 4MiB\nboot: { image: flat.bin, format: flat, load: 0x100000, mode: long }\n'))), undefined, 'minimal platform');
+  assert.equal(acpiOf(planMachine(spec('name: fw\nmemory: 2MiB\nboot: { image: bios.bin, format: firmware }\n'))), undefined, 'firmware builds its own');
+  const noRsdp = planMachine(spec('name: l\nplatform: minimal\nmemory: 64MiB\nboot: { image: bzImage, format: linux }\n'));
+  const bp2 = noRsdp.image.segments.find((s) => s.role === 'boot-info')!;
+  assert.equal(new DataView(bp2.data.buffer, bp2.data.byteOffset).getBigUint64(0x070, true), 0n);
+});
+
+test('planMachine: a pc guest that loads itself where the ACPI tables go keeps its memory and is told there are no tables', () => {
+  const plan = planMachine(spec('name: f\nplatform: pc\nmemory: 4MiB\nboot: { image: flat.bin, format: flat, load: 0xf0000, mode: real }\n'));
+  assert.equal(plan.image.segments.find((s) => s.role === 'acpi'), undefined);
+  assert.match(plan.warnings.join('\n'), /no ACPI tables: the image uses 0xf0000\.\.0xf0100/);
 });

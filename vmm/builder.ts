@@ -10,6 +10,8 @@ import { gpa, gva, hex, type Gva } from '../common/address';
 import { BootArea, KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, MAX_LOW_RAM } from './boot/layout';
 import { BootStateError, initialState, type EntryMode, type InitialState } from './boot/cpu-state';
 import { e820Map } from './boot/e820';
+import { acpiTables, ACPI_TABLES_GPA, type AcpiTables } from './boot/acpi';
+import { dataSegment } from './loaders/boot-info';
 import { fwCfgItems } from './devices/fw-cfg-items';
 import { KvmCap } from './kvm/constants';
 import { KVM_DEVICE, openKvm, type KvmSystem } from './kvm/system';
@@ -140,6 +142,7 @@ const ROLE_NAMES: Record<SegmentRole, string> = {
   initrd: 'initrd',
   module: 'module',
   'firmware-alias': 'the firmware\'s copy below 1 MiB',
+  acpi: 'the ACPI tables',
 };
 
 /** The mode vCPUs start in: the boot protocol's for linux, multiboot and firmware images, else the spec's. */
@@ -164,8 +167,9 @@ export interface MachinePlan {
 }
 
 /** What the spec gives a protocol loader besides the image: command line, initrd, modules and the memory map. */
-function loadOptions(spec: VmSpec, layout: readonly MemoryLayoutEntry[]): LoadOptions {
+function loadOptions(spec: VmSpec, layout: readonly MemoryLayoutEntry[], acpi: AcpiTables | undefined): LoadOptions {
   const opts: LoadOptions = { load: gpa(spec.boot.load), e820: e820Map(layout) };
+  if (acpi && spec.boot.format === 'linux') opts.acpiRsdp = acpi.rsdp;
   if (spec.boot.cmdline !== undefined) opts.cmdline = spec.boot.cmdline;
   if (spec.boot.format === 'linux' && spec.boot.initrd !== undefined) {
     opts.initrd = readBootFile(spec.boot.initrd, 'initrd', 'boot.initrd', 'build the initrd first, or fix boot.initrd');
@@ -177,6 +181,31 @@ function loadOptions(spec: VmSpec, layout: readonly MemoryLayoutEntry[]): LoadOp
     }));
   }
   return opts;
+}
+
+/**
+ * The ACPI tables (vmm/boot/acpi.ts) for the pc platform, whatever the boot
+ * format but firmware, which brings its own (SeaBIOS builds them): in RAM
+ * at 0xF0000, the part of the BIOS area e820 reports reserved. None when
+ * RAM does not reach that far.
+ */
+export function acpiTablesFor(spec: VmSpec, layout: readonly MemoryLayoutEntry[]): AcpiTables | undefined {
+  if (platformOf(spec) !== 'pc' || spec.boot.format === 'firmware') return undefined;
+  const tables = acpiTables(ACPI_TABLES_GPA);
+  const end = tables.gpa + tables.bytes.length;
+  return layout.some((l) => l.kind === 'ram' && l.gpa <= tables.gpa && end <= l.gpa + l.size) ? tables : undefined;
+}
+
+/** Adds the ACPI tables to what is copied into the guest, unless the image itself uses that memory (a flat or ELF guest below 1 MiB). */
+function placeAcpiTables(image: LoadedImage, tables: AcpiTables, warnings: string[]): void {
+  if (image.format === 'firmware') return;
+  const end = tables.gpa + tables.bytes.length;
+  const clash = image.segments.find((s) => s.gpa < end && tables.gpa < s.gpa + s.memSize);
+  if (clash) {
+    warnings.push(`no ACPI tables: the image uses ${hex(clash.gpa)}..${hex(clash.gpa + clash.memSize)}, where the pc platform puts them (${hex(tables.gpa)}..${hex(end)})`);
+    return;
+  }
+  image.segments.push(dataSegment(tables.gpa, tables.bytes, 'acpi'));
 }
 
 /** ROM and RAM the image brings (a firmware ROM), checked like the spec's regions against everything else. */
@@ -217,14 +246,16 @@ export function planMachine(spec: VmSpec): MachinePlan {
   const warnings: string[] = [];
   const baseLayout = memoryLayout(spec);
   const bytes = readImage(spec);
+  const acpi = acpiTablesFor(spec, baseLayout);
   let image: LoadedImage;
   try {
-    image = loadImage(bytes, spec.boot.format, loadOptions(spec, baseLayout));
+    image = loadImage(bytes, spec.boot.format, loadOptions(spec, baseLayout, acpi));
   } catch (e) {
     if (e instanceof ImageError) throw new BuildError(`${spec.boot.image}: ${e.message}`);
     throw e;
   }
   const layout = withImageRegions(baseLayout, image);
+  if (acpi) placeAcpiTables(image, acpi, warnings);
   if (!image.entryState) {
     if (image.bits === 64 && spec.boot.mode !== 'long') {
       warnings.push(`${spec.boot.image} is a 64-bit ELF but boot.mode is ${spec.boot.mode}; its entry code must be ${spec.boot.mode === 'real' ? '16' : '32'}-bit`);
@@ -264,7 +295,7 @@ export function cpuidForVcpu(base: readonly CpuidEntry[], index: number): CpuidE
 
 /**
  * The devices a spec asks for: on the pc platform the PC's own (PICs, PIT,
- * CMOS, i8042, PCI host bridge) first, then the spec's. fw-cfg is added by
+ * CMOS, i8042, PCI host bridge, ACPI PM registers) first, then the spec's. fw-cfg is added by
  * the caller that has the boot files at hand.
  */
 export function deviceConfigs(spec: VmSpec): DeviceConfig[] {
@@ -277,6 +308,7 @@ export function deviceConfigs(spec: VmSpec): DeviceConfig[] {
     out.push({ kind: 'cmos', name: 'cmos', ramBelow4g, ramAbove4g, vcpus: spec.vcpus });
     out.push({ kind: 'i8042', name: 'i8042', onReset: spec.devices.i8042.onReset });
     out.push({ kind: 'pci-host', name: 'pci-host' });
+    out.push({ kind: 'acpi-pm', name: 'acpi-pm' });
     // What firmware asks fw_cfg for: RAM size, CPUs and the e820 map (SeaBIOS's etc/e820).
     const e820 = e820Map(memoryLayout(spec)).map((e) => ({ addr: e.addr, len: e.size, type: e.type }));
     out.push({ kind: 'fw-cfg', name: 'fw-cfg', items: fwCfgItems({ ramBelow4g, ramAbove4g, vcpus: spec.vcpus, e820 }) });

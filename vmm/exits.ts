@@ -23,6 +23,8 @@ export type VcpuEnd =
   | { kind: 'debug-exit'; status: number }
   /** The guest asked for a system reset (i8042 pulse, port 0x92) and the spec says a reset ends the run. */
   | { kind: 'reset'; device: string }
+  /** The guest powered the machine off (ACPI S5 through the PM1 control register). */
+  | { kind: 'poweroff'; device: string }
   | { kind: 'halted'; cpu: CpuSnapshot }
   | { kind: 'triple-fault'; cpu: CpuSnapshot }
   | { kind: 'entry-failure'; hardwareReason: bigint; hostCpu: number; cpu: CpuSnapshot }
@@ -106,6 +108,8 @@ export function describeVcpuEnd(vcpu: number, e: VcpuEnd): string {
       return `guest exited with status ${e.status} through debug-exit (${who})`;
     case 'reset':
       return `the guest reset the machine through ${e.device} (${who}); devices.i8042.on-reset is exit`;
+    case 'poweroff':
+      return `the guest powered the machine off through ${e.device} (${who})`;
     case 'halted':
       return `${who} halted ${where(e.cpu)} with no interrupt source to wake it`;
     case 'triple-fault':

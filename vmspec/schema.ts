@@ -285,7 +285,8 @@ export const vmSpecSchema = {
       },
       defaultText: '`pc` when `boot.format` is `linux`, `multiboot` or `firmware`; `minimal` otherwise.',
       description:
-        'Which machine the guest sees around the CPU. `pc` adds the legacy PC devices real kernels and firmware expect; ' +
+        'Which machine the guest sees around the CPU. `pc` adds the legacy PC devices real kernels and firmware expect, ' +
+        'and ACPI: PM registers at `0x600` (an OS powers off through them) and, for every format but `firmware`, ACPI tables at `0xf0000`; ' +
         '`minimal` keeps just the devices listed under `devices`. Example: `platform: minimal` to boot a Multiboot kernel that only prints on serial.',
     },
     regions: {

@@ -1,5 +1,6 @@
 // Device registry: a new device is one file plus one line here.
 
+import { acpiPm } from './acpi-pm';
 import { cmos } from './cmos';
 import { debugExit } from './debug-exit';
 import { debugcon } from './debugcon';
@@ -23,6 +24,7 @@ const FACTORIES: Factories = {
   'fw-cfg': fwCfg,
   'pci-host': pciHost,
   i8042,
+  'acpi-pm': acpiPm,
 };
 
 function factory<C extends DeviceConfig>(config: C): DeviceFactory<C> {

@@ -17,7 +17,9 @@ export type DeviceEvent =
   | { kind: 'debug-console'; device: string; bytes: Uint8Array }
   | { kind: 'debug-exit'; device: string; status: number }
   /** The guest asked for a system reset (0xFE to the i8042's command port, 0xCF9): `action` is what the spec says to do with it. */
-  | { kind: 'reset'; device: string; action: ResetAction };
+  | { kind: 'reset'; device: string; action: ResetAction }
+  /** The guest powered the machine off (ACPI: SLP_TYP = S5 with SLP_EN in PM1_CNT). */
+  | { kind: 'poweroff'; device: string };
 
 /** What a guest-requested reset does: restart the VM from its initial state, or end the run. */
 export type ResetAction = 'reset' | 'exit';
@@ -110,7 +112,9 @@ export type DeviceConfig =
   /** PCI configuration mechanism #1 (0xCF8/0xCFC) with an i440FX-style host bridge at 00:00.0. */
   | { kind: 'pci-host'; name: string }
   /** QEMU's fw_cfg: selector 0x510, data 0x511, DMA 0x514; `items` are built on the main thread. */
-  | { kind: 'fw-cfg'; name: string; items: ReadonlyArray<FwCfgItem> };
+  | { kind: 'fw-cfg'; name: string; items: ReadonlyArray<FwCfgItem> }
+  /** ACPI PM registers at PIIX4's ports: PM1 event 0x600, PM1 control 0x604, PM timer 0x608; the SCI on IRQ 9. */
+  | { kind: 'acpi-pm'; name: string };
 
 /** One fw_cfg item: a fixed key (FW_CFG_RAM_SIZE, ...) or a named file in the directory (key 0x20+). */
 export type FwCfgItem = { key: number; data: Uint8Array } | { file: string; data: Uint8Array };

@@ -14,6 +14,7 @@ import { ImageError, type Loader } from './types';
 const MiB = 0x100000;
 /** boot_params offsets (arch/x86/include/uapi/asm/bootparam.h, as boot.rst's zero-page table lists them). */
 const BP = {
+  acpiRsdpAddr: 0x070,
   extRamdiskImage: 0x0c0,
   extRamdiskSize: 0x0c4,
   extCmdLinePtr: 0x0c8,
@@ -94,6 +95,8 @@ export const linuxLoader: Loader = {
     dv.setUint32(BP.extRamdiskImage, 0, true);
     dv.setUint32(BP.extRamdiskSize, 0, true);
     writeE820(dv, map);
+    // Kernels since 4.20 take the RSDP from here instead of scanning the BIOS area; older ones ignore the field (zero-page.rst: all protocol versions).
+    if (opts.acpiRsdp !== undefined) dv.setBigUint64(BP.acpiRsdpAddr, BigInt(opts.acpiRsdp), true);
     const upper = map.find((e) => e.addr === MiB && e.type === 1);
     dv.setUint32(BP.altMemK, upper ? Math.floor(upper.size / 1024) : 0, true);
 

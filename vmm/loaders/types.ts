@@ -12,7 +12,7 @@ export type { ImageSymbol, SymbolKind } from '../../formats/elf';
 export { ImageError } from '../../formats/elf';
 
 /** What a segment holds: the image itself, or what the loader built or placed for it. */
-export type SegmentRole = 'image' | 'boot-info' | 'cmdline' | 'initrd' | 'module' | 'firmware-alias';
+export type SegmentRole = 'image' | 'boot-info' | 'cmdline' | 'initrd' | 'module' | 'firmware-alias' | 'acpi';
 
 export interface LoadSegment {
   /** Where the bytes go in guest-physical memory. */
@@ -79,6 +79,8 @@ export interface LoadOptions {
   modules?: ReadonlyArray<{ data: Uint8Array; cmdline: string }>;
   /** The guest's memory map (vmm/boot/e820.ts), for the protocols that hand it to the kernel. */
   e820?: readonly E820Entry[];
+  /** Linux: where the builder puts the ACPI RSDP, handed over in boot_params.acpi_rsdp_addr. */
+  acpiRsdp?: number;
 }
 
 export interface Loader {
