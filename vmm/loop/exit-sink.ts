@@ -44,10 +44,10 @@ export class LoopDevices {
     const emit = (event: DeviceEvent): void => {
       // Numbered VM-wide, so the machine emits events of several vCPU threads in the order devices saw them.
       post({ t: 'device', event, seq: Atomics.add(this.lockWords, Ctl.EVENT_SEQ, 1) });
-      if (event.kind === 'debug-exit') this.end = { kind: 'debug-exit', status: event.status };
+      if (event.kind === 'debug-exit') this.end ??= { kind: 'debug-exit', status: event.status };
       // Restarting the VM in place is not built yet: a reset ends the run either way (the end says which device asked).
-      if (event.kind === 'reset') this.end = { kind: 'reset', device: event.device };
-      if (event.kind === 'poweroff') this.end = { kind: 'poweroff', device: event.device };
+      if (event.kind === 'reset') this.end ??= { kind: 'reset', device: event.device };
+      if (event.kind === 'poweroff') this.end ??= { kind: 'poweroff', device: event.device };
     };
     this.bus = new Bus((gpa) => cfg.mmioRegions.find((r) => gpa >= r.gpa && gpa < r.gpa + r.size)?.name);
     const ctx = busContext(this.bus, emit, memory);
