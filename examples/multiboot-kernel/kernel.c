@@ -373,9 +373,12 @@ static void pic_eoi(int irq)
 #define PIT_INPUT_HZ 1193182u
 #define TIMER_HZ 100u
 
+/* Timer rate in Hz (the `hz=` word of the command line; 19..1193182, default 100). */
+static uint32_t timer_hz = TIMER_HZ;
+
 static void pit_init(void)
 {
-    uint16_t divisor = PIT_INPUT_HZ / TIMER_HZ; /* 11931: folded at compile time */
+    uint16_t divisor = (uint16_t)(PIT_INPUT_HZ / timer_hz); /* 11931 at 100 Hz */
     outb(PIT_COMMAND, 0x34); /* channel 0, lobyte/hibyte, mode 2 (rate generator), binary */
     outb(PIT_CHANNEL0, (uint8_t)divisor);
     outb(PIT_CHANNEL0, (uint8_t)(divisor >> 8));
@@ -390,7 +393,8 @@ static volatile uint32_t other_irqs;
 void timer_tick(void)
 {
     ticks++;
-    if (ticks % 10 == 0) {
+    /* Ten lines a second whatever the rate. */
+    if (ticks % (timer_hz / 10 ? timer_hz / 10 : 1) == 0) {
         puts("tick ");
         put_dec(ticks);
         putc('\n');
@@ -541,13 +545,16 @@ void kernel_main(uint32_t magic, uint32_t info)
         puts(" MiB)\n");
     }
     uint32_t tick_target = cmdline_number(boot.cmdline, "ticks", 50);
+    timer_hz = cmdline_number(boot.cmdline, "hz", TIMER_HZ);
+    if (timer_hz < 19 || timer_hz > PIT_INPUT_HZ)
+        timer_hz = TIMER_HZ;
 
     gdt_init();
     idt_init();
     pic_init();
     pit_init();
     puts("timer: ");
-    put_dec(TIMER_HZ);
+    put_dec(timer_hz);
     puts(" Hz, waiting for ");
     put_dec(tick_target);
     puts(" ticks\n");

@@ -61,6 +61,8 @@ export interface UnicornNative {
   ucVmemTranslate(id: number, gva: bigint): bigint;
   ucMsrWrite(id: number, index: number, value: bigint): void;
   ucContextSave(id: number): ArrayBuffer;
+  /** The state bytes of ucContextSave copied into `into` (as many as fit), allocating nothing. */
+  ucContextRead(id: number, into: ArrayBuffer): void;
   ucContextRestore(id: number, state: ArrayBuffer): void;
   readonly ucConstants: Readonly<Record<string, number>>;
   mmapAnonymous(size: number): bigint;

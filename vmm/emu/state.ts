@@ -10,7 +10,7 @@ import type { ReadPhys } from '../paging/walk';
 import type { CpuidEntry, DebugRegs, Fpu, Regs, Segment, Sregs, Translation, VcpuEvents } from '../registers';
 import { GPR_NAMES } from '../registers';
 import type { VcpuStateApi } from '../vcpu-state';
-import { contextLayout, decodeSegmentFlags, encodeSegmentFlags, hflagsFor, type ContextLayout } from './context';
+import { contextLayout, encodeSegmentFlags, hflagsFor, readSegmentCache, type ContextLayout } from './context';
 import type { UnicornNative } from './native';
 
 export const MSR_EFER = 0xc0000080;
@@ -38,6 +38,23 @@ export class EmuVcpuState implements VcpuStateApi {
     return (this.layout ??= contextLayout(this.uc, this.engine));
   }
 
+  /**
+   * The head of the saved state, read into one buffer that lives as long as
+   * this object (no allocation per read: interrupt delivery reads it for every
+   * event). Holds the general registers through the descriptor-table caches:
+   * QEMU's segs[6] are followed by ldt, tr, gdt and idt, each a SegmentCache.
+   */
+  private head: DataView | undefined;
+  private readHead(): DataView {
+    const L = this.ctx();
+    this.head ??= new DataView(new ArrayBuffer(L.segs + 10 * L.segSize));
+    this.uc.ucContextRead(this.engine, this.head.buffer as ArrayBuffer);
+    return this.head;
+  }
+
+  /** The whole saved state, in a buffer kept for setSregs's read-edit-write. */
+  private full: ArrayBuffer | undefined;
+
   getRegs(): Regs {
     const out = {} as Regs;
     GPR_NAMES.forEach((n, i) => (out[n] = this.uc.ucRegRead(this.engine, this.gprIds[i]!)));
@@ -56,31 +73,29 @@ export class EmuVcpuState implements VcpuStateApi {
   /** CS's base alone (for pc = CS.base + rip), without decoding every segment and control register. */
   csBase(): bigint {
     const L = this.ctx();
-    return new DataView(this.uc.ucContextSave(this.engine)).getBigUint64(L.segs + 1 * L.segSize + 8, true);
+    return this.readHead().getBigUint64(L.segs + 1 * L.segSize + 8, true);
+  }
+
+  /** What a page walk needs (CR0, CR3, CR4, EFER), without the segments: for the many linear reads of one delivery. */
+  pagingRegs(): { cr0: bigint; cr3: bigint; cr4: bigint; efer: bigint } {
+    const C = this.C;
+    const r = (id: number) => this.uc.ucRegRead(this.engine, id);
+    return { cr0: r(C.UC_X86_REG_CR0!), cr3: r(C.UC_X86_REG_CR3!), cr4: r(C.UC_X86_REG_CR4!), efer: this.uc.ucMsrRead(this.engine, MSR_EFER) };
   }
 
   getSregs(): Sregs {
     const C = this.C;
     const L = this.ctx();
-    const blob = new DataView(this.uc.ucContextSave(this.engine));
-    const seg = (i: number): Segment => {
+    const blob = this.readHead();
+    // SegmentCache i after segs[0]: 0-5 ES..GS, 6 LDT, 7 TR, 8 GDT, 9 IDT.
+    const seg = (i: number): Segment => readSegmentCache(blob, L.segs + i * L.segSize);
+    const table = (i: number) => {
       const at = L.segs + i * L.segSize;
-      const selector = blob.getUint32(at, true) & 0xffff;
-      return { ...decodeSegmentFlags(blob.getUint32(at + 20, true)), selector, base: blob.getBigUint64(at + 8, true), limit: blob.getUint32(at + 16, true) };
-    };
-    const mmr = (reg: number, system: boolean): Segment => {
-      const [selector, base, limit, flags] = this.uc.ucMmrRead(this.engine, reg);
-      const s = { ...decodeSegmentFlags(flags), selector, base, limit: limit >>> 0 };
-      if (system && !s.present) s.unusable = 1;
-      return s;
-    };
-    const table = (reg: number) => {
-      const [, base, limit] = this.uc.ucMmrRead(this.engine, reg);
-      return { base, limit: limit & 0xffff };
+      return { base: blob.getBigUint64(at + 8, true), limit: blob.getUint32(at + 16, true) & 0xffff };
     };
     const out = {
-      gdt: table(C.UC_X86_REG_GDTR!),
-      idt: table(C.UC_X86_REG_IDTR!),
+      gdt: table(8),
+      idt: table(9),
       cr0: this.uc.ucRegRead(this.engine, C.UC_X86_REG_CR0!),
       cr2: this.uc.ucRegRead(this.engine, C.UC_X86_REG_CR2!),
       cr3: this.uc.ucRegRead(this.engine, C.UC_X86_REG_CR3!),
@@ -89,8 +104,8 @@ export class EmuVcpuState implements VcpuStateApi {
       efer: this.uc.ucMsrRead(this.engine, MSR_EFER),
       apicBase: this.uc.ucMsrRead(this.engine, MSR_APIC_BASE),
       interruptBitmap: [0n, 0n, 0n, 0n],
-      tr: mmr(C.UC_X86_REG_TR!, true),
-      ldt: mmr(C.UC_X86_REG_LDTR!, true),
+      tr: seg(7),
+      ldt: seg(6),
     } as Sregs;
     SEG_ORDER.forEach((name, i) => (out[name] = seg(i)));
     return out;
@@ -132,7 +147,8 @@ export class EmuVcpuState implements VcpuStateApi {
       this.uc.ucMmrWrite(id, r, seg.selector, seg.base, seg.limit >>> 0, encodeSegmentFlags(seg));
     }
     const L = this.ctx();
-    const buf = this.uc.ucContextSave(id);
+    const buf = (this.full ??= this.uc.ucContextSave(id));
+    this.uc.ucContextRead(id, buf);
     const blob = new DataView(buf);
     SEG_ORDER.forEach((name, i) => {
       const at = L.segs + i * L.segSize;

@@ -533,8 +533,7 @@ export class EmuVcpu implements VcpuBackend {
    * translation per page. False, and no visit beyond it, when a byte is not mapped.
    */
   private linearBytes(addr: bigint, len: number, visit: (i: number, bytes: Uint8Array, at: number) => void): boolean {
-    const s = this.state.getSregs();
-    const ctx = { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, ...this.cfg.paging };
+    const ctx = { ...this.state.pagingRegs(), ...this.cfg.paging };
     let page = -1n;
     let base: number | undefined;
     for (let i = 0; i < len; i++) {

@@ -45,7 +45,7 @@ void vmscope_register_unicorn(napi_env env, napi_value exports) {
   EXPORT(ucSetHandlers); EXPORT(ucHookBreakpoint); EXPORT(ucHookPrecise); EXPORT(ucHookWatch); EXPORT(ucHookMsr); EXPORT(ucHookDel);
   EXPORT(ucSkipOnce); EXPORT(ucEmuStart); EXPORT(ucEmuStop); EXPORT(ucStopNext); EXPORT(ucKick); EXPORT(ucSetDeadline); EXPORT(ucRegRead); EXPORT(ucRegWrite);
   EXPORT(ucRegReadBytes); EXPORT(ucMmrRead); EXPORT(ucMmrWrite); EXPORT(ucMsrRead); EXPORT(ucMsrWrite); EXPORT(ucVmemTranslate);
-  EXPORT(ucContextSave); EXPORT(ucContextRestore);
+  EXPORT(ucContextSave); EXPORT(ucContextRead); EXPORT(ucContextRestore);
   /* Constants from Unicorn's own headers, so TypeScript never re-declares them. */
   napi_value consts;
   napi_create_object(env, &consts);

@@ -208,6 +208,6 @@ UC_WRAPPER(ucMmioMap); UC_WRAPPER(ucSetHandlers); UC_WRAPPER(ucHookBreakpoint); 
 UC_WRAPPER(ucHookWatch); UC_WRAPPER(ucHookMsr); UC_WRAPPER(ucHookDel); UC_WRAPPER(ucSkipOnce);
 /* unicorn-state.c */
 UC_WRAPPER(ucRegRead); UC_WRAPPER(ucRegWrite); UC_WRAPPER(ucRegReadBytes); UC_WRAPPER(ucMmrRead); UC_WRAPPER(ucMmrWrite);
-UC_WRAPPER(ucMsrRead); UC_WRAPPER(ucMsrWrite); UC_WRAPPER(ucVmemTranslate); UC_WRAPPER(ucContextSave); UC_WRAPPER(ucContextRestore);
+UC_WRAPPER(ucMsrRead); UC_WRAPPER(ucMsrWrite); UC_WRAPPER(ucVmemTranslate); UC_WRAPPER(ucContextSave); UC_WRAPPER(ucContextRead); UC_WRAPPER(ucContextRestore);
 
 #endif

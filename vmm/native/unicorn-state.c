@@ -132,6 +132,25 @@ napi_value ucContextSave(napi_env env, napi_callback_info info) {
   return ab;
 }
 
+/*
+ * ucContextRead(id, ArrayBuffer): the state bytes as ucContextSave gives them,
+ * copied into the caller's buffer (as many as fit), so reading the CPU state
+ * allocates nothing: the interrupt and exception delivery path reads it for
+ * every event.
+ */
+napi_value ucContextRead(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  ENGINE(0);
+  void *data;
+  size_t len;
+  CHECK_NAPI(napi_get_arraybuffer_info(env, argv[1], &data, &len));
+  if (!e->ctx) UC(U.context_alloc(e->uc, &e->ctx), "uc_context_alloc");
+  UC(U.context_save(e->uc, e->ctx), "uc_context_save");
+  size_t size = U.context_size(e->uc) - CONTEXT_HEADER;
+  memcpy(data, (char *)e->ctx + CONTEXT_HEADER, len < size ? len : size);
+  return js_undefined(env);
+}
+
 /* ucContextRestore(id, ArrayBuffer): writes the state bytes back (from ucContextSave, edited). */
 napi_value ucContextRestore(napi_env env, napi_callback_info info) {
   ARGS(2);
