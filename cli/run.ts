@@ -2,6 +2,7 @@
 // stdout, and turn the way the guest ended into an exit code and one line.
 
 import { buildMachine } from '../vmm/builder';
+import type { VmSpec } from '../vmspec/types';
 import type { AccelChoice } from '../vmm/backend';
 import type { Machine } from '../vmm/machine';
 import { describeRunEnd, endCpu, formatCpu, type RunResult } from '../vmm/exits';
@@ -68,13 +69,11 @@ function forwardStdin(machine: Machine): () => void {
   };
 }
 
-export async function runCommand(specPath: string, opts: RunOptions): Promise<number> {
-  const spec = loadSpecOrReport(specPath);
-  if (!spec) return ExitCode.vmscopeError;
+/** Builds one machine from the spec and runs it to its end, with the serial console on stdin/stdout. */
+async function runOnce(spec: VmSpec, opts: RunOptions, first: boolean, deadline: number | undefined): Promise<RunResult> {
   const { machine, warnings, notice } = buildMachine(spec, { kvmPath: opts.kvmPath, ...(opts.accel ? { accel: opts.accel } : {}) });
-  if (notice) process.stderr.write(`vmscope: ${notice}\n`);
-  for (const w of warnings) process.stderr.write(`vmscope: warning: ${w}\n`);
-
+  if (first && notice) process.stderr.write(`vmscope: ${notice}\n`);
+  if (first) for (const w of warnings) process.stderr.write(`vmscope: warning: ${w}\n`);
   machine.on('serial', (bytes) => process.stdout.write(bytes));
   // The debug console (isa-debugcon: SeaBIOS's 0x402, Bochs-style 0xe9) is the guest's log: stderr, apart from the serial console.
   machine.on('device', (e) => {
@@ -84,13 +83,25 @@ export async function runCommand(specPath: string, opts: RunOptions): Promise<nu
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const detachInput = forwardStdin(machine);
-  let result: RunResult;
   try {
-    result = await machine.start({ timeoutMs: opts.timeoutMs });
+    return await machine.start({ timeoutMs: deadline === undefined ? undefined : Math.max(1, deadline - Date.now()) });
   } finally {
     detachInput();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+export async function runCommand(specPath: string, opts: RunOptions): Promise<number> {
+  const spec = loadSpecOrReport(specPath);
+  if (!spec) return ExitCode.vmscopeError;
+  const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
+  let result: RunResult;
+  for (let first = true; ; first = false) {
+    result = await runOnce(spec, opts, first, deadline);
+    // devices.i8042.on-reset: reset: a guest that resets the machine gets a fresh one from the same spec (--timeout counts across them).
+    if (!(result.end.kind === 'vcpu' && result.end.end.kind === 'reset' && spec.devices.i8042.onReset === 'reset')) break;
+    process.stderr.write(`vmscope: the guest reset the machine; restarting it (devices.i8042.on-reset: reset)\n`);
   }
 
   const end = result.end;

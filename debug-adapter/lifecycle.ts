@@ -138,9 +138,14 @@ export async function restart(ctx: VmContext, listeners: MachineListeners): Prom
   for (const bp of ctx.bps.all()) bp.hits = 0;
 }
 
+/** The guest reset the machine and the spec says a reset restarts it (devices.i8042.on-reset: reset). */
+export function isGuestReset(spec: VmSpec | undefined, result: RunResult): boolean {
+  return result.end.kind === 'vcpu' && result.end.end.kind === 'reset' && spec?.devices.i8042.onReset === 'reset';
+}
+
 /** The session's last words on a machine that ended: its exit code. */
 export function exitCodeOf(result: RunResult): number {
   const end = result.end;
-  if (end.kind === 'vcpu' && end.end.kind === 'poweroff') return 0;
+  if (end.kind === 'vcpu' && (end.end.kind === 'poweroff' || end.end.kind === 'reset')) return 0;
   return end.kind === 'vcpu' && end.end.kind === 'debug-exit' ? end.end.status : 1;
 }

@@ -18,7 +18,7 @@ import { hex } from '../common/address';
 import { VmscopeError } from '../vmm/errors';
 import type { ResumeHow } from '../vmm/debug';
 import { VmContext, FRAME_STRIDE } from './context';
-import { launch, restart, start, type LaunchArguments, type MachineListeners } from './lifecycle';
+import { isGuestReset, launch, restart, start, type LaunchArguments, type MachineListeners } from './lifecycle';
 import { StopPolicy } from './stop-policy';
 import { Stepper, type StepKind } from './stepping';
 import { VariablesView } from './variables';
@@ -42,7 +42,15 @@ export class VmscopeSession extends DebugSession {
   private readonly breakpoints = new BreakpointRequests(this.ctx);
   private readonly machineListeners: MachineListeners = {
     stopped: (machine, vcpu, stop) => this.stops.onStopped(machine, vcpu, stop),
-    ended: (machine, result) => this.stops.onEnd(machine, result),
+    ended: (machine, result) => {
+      // A guest that resets the machine, with devices.i8042.on-reset: reset, gets a fresh machine, as the restart request gives one.
+      if (machine === this.ctx.machine && !this.ctx.restarting && isGuestReset(this.ctx.spec, result)) {
+        this.ctx.console('vmscope: the guest reset the machine; restarting it (devices.i8042.on-reset: reset)\n');
+        void this.restartMachine().catch((e: unknown) => this.ctx.console(`vmscope: the restart failed: ${e instanceof Error ? e.message : String(e)}\n`));
+        return;
+      }
+      this.stops.onEnd(machine, result);
+    },
   };
   private configured!: () => void;
   private readonly configurationDone = new Promise<void>((resolve) => (this.configured = resolve));
@@ -118,12 +126,17 @@ export class VmscopeSession extends DebugSession {
 
   protected override async restartRequest(response: DebugProtocol.RestartResponse): Promise<void> {
     try {
-      await restart(this.ctx, this.machineListeners);
+      await this.restartMachine();
     } catch (e) {
       this.sendErrorResponse(response, this.ctx.machine ? 1004 : 1003, e instanceof VmscopeError ? e.message : `internal error: ${String(e)}`);
       return;
     }
     this.sendResponse(response);
+  }
+
+  /** A fresh machine from the same spec, started as the launch said (stopped at entry or running). */
+  private async restartMachine(): Promise<void> {
+    await restart(this.ctx, this.machineListeners);
     this.stops.entryPending = start(this.ctx, () => applyBreakpoints(this.ctx));
     if (!this.stops.entryPending) this.sendEvent(new ContinuedEvent(0, true));
   }

@@ -164,3 +164,16 @@ vmTest('DAP: boot.symbols as a System.map names a stripped kernel\'s functions: 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+vmTest('DAP: a guest that resets the machine (i8042, on-reset: reset) gets a fresh one and goes on; the session stays', async () => {
+  await withClient(async ({ dc, stdout, console }) => {
+    await launched(dc, { spec: path.join(ROOT, 'test/guests/reset.vmspec') }, async () => {});
+    const deadline = Date.now() + 30_000;
+    while ((stdout().match(/^boot$/gm) ?? []).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok((stdout().match(/^boot$/gm) ?? []).length >= 3, stdout());
+    assert.match(console(), /the guest reset the machine; restarting it/);
+    // Still one session: its threads answer.
+    const threads = await dc.threadsRequest();
+    assert.equal(threads.body.threads.length, 1);
+  });
+});

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, ROOT, vmTest } from './kvm';
 
@@ -90,4 +91,17 @@ test('Linux: Debian\'s kernel boots to the busybox prompt, typed input reaches t
   const code = await exited;
   assert.match(out, /Linux version 6\.\d+/);
   assert.equal(code, 0, `exit ${code}: ${err}`);
+});
+
+vmTest('i8042 reset pulse: on-reset: reset starts a fresh machine (again and again), on-reset: exit ends the run with status 0', () => {
+  const again = run('test/guests/reset.vmspec', ['--timeout', '2']);
+  assert.equal(again.code, 124, again.stderr);
+  assert.ok((again.stdout.match(/^boot$/gm) ?? []).length >= 2, again.stdout);
+  assert.match(again.stderr, /the guest reset the machine; restarting it/);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-reset-'));
+  const spec = path.join(dir, 'reset.vmspec');
+  fs.writeFileSync(spec, fs.readFileSync(path.join(ROOT, 'test/guests/reset.vmspec'), 'utf8').replace('on-reset: reset', 'on-reset: exit').replace('build/reset.elf', path.join(ROOT, 'test/guests/build/reset.elf')));
+  const once = run(spec);
+  assert.equal(once.code, 0, once.stderr);
+  assert.equal(once.stdout, 'boot\n');
 });

@@ -21,7 +21,7 @@ export interface CpuSnapshot {
 /** Why one vCPU stopped for good. */
 export type VcpuEnd =
   | { kind: 'debug-exit'; status: number }
-  /** The guest asked for a system reset (i8042 pulse, port 0x92) and the spec says a reset ends the run. */
+  /** The guest asked for a system reset (i8042 pulse, port 0x92); the runner restarts the machine when the spec says on-reset: reset. */
   | { kind: 'reset'; device: string }
   /** The guest powered the machine off (ACPI S5 through the PM1 control register). */
   | { kind: 'poweroff'; device: string }
@@ -107,7 +107,7 @@ export function describeVcpuEnd(vcpu: number, e: VcpuEnd): string {
     case 'debug-exit':
       return `guest exited with status ${e.status} through debug-exit (${who})`;
     case 'reset':
-      return `the guest reset the machine through ${e.device} (${who}); devices.i8042.on-reset is exit`;
+      return `the guest reset the machine through ${e.device} (${who})`;
     case 'poweroff':
       return `the guest powered the machine off through ${e.device} (${who})`;
     case 'halted':

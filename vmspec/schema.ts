@@ -387,7 +387,7 @@ export const vmSpecSchema = {
               default: 'exit',
               valueDescriptions: {
                 exit: 'End the run, as `poweroff` would: what a debugging session usually wants from `reboot`.',
-                reset: 'Restart the VM from its initial state (the image reloaded, registers as at first entry).',
+                reset: 'Restart the VM: a fresh machine from the same spec (the image reloaded, RAM and devices as at power-on, registers as at first entry), in `vmscope run` and in the debugger.',
               },
               description: 'What a reset pulse does: `exit` (default) ends the run, `reset` restarts the guest.',
             },

@@ -45,7 +45,7 @@ export class LoopDevices {
       // Numbered VM-wide, so the machine emits events of several vCPU threads in the order devices saw them.
       post({ t: 'device', event, seq: Atomics.add(this.lockWords, Ctl.EVENT_SEQ, 1) });
       if (event.kind === 'debug-exit') this.end ??= { kind: 'debug-exit', status: event.status };
-      // Restarting the VM in place is not built yet: a reset ends the run either way (the end says which device asked).
+      // A reset ends this machine's run; with devices.i8042.on-reset: reset the runner (CLI, debug adapter) starts a fresh one.
       if (event.kind === 'reset') this.end ??= { kind: 'reset', device: event.device };
       if (event.kind === 'poweroff') this.end ??= { kind: 'poweroff', device: event.device };
     };
