@@ -105,3 +105,9 @@ vmTest('i8042 reset pulse: on-reset: reset starts a fresh machine (again and aga
   assert.equal(once.code, 0, once.stderr);
   assert.equal(once.stdout, 'boot\n');
 });
+
+vmTest('HLT with interrupts on but every 8259A line masked ends the run as halted, not a hang', () => {
+  const r = run('test/guests/sti-hlt.vmspec', ['--timeout', '20']);
+  assert.equal(r.code, 123, r.stderr);
+  assert.match(r.stderr, /halted at rip 0x[0-9a-f]+ \(long mode\) with no interrupt source to wake it/);
+});

@@ -169,8 +169,9 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
       if (!ev) continue;
       // A kick only for new commands (PENDING) keeps the current orders.
       if (ev.kind === 'kicked' && Atomics.load(ctl, Ctl.CMD) === Cmd.RUN) continue;
-      if (ev.kind === 'end' && ev.end.kind === 'halted' && devices.interruptible && interruptsEnabled()) {
+      if (ev.kind === 'end' && ev.end.kind === 'halted' && devices.interruptible && interruptsEnabled() && (devices.canWake() || orders.irqs.length > 0)) {
         // HLT with interrupts on: the CPU sleeps until an interrupt (or the machine) wakes it, then goes on after the HLT.
+        // With every line masked (or the controller never programmed) nothing can: the run ends as halted, not hangs.
         if (idle()) continue;
         return 'kicked';
       }

@@ -148,3 +148,17 @@ test('PIC: two instances over one state are one controller (one per vCPU thread)
   assert.equal(view.interrupts, 1);
   assert.match(view.fields.map((f) => `${f.name}=${f.value}`).join(';'), /IRQ 4: 1/);
 });
+
+test('PIC: canInterrupt only once programmed with a line unmasked (the slave counts through IRQ 2)', () => {
+  const { bus, chip } = setup();
+  assert.equal(chip.canInterrupt(), false, 'never initialised');
+  init(bus);
+  assert.equal(chip.canInterrupt(), true, 'ICW1-4 leave every line unmasked');
+  bus.pioWrite(0x21, 1, 0xff);
+  assert.equal(chip.canInterrupt(), false, 'all masked');
+  bus.pioWrite(0x21, 1, 0xfb);
+  bus.pioWrite(0xa1, 1, 0xff);
+  assert.equal(chip.canInterrupt(), false, 'only the cascade, with the slave all masked');
+  bus.pioWrite(0xa1, 1, 0xef);
+  assert.equal(chip.canInterrupt(), true, 'IRQ 12 through the cascade');
+});

@@ -111,6 +111,14 @@ class Pic8259 implements IrqChip {
     return this.request(0) >= 0;
   }
 
+  canInterrupt(): boolean {
+    if (!this.get(0, PROGRAMMED) || this.get(0, INIT) !== 0) return false;
+    const master = ~this.get(0, IMR) & 0xff;
+    // IRQ 2 is the slave's output: it counts only if the slave has a line unmasked too.
+    const slave = this.get(1, PROGRAMMED) && this.get(1, INIT) === 0 ? ~this.get(1, IMR) & 0xff : 0;
+    return (master & ~(1 << 2)) !== 0 || ((master & (1 << 2)) !== 0 && slave !== 0);
+  }
+
   /** Moves `irq` to in-service (or clears it, with automatic EOI). */
   private ack(chip: number, irq: number): void {
     const bit = 1 << irq;

@@ -42,6 +42,7 @@ export function testBus(configs: DeviceConfig[], options: TestBusOptions = {}, s
     },
     hasInterrupt: () => [...lines.values()].some((l) => l),
     acknowledge: () => 0xff,
+    canInterrupt: () => true,
   };
   const bus = new Bus();
   bus.add({ name: 'fake-pic', irqChip: chip });

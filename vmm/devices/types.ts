@@ -66,6 +66,12 @@ export interface IrqChip {
    * to in-service), or the controller's spurious vector when the request went away.
    */
   acknowledge(): number;
+  /**
+   * Whether a request could still reach the CPU: the guest programmed the
+   * controller and left some line unmasked. When not, a vCPU halted with
+   * interrupts on can never wake, and the run ends as halted.
+   */
+  canInterrupt(): boolean;
 }
 
 /** A device's state for the VM view: one line, a few named fields, and its interrupt count. */

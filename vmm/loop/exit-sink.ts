@@ -80,6 +80,12 @@ export class LoopDevices {
     return chip !== undefined && this.locked(() => chip.hasInterrupt());
   }
 
+  /** Whether an interrupt could still wake a halted vCPU (the controller is programmed, some line unmasked). */
+  canWake(): boolean {
+    const chip = this.chip;
+    return chip !== undefined && this.locked(() => chip.canInterrupt());
+  }
+
   /** The interrupt-acknowledge cycle: the vector to deliver. */
   acknowledge(): number {
     return this.locked(() => this.chip!.acknowledge());
