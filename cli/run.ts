@@ -71,6 +71,8 @@ function forwardStdin(machine: Machine): () => void {
 
 /** Builds one machine from the spec and runs it to its end, with the serial console on stdin/stdout. */
 async function runOnce(spec: VmSpec, opts: RunOptions, first: boolean, deadline: number | undefined): Promise<RunResult> {
+  // The first machine gets --timeout itself; one started after a guest reset gets what is left of it.
+  const timeoutMs = first ? opts.timeoutMs : deadline === undefined ? undefined : Math.max(1, deadline - Date.now());
   const { machine, warnings, notice } = buildMachine(spec, { kvmPath: opts.kvmPath, ...(opts.accel ? { accel: opts.accel } : {}) });
   if (first && notice) process.stderr.write(`vmscope: ${notice}\n`);
   if (first) for (const w of warnings) process.stderr.write(`vmscope: warning: ${w}\n`);
@@ -84,7 +86,7 @@ async function runOnce(spec: VmSpec, opts: RunOptions, first: boolean, deadline:
   process.once('SIGTERM', onSignal);
   const detachInput = forwardStdin(machine);
   try {
-    return await machine.start({ timeoutMs: deadline === undefined ? undefined : Math.max(1, deadline - Date.now()) });
+    return await machine.start({ timeoutMs });
   } finally {
     detachInput();
     process.off('SIGINT', onSignal);
@@ -103,6 +105,8 @@ export async function runCommand(specPath: string, opts: RunOptions): Promise<nu
     if (!(result.end.kind === 'vcpu' && result.end.end.kind === 'reset' && spec.devices.i8042.onReset === 'reset')) break;
     process.stderr.write(`vmscope: the guest reset the machine; restarting it (devices.i8042.on-reset: reset)\n`);
   }
+  // Across restarts the user's --timeout is what ran out, not the last machine's share of it.
+  if (result.end.kind === 'timeout' && opts.timeoutMs !== undefined) result = { ...result, end: { kind: 'timeout', seconds: opts.timeoutMs / 1000 } };
 
   const end = result.end;
   const code = exitCodeFor(result);
