@@ -6,15 +6,20 @@ import { parseArgs } from 'node:util';
 import { runCommand } from './run';
 import { checkCommand } from './check';
 import { infoCommand } from './info';
+import { DEFAULT_GDB_ADDRESS, parseGdbAddress } from './gdb';
 import { ExitCode, reportError, UsageError } from './common';
 
 const HELP = `usage: vmscope <command> [options]
 
 commands:
   run <spec> [--accel auto|kvm|emu] [--timeout <s>] [--stats] [--kvm <path>]
+          [--gdb [host:]port] [--gdb-wait]
       run the VM; the guest's serial output goes to stdout, and vmscope exits
       with the guest's debug-exit status. --accel picks the backend (default:
-      the spec's accel, else auto: KVM where usable, else the emulator)
+      the spec's accel, else auto: KVM where usable, else the emulator).
+      --gdb serves gdb's remote protocol (\`target remote host:port\`; the host
+      defaults to 127.0.0.1); --gdb-wait holds the vCPUs until a client
+      attaches (alone, it listens on 127.0.0.1:1234)
   check <spec>...
       check specs and the images they name, print problems as file:line:col;
       exits 1 when there are errors
@@ -34,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { timeout: { type: 'string' }, stats: { type: 'boolean' }, kvm: { type: 'string' }, accel: { type: 'string' } },
+        options: { timeout: { type: 'string' }, stats: { type: 'boolean' }, kvm: { type: 'string' }, accel: { type: 'string' }, gdb: { type: 'string' }, 'gdb-wait': { type: 'boolean' } },
       });
       if (positionals.length !== 1) throw new UsageError('run takes exactly one spec file');
       const accel = values.accel;
@@ -45,7 +50,9 @@ async function main(argv: string[]): Promise<number> {
         if (!Number.isFinite(s) || s <= 0) throw new UsageError(`--timeout needs a positive number of seconds, not "${values.timeout}"`);
         timeoutMs = s * 1000;
       }
-      return runCommand(positionals[0]!, { timeoutMs, stats: values.stats ?? false, kvmPath: values.kvm, accel });
+      const gdbWait = values['gdb-wait'] ?? false;
+      const gdb = values.gdb !== undefined ? parseGdbAddress(values.gdb) : gdbWait ? DEFAULT_GDB_ADDRESS : undefined;
+      return runCommand(positionals[0]!, { timeoutMs, stats: values.stats ?? false, kvmPath: values.kvm, accel, gdb, gdbWait });
     }
     case 'check': {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true });

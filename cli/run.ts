@@ -9,12 +9,17 @@ import { describeRunEnd, endCpu, formatCpu, type RunResult } from '../vmm/exits'
 import { describeUnclaimed } from '../vmm/devices/bus';
 import { ExitCode } from './common';
 import { loadSpecOrReport } from './spec-io';
+import { startGdbStub, type GdbAddress } from './gdb';
 
 export interface RunOptions {
   timeoutMs?: number | undefined;
   stats: boolean;
   kvmPath?: string | undefined;
   accel?: AccelChoice | undefined;
+  /** Serve the gdb remote protocol here while the VM runs. */
+  gdb?: GdbAddress | undefined;
+  /** Hold the vCPUs until a gdb client attaches (and tells them to run). */
+  gdbWait?: boolean;
 }
 
 export function exitCodeFor(result: RunResult): number {
@@ -84,10 +89,12 @@ async function runOnce(spec: VmSpec, opts: RunOptions, first: boolean, deadline:
   const onSignal = () => void machine.stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const gdb = opts.gdb ? await startGdbStub(machine, opts.gdb, opts.gdbWait ?? false) : undefined;
   const detachInput = forwardStdin(machine);
   try {
-    return await machine.start({ timeoutMs });
+    return await machine.start({ timeoutMs, paused: gdb !== undefined && (opts.gdbWait ?? false) });
   } finally {
+    gdb?.close();
     detachInput();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
