@@ -12,7 +12,7 @@ import { parseMemoryReference } from '../vmm/guest-access';
 import { compile } from '../vmm/expr/evaluate';
 import { parseHitCondition } from '../vmm/expr/hit-condition';
 import type { ManagedBreakpoint } from './breakpoints';
-import { EXIT_FILTERS } from './exit-filters';
+import { EXIT_FILTERS } from '../vmm/exit-filters';
 import type { VmContext } from './context';
 
 /** One exception filter per VM exit reason user space sees; `defaults` are ticked. */

@@ -20,7 +20,7 @@ import { GuestAccess, type MemRef } from '../vmm/guest-access';
 import { compile, EvalError, type EvalContext, type Width } from '../vmm/expr/evaluate';
 import { BreakpointManager } from './breakpoints';
 import { ProgramInfo } from './program';
-import { bitnessOf, CALL_LOOKBEHIND, endsWithCall, type Bitness } from './disasm';
+import { bitnessOf, CALL_LOOKBEHIND, endsWithCall, type Bitness } from '../vmm/disasm';
 import { unwind, type Frame } from './unwind';
 import type { LaunchArguments } from './launch-arguments';
 

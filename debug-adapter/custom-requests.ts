@@ -6,10 +6,11 @@
 //   serialInput      bytes typed into the guest's serial port
 
 import { hex } from '../common/address';
-import { memoryLayout, deviceConfigs } from '../vmm/builder';
+import { devicesOf, memoryMapOf } from '../vmm/vm-info';
 import { cpuModeName } from '../vmm/exits';
 import { VmscopeError } from '../vmm/errors';
-import { describeExitInfo, EXIT_CODES, exitName, toTraceEvents } from '../vmm/exit-trace';
+import { describeExitInfo, toTraceEvents } from '../vmm/exit-trace';
+import { exitCountsByFilter } from '../vmm/exit-filters';
 import { parseMemoryReference } from '../vmm/guest-access';
 import { translateOn, translationJson } from './translation';
 import type { VmContext } from './context';
@@ -20,9 +21,6 @@ export type CustomRequest = (typeof CUSTOM_REQUESTS)[number];
 export function isCustomRequest(command: string): command is CustomRequest {
   return (CUSTOM_REQUESTS as readonly string[]).includes(command);
 }
-
-/** KVM exit name (KVM_EXIT_IO) → exit filter name (io). */
-const FILTER_BY_KVM_NAME = new Map(Object.entries(EXIT_CODES).map(([id, code]) => [exitName(code), id]));
 
 interface TranslateArguments {
   address?: string;
@@ -75,40 +73,6 @@ export function customRequest(ctx: VmContext, command: CustomRequest, args: unkn
   }
 }
 
-/** One device in the VM view: what the spec configured, and, from a built machine, what the guest made of it. */
-interface DeviceInfo {
-  name: string;
-  kind: string;
-  port?: string;
-  /** What the device is (e.g. "8254 PIT"), whether the guest programmed or used it, the interrupts it raised, its registers. */
-  model?: string;
-  active?: boolean;
-  interrupts?: number;
-  fields?: ReadonlyArray<{ name: string; value: string }>;
-}
-
-/** The spec's devices, each with the machine's live view of it where the device keeps one (read from the shared state, so also while vCPUs run). */
-function devicesOf(ctx: VmContext): DeviceInfo[] {
-  const spec = ctx.spec;
-  if (!spec) return [];
-  let configs: ReturnType<typeof deviceConfigs>;
-  try {
-    configs = deviceConfigs(spec);
-  } catch {
-    return [];
-  }
-  const views = new Map((ctx.machine?.deviceViews() ?? []).map((v) => [v.name, v]));
-  return configs.map((d) => {
-    const v = views.get(d.name);
-    return {
-      name: d.name,
-      kind: d.kind,
-      ...('port' in d ? { port: hex(d.port) } : {}),
-      ...(v ? { model: v.model, active: v.active, interrupts: v.interrupts, fields: v.fields } : {}),
-    };
-  });
-}
-
 /**
  * What the client's VM view shows: the vCPUs (state, and for stopped ones mode, CPL and rip), the memory map, the
  * devices and exit counts. Safe to ask while the guest runs (registers are read from stopped vCPUs only).
@@ -132,12 +96,7 @@ function vmInfo(ctx: VmContext): object {
     }
     vcpus.push({ id: i, state, focus: i === ctx.focus, ...cpu });
   }
-  let memory: object[] = [];
-  try {
-    memory = spec ? memoryLayout(spec).map((e) => ({ name: e.name, kind: e.kind, gpa: hex(e.gpa), size: e.size })) : [];
-  } catch {
-    // A layout the builder refused never ran; nothing to show.
-  }
+  const memory = memoryMapOf(spec);
   return {
     name: spec?.name,
     spec: spec?.file,
@@ -148,9 +107,9 @@ function vmInfo(ctx: VmContext): object {
     entry: m ? hex(m.entry) : undefined,
     vcpus,
     memory,
-    devices: devicesOf(ctx),
+    devices: devicesOf(spec, m),
     // By the names exit breakpoints use (io, mmio, hlt, ...); KVM's name for exits no filter covers.
-    exitCounts: Object.fromEntries(Object.entries(m?.exitCounts() ?? {}).map(([kvm, n]) => [FILTER_BY_KVM_NAME.get(kvm) ?? kvm, n])),
+    exitCounts: exitCountsByFilter(m?.exitCounts() ?? {}),
     exitFilters: ctx.exitSpecs.map((x) => x.id),
   };
 }

@@ -14,7 +14,7 @@ import { VmscopeError } from '../vmm/errors';
 import { EXIT_CODES } from '../vmm/exit-trace';
 import { GuestAccess } from '../vmm/guest-access';
 import { BreakpointManager } from './breakpoints';
-import { EXIT_FILTERS, type ExitFilterName } from './exit-filters';
+import { EXIT_FILTERS, type ExitFilterName } from '../vmm/exit-filters';
 import { ProgramInfo } from './program';
 import type { VmContext } from './context';
 import type { LaunchArguments } from './launch-arguments';

@@ -8,7 +8,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { gva, hex } from '../common/address';
 import { VmscopeError } from '../vmm/errors';
 import { formatMemoryReference, offsetReference, parseMemoryReference } from '../vmm/guest-access';
-import { decode, disassemblyWindow, type DecodedInstruction } from './disasm';
+import { decode, disassemblyWindow, type DecodedInstruction } from '../vmm/disasm';
 import type { VmContext } from './context';
 
 export function readMemory(ctx: VmContext, args: DebugProtocol.ReadMemoryArguments): DebugProtocol.ReadMemoryResponse['body'] {

@@ -8,7 +8,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { gva, type Gva } from '../common/address';
 import type { ResumeHow } from '../vmm/debug';
 import { VmscopeError } from '../vmm/errors';
-import { decode, type Bitness, type DecodedInstruction } from './disasm';
+import { decode, type Bitness, type DecodedInstruction } from '../vmm/disasm';
 import type { VmContext } from './context';
 
 export type StepKind = 'in' | 'over' | 'out';

@@ -15,7 +15,7 @@ import type { Machine } from '../vmm/machine';
 import { describeVcpuEnd, formatCpu, type RunResult, type VcpuStop } from '../vmm/exits';
 import { formatMemoryReference } from '../vmm/guest-access';
 import type { HitDecision, ManagedBreakpoint } from './breakpoints';
-import { describeExitStop } from './exit-filters';
+import { describeExitStop } from '../vmm/exit-filters';
 import { formatNumber } from './registers';
 import { exitCodeOf } from './lifecycle';
 import type { Stepper } from './stepping';

@@ -1,12 +1,13 @@
-// The exception-breakpoint filters of a vmscope session: one per VM exit
-// reason user space sees, with what a condition on it can name. The names are
-// the spec's `debug.break-on-exit` values.
+// The exit filters of a vmscope session: one per VM exit reason user space
+// sees, with what a condition on it can name. The names are the spec's
+// `debug.break-on-exit` values; the debug adapter offers them as exception
+// breakpoints and the gdb stub as `monitor break-on-exit`.
 
 import { EXIT_FILTER_NAMES } from '../vmspec/schema';
-import { EXIT_CODES, type ExitInfo } from '../vmm/exit-trace';
-import { describeExit } from '../vmm/vmx/exit-reasons';
-import type { BackendImplementation } from '../vmm/backend';
-import { lastExitOf } from '../vmm/vmx/exit-detail';
+import { EXIT_CODES, exitName, type ExitInfo } from './exit-trace';
+import { describeExit } from './vmx/exit-reasons';
+import type { BackendImplementation } from './backend';
+import { lastExitOf } from './vmx/exit-detail';
 
 export type ExitFilterName = (typeof EXIT_FILTER_NAMES)[number];
 
@@ -38,3 +39,11 @@ export function describeExitStop(code: number, exit: ExitInfo, backend?: Backend
 }
 
 export { EXIT_CODES };
+
+/** KVM exit name (KVM_EXIT_IO) → exit filter name (io). */
+const FILTER_BY_KVM_NAME = new Map<string, string>(Object.entries(EXIT_CODES).map(([id, code]) => [exitName(code), id]));
+
+/** Exit counts keyed by the names exit filters use (io, mmio, hlt, ...); KVM's name for exits no filter covers. */
+export function exitCountsByFilter(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).map(([kvm, n]) => [FILTER_BY_KVM_NAME.get(kvm) ?? kvm, n]));
+}
