@@ -11,6 +11,7 @@ import { GuestAccess } from '../vmm/guest-access';
 import type { HwSlot, WatchLength } from '../vmm/debug';
 import type { RunResult, VcpuStop } from '../vmm/exits';
 import { encodePacket, fromHex, MAX_PACKET, PacketReader, parseHexNumber, toHex, type InboundEvent } from './packets';
+import { Monitor } from './monitor';
 import { encodeRegister, encodeRegisters, registerValues, REGISTERS, targetXml, type RegisterSources } from './target';
 
 export interface GdbServerOptions {
@@ -92,6 +93,7 @@ export class GdbServer {
 class Session {
   private readonly reader = new PacketReader();
   private readonly access: GuestAccess;
+  private readonly monitor: Monitor;
   private noAck = false;
   /** Whether gdb believes the target runs (it sent c/s/vCont and awaits a stop reply). */
   private running = false;
@@ -112,6 +114,7 @@ class Session {
     private readonly onClose: () => void,
   ) {
     this.access = new GuestAccess(machine);
+    this.monitor = new Monitor(machine, this.access);
     socket.setNoDelay(true);
     // gdb expects a stopped target when it connects: pause every vCPU first (a --gdb-wait machine is paused already).
     this.queue = this.stopAll().then(() => {
@@ -187,6 +190,7 @@ class Session {
     this.breakpoints.clear();
     this.slots = [null, null, null, null];
     this.applyDebug();
+    this.monitor.release();
     if (!this.running) {
       this.running = true;
       await this.machine.resume();
@@ -226,8 +230,9 @@ class Session {
     switch (stop.kind) {
       case 'pause':
         return this.stopReply(vcpu, interrupted ? SIGINT : SIGTRAP, '');
-      case 'step':
       case 'exit':
+        return this.stopReply(vcpu, SIGTRAP, this.monitor.exitStopReason(stop));
+      case 'step':
       case 'debug':
         return this.stopReply(vcpu, SIGTRAP, '');
       case 'sw-breakpoint':
@@ -326,6 +331,7 @@ class Session {
     }
     if (p === 'qsThreadInfo') return 'l';
     if (p === 'qSymbol::') return 'OK';
+    if (p.startsWith('qRcmd,')) return this.monitor.packet(p.slice(6), this.gVcpu, (d) => this.send(d));
     return '';
   }
 
