@@ -1,0 +1,186 @@
+// The gdb stub benchmark (`node out/bench/gdb.js` after `tsc -p .` and the
+// CLI bundle): the `stepi` round trip through Debian's gdb, vmscope's stub
+// (`vmscope run --gdb --gdb-wait`, emulation) against QEMU's gdbstub under
+// TCG, side by side in one run. Not a test: it prints figures (record them in
+// docs/performance.md).
+//
+// Both run the multiboot kernel (examples/multiboot-kernel: QEMU loads it with
+// -kernel, vmscope with `format: multiboot`), held before its first
+// instruction. gdb gets no symbol file: both stubs describe an x86-64 CPU and
+// the kernel is an ELF32, so loading it would make gdb fight the target's
+// architecture; instead it breaks at kernel_main's address (from the ELF's
+// symbol table), continues, deletes the breakpoint (else gdb inserts and
+// removes it around every step) and times N `stepi`s. With gdb's Python the
+// clock runs inside gdb around the stepi loop only; without it the script has
+// N `stepi` lines and each run is paired with a 0-stepi run, the difference
+// in gdb's wall time over N. Both contenders must end at the same rip, which
+// shows they stepped the same instructions.
+//
+// Rounds alternate which contender goes first. A contender whose tool or
+// guest is missing is skipped with the reason.
+//
+// Environment: BENCH_GDB_STEPS (default 500), BENCH_ROUNDS (default 3),
+// BENCH_GDB (default gdb), BENCH_QEMU (default qemu-system-x86_64).
+
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const KERNEL = path.join(ROOT, 'examples', 'multiboot-kernel', 'build', 'kernel.elf');
+const STEPS = Number(process.env.BENCH_GDB_STEPS ?? 500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const GDB = process.env.BENCH_GDB ?? 'gdb';
+const QEMU = process.env.BENCH_QEMU ?? 'qemu-system-x86_64';
+const RUN_TIMEOUT_MS = 120_000;
+
+type Who = 'vmscope' | 'qemu';
+
+interface Sample {
+  /** Microseconds per stepi. */
+  us: number;
+  /** rip after the last stepi, as gdb prints it. */
+  endRip: string;
+}
+
+/** A free loopback port: bind port 0, read it, release it. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** The address of a symbol in the ELF's symbol table (nm), as 0x hex. */
+function symbol(elf: string, name: string): string {
+  const r = spawnSync('nm', [elf], { encoding: 'utf8' });
+  const line = r.stdout?.split('\n').find((l) => l.split(' ')[2] === name);
+  if (!line) throw new Error(`${name} not found in ${elf} (nm: ${r.error?.message ?? r.stderr})`);
+  return `0x${BigInt(`0x${line.split(' ')[0]}`).toString(16)}`;
+}
+
+/** The gdb script: stop at `at`, then `steps` stepi, timed in gdb when `python`. */
+function script(at: string, steps: number, python: boolean): string {
+  const head = [`break *${at}`, 'continue', 'delete', 'printf "AT_BREAK %#lx\\n", $pc'];
+  const body = python
+    ? ['python', 'import time', 't0 = time.perf_counter()', `for _ in range(${steps}): gdb.execute('stepi', to_string=True)`, `print('STEPI_S %.9f' % (time.perf_counter() - t0))`, 'end']
+    : Array<string>(steps).fill('stepi');
+  return [...head, ...body, 'printf "END_RIP %#lx\\n", $pc', 'kill', ''].join('\n');
+}
+
+/** Starts the contender held before its first instruction, listening for gdb on `port`. */
+function startVm(who: Who, port: number, dir: string): ReturnType<typeof spawn> {
+  if (who === 'vmscope') {
+    const spec = path.join(dir, 'kernel.vmspec');
+    fs.writeFileSync(
+      spec,
+      `name: gdb-bench\nmemory: 32MiB\nvcpus: 1\nboot:\n  format: multiboot\n  image: ${KERNEL}\n  cmdline: "ticks=5"\ndevices:\n  serial: { port: 0x3f8 }\n  debug-exit: { port: 0xf4 }\n`,
+    );
+    return spawn(process.execPath, [CLI, 'run', '--gdb', `127.0.0.1:${port}`, '--gdb-wait', spec], { stdio: 'ignore' });
+  }
+  // -serial null keeps a UART at 0x3f8 (the kernel polls its LSR), as vmscope's spec does.
+  return spawn(
+    QEMU,
+    ['-accel', 'tcg', '-m', '32', '-kernel', KERNEL, '-append', 'ticks=5', '-S', '-gdb', `tcp:127.0.0.1:${port}`, '-display', 'none', '-serial', 'null', '-monitor', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=1'],
+    { stdio: 'ignore' },
+  );
+}
+
+/** One gdb session against a fresh VM; returns gdb's stdout and its wall time (ms). */
+async function session(who: Who, steps: number, python: boolean, at: string): Promise<{ out: string; ms: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-gdb-bench-'));
+  const port = await freePort();
+  const vm = startVm(who, port, dir);
+  const vmExit = new Promise<void>((resolve) => vm.once('exit', () => resolve()));
+  try {
+    const file = path.join(dir, 'steps.gdb');
+    fs.writeFileSync(file, script(at, steps, python));
+    // gdb retries a refused connection (tcp auto-retry, on by default), so it can start before the stub listens.
+    const t0 = performance.now();
+    const r = spawnSync(GDB, ['-nx', '-batch', '-ex', 'set tcp connect-timeout 60', '-ex', `target remote 127.0.0.1:${port}`, '-x', file], {
+      encoding: 'utf8',
+      timeout: RUN_TIMEOUT_MS,
+      maxBuffer: 64 << 20,
+    });
+    const ms = performance.now() - t0;
+    const out = r.stdout ?? '';
+    if (!out.includes(`AT_BREAK ${at}`)) throw new Error(`${who}: gdb did not stop at ${at}: ${(out + (r.stderr ?? '')).slice(-600)}`);
+    return { out, ms };
+  } finally {
+    const t = setTimeout(() => vm.kill('SIGKILL'), 5000);
+    await vmExit;
+    clearTimeout(t);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measure(who: Who, python: boolean, at: string): Promise<Sample> {
+  const endRip = (out: string): string => /END_RIP (0x[0-9a-f]+)/.exec(out)?.[1] ?? '?';
+  if (python) {
+    const { out } = await session(who, STEPS, true, at);
+    const s = /STEPI_S ([0-9.]+)/.exec(out);
+    if (!s) throw new Error(`${who}: no STEPI_S line: ${out.slice(-600)}`);
+    return { us: (Number(s[1]) * 1e6) / STEPS, endRip: endRip(out) };
+  }
+  const none = await session(who, 0, false, at);
+  const many = await session(who, STEPS, false, at);
+  return { us: ((many.ms - none.ms) * 1000) / STEPS, endRip: endRip(many.out) };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+async function main(): Promise<void> {
+  const gdbVersion = spawnSync(GDB, ['--version'], { encoding: 'utf8' });
+  const qemuVersion = spawnSync(QEMU, ['--version'], { encoding: 'utf8' });
+  console.log(`gdb stub benchmark: ${new Date().toISOString()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load ${os.loadavg()[0]!.toFixed(2)}, Node ${process.version}`);
+  if (gdbVersion.error || gdbVersion.status !== 0) {
+    console.log(`skipped: ${GDB} is not installed (apt-get install gdb)`);
+    return;
+  }
+  if (!fs.existsSync(KERNEL)) {
+    console.log(`skipped: ${KERNEL} is not built (make -C examples)`);
+    return;
+  }
+  const skip: Partial<Record<Who, string>> = {};
+  if (!fs.existsSync(CLI)) skip.vmscope = `${CLI} is not built (node scripts/bundle.mjs)`;
+  if (qemuVersion.error || qemuVersion.status !== 0) skip.qemu = `${QEMU} is not installed (apt-get install qemu-system-x86)`;
+  const python = spawnSync(GDB, ['-nx', '-batch', '-ex', 'python print(6*7)'], { encoding: 'utf8' }).stdout?.trim() === '42';
+  console.log(`  ${gdbVersion.stdout.split('\n')[0]}${python ? '' : ' (no Python: timed as N stepi runs minus 0 stepi runs)'}`);
+  if (!skip.qemu) console.log(`  ${qemuVersion.stdout.split('\n')[0]}`);
+
+  const at = symbol(KERNEL, 'kernel_main');
+  const samples: Record<Who, Sample[]> = { vmscope: [], qemu: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order: Who[] = round % 2 === 0 ? ['vmscope', 'qemu'] : ['qemu', 'vmscope'];
+    for (const who of order) if (!skip[who]) samples[who].push(await measure(who, python, at));
+  }
+
+  console.log(`stepi round trip through gdb (multiboot kernel from kernel_main ${at}, ${STEPS} stepi), median of ${ROUNDS}:`);
+  const line = (who: Who, label: string): void => {
+    const xs = samples[who];
+    if (skip[who]) console.log(`  ${label} skipped: ${skip[who]}`);
+    else console.log(`  ${label} ${median(xs.map((x) => x.us)).toFixed(0)} µs/stepi   runs: ${xs.map((x) => x.us.toFixed(0)).join(', ')} µs; end rip ${[...new Set(xs.map((x) => x.endRip))].join('/')}`);
+  };
+  line('vmscope', 'vmscope (emu):');
+  line('qemu', 'QEMU TCG:     ');
+  if (!skip.vmscope && !skip.qemu) {
+    const rips = new Set([...samples.vmscope, ...samples.qemu].map((x) => x.endRip));
+    if (rips.size !== 1) console.log(`  warning: the contenders ended at different rips (${[...rips].join(', ')}): they did not step the same code`);
+    console.log(`  ratio vmscope / QEMU TCG: ${(median(samples.vmscope.map((x) => x.us)) / median(samples.qemu.map((x) => x.us))).toFixed(2)} (target <= 1.0)`);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`gdb stub benchmark failed: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
