@@ -28,7 +28,7 @@ const SIGSEGV = 11;
 
 /** A Z/z breakpoint gdb set, by type and linear address. */
 interface StubBreakpoint {
-  type: 0 | 1 | 2 | 4;
+  type: 0 | 1 | 2 | 3 | 4;
   addr: Gva;
   len: WatchLength;
   /** Where the int3 sits, for type 0. */
@@ -105,6 +105,8 @@ class Session {
   private lastStop = '';
   private readonly breakpoints = new Map<string, StubBreakpoint>();
   private slots: Array<HwSlot | null> = [null, null, null, null];
+  /** The Z type gdb asked for in each slot, so a hit is reported as watch, rwatch or awatch. */
+  private slotTypes: Array<StubBreakpoint['type'] | null> = [null, null, null, null];
   private queue: Promise<void>;
   private closed = false;
 
@@ -240,9 +242,11 @@ class Session {
       case 'breakpoint':
         return this.stopReply(vcpu, SIGTRAP, 'hwbreak:;');
       case 'watchpoint': {
-        const slot = this.slots[stop.slots[0] ?? -1];
+        const n = stop.slots[0] ?? -1;
+        const slot = this.slots[n];
         if (!slot) return this.stopReply(vcpu, SIGTRAP, '');
-        return this.stopReply(vcpu, SIGTRAP, `${slot.kind === 'write' ? 'watch' : 'awatch'}:${slot.addr.toString(16)};`);
+        const reason = this.slotTypes[n] === 2 ? 'watch' : this.slotTypes[n] === 3 ? 'rwatch' : 'awatch';
+        return this.stopReply(vcpu, SIGTRAP, `${reason}:${slot.addr.toString(16)};`);
       }
       case 'failure':
         return this.stopReply(vcpu, SIGSEGV, '');
@@ -420,13 +424,12 @@ class Session {
     return 'OK';
   }
 
-  /** Z/z type,addr,kind: int3s for type 0, DR0-3 slots for 1 (execute), 2 (write) and 4 (access). */
+  /** Z/z type,addr,kind: int3s for type 0, DR0-3 slots for 1 (execute), 2 (write), 3 (read: exact under emulation, reads and writes under KVM) and 4 (access). */
   private breakpoint(insert: boolean, args: string): string {
     const m = /^([0-4]),([0-9a-fA-F]+),([0-9a-fA-F]+)/.exec(args);
     const addr = m && parseHexNumber(m[2]!);
     if (!m || addr === undefined || addr === null) return 'E01';
     const type = Number(m[1]);
-    if (type === 3) return ''; // Read-only watchpoints: DR7 has no read-only kind.
     const len = Number(m[3]);
     const key = `${type}:${addr.toString(16)}`;
     if (!insert) {
@@ -435,7 +438,7 @@ class Session {
     }
     if (this.breakpoints.has(key)) return 'OK';
     const bp: StubBreakpoint = { type: type as StubBreakpoint['type'], addr: gva(addr), len: type === 1 || type === 0 ? 1 : (len as WatchLength) };
-    if (type === 2 || type === 4) {
+    if (type >= 2) {
       if (![1, 2, 4, 8].includes(len) || addr % BigInt(len) !== 0n) return 'E01';
     }
     if (type === 0) {
@@ -457,6 +460,7 @@ class Session {
   private applyDebug(): Set<string> {
     const refused = new Set<string>();
     const slots: Array<HwSlot | null> = [null, null, null, null];
+    const types: Array<StubBreakpoint['type'] | null> = [null, null, null, null];
     const int3: Gpa[] = [];
     const owners = new Map<Gpa, string>();
     for (const [key, bp] of this.breakpoints) {
@@ -470,9 +474,11 @@ class Session {
         refused.add(key);
         continue;
       }
-      slots[free] = { addr: bp.addr, kind: bp.type === 1 ? 'exec' : bp.type === 2 ? 'write' : 'rw', len: bp.len };
+      slots[free] = { addr: bp.addr, kind: WATCH_KINDS[bp.type], len: bp.len };
+      types[free] = bp.type;
     }
     this.slots = slots;
+    this.slotTypes = types;
     const skipped = this.machine.configureDebug({ slots, softwareBreakpoints: int3.length > 0, int3, softWatch: [] });
     for (const at of skipped) {
       const key = owners.get(at);
@@ -481,6 +487,9 @@ class Session {
     return refused;
   }
 }
+
+/** gdb's Z types 1-4 as the runner's slot kinds. */
+const WATCH_KINDS: Record<Exclude<StubBreakpoint['type'], 0>, HwSlot['kind']> = { 1: 'exec', 2: 'write', 3: 'read', 4: 'rw' };
 
 /** vCPU index to the protocol's thread id (1-based, hex). */
 function threadId(vcpu: number): string {

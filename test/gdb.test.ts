@@ -164,3 +164,46 @@ vmTest('gdb stub: a bad checksum gets "-", malformed packets get error or empty 
     vm.child.kill();
   }
 });
+
+const WATCH_ELF = path.join(ROOT, 'test/guests/build/watch.elf');
+
+vmTest('gdb: watch, rwatch and awatch on a global stop where gdb expects, with old and new values', async (t) => {
+  if (NO_GDB) return t.skip(NO_GDB);
+  const port = await freePort();
+  const vm = await startVm(port, 'test/guests/watch.vmspec');
+  try {
+    const { output } = await runGdb(
+      [
+        'set pagination off',
+        'set confirm off',
+        `file ${WATCH_ELF}`,
+        `target remote 127.0.0.1:${port}`,
+        'watch *(int *)&counter',
+        'continue',
+        'continue',
+        'delete',
+        'rwatch *(int *)&counter',
+        'continue',
+        'delete',
+        'awatch *(int *)&counter',
+        'continue',
+        'delete',
+        'detach',
+        '',
+      ].join('\n'),
+    );
+    assert.match(output, /^Hardware watchpoint 1: \*\(int \*\)&counter$/m, output);
+    const changes = [...output.matchAll(/^Old value = (\d+)\nNew value = (\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])]);
+    assert.deepEqual(changes.slice(0, 2), [[0, 1], [1, 2]], output);
+    assert.match(output, /^Hardware read watchpoint 2: \*\(int \*\)&counter$/m);
+    // The read that follows the second write (the movl after the addl), so the value read is 2.
+    assert.match(output, /^Hardware read watchpoint 2: \*\(int \*\)&counter\n\nValue = 2$/m, output);
+    assert.match(output, /^Hardware access \(read\/write\) watchpoint 3: \*\(int \*\)&counter$/m);
+    assert.match(output, /^Hardware access \(read\/write\) watchpoint 3: \*\(int \*\)&counter\n\n(Value = 2|Old value = 2\nNew value = 3)$/m, output);
+    assert.match(output, /\[Inferior 1 \(Remote target\) detached\]/);
+    assert.equal(await vm.exited, 0, vm.stderr());
+    assert.equal(vm.stdout(), 'counted\n');
+  } finally {
+    vm.child.kill();
+  }
+});

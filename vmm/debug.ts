@@ -7,7 +7,8 @@ import { KvmGuestDebug } from './kvm/constants';
 import type { ExitFilterSpec } from './exit-trace';
 import type { Gpa, Gva } from '../common/address';
 
-export type WatchKind = 'exec' | 'write' | 'rw';
+/** 'read' is exact where the backend can watch reads alone (emulation); DR7 has no such kind, so KVM watches reads and writes for it. */
+export type WatchKind = 'exec' | 'write' | 'read' | 'rw';
 export type WatchLength = 1 | 2 | 4 | 8;
 
 /** One DR0-3 slot: an instruction breakpoint or a data watchpoint, at a linear address. */
@@ -67,7 +68,7 @@ export type VcpuCommand =
   /** An external interrupt for the guest (the KVM_INTERRUPT equivalent): delivered once RFLAGS.IF allows. */
   | { kind: 'interrupt'; vector: number };
 
-const RW_BITS: Record<WatchKind, bigint> = { exec: 0n, write: 1n, rw: 3n };
+const RW_BITS: Record<WatchKind, bigint> = { exec: 0n, write: 1n, read: 3n, rw: 3n };
 const LEN_BITS: Record<WatchLength, bigint> = { 1: 0n, 2: 1n, 8: 2n, 4: 3n };
 
 /** DR7 for the enabled slots (local enable, RW and LEN per slot; GE/LE set as the SDM recommends). */

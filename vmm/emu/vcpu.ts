@@ -199,7 +199,7 @@ export class EmuVcpu implements VcpuBackend {
     }
     for (const [key, s] of watches) {
       if (!this.watchHooks.has(key)) {
-        this.watchHooks.set(key, this.uc.ucHookWatch(this.id, s.addr, s.len, true, s.kind === 'rw'));
+        this.watchHooks.set(key, this.uc.ucHookWatch(this.id, s.addr, s.len, s.kind !== 'read', s.kind !== 'write'));
         changed = true;
       }
     }
