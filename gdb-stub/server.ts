@@ -9,7 +9,7 @@ import { gva, type Gpa, type Gva } from '../common/address';
 import type { Machine } from '../vmm/machine';
 import { GuestAccess } from '../vmm/guest-access';
 import type { HwSlot, WatchLength } from '../vmm/debug';
-import type { RunResult, VcpuStop } from '../vmm/exits';
+import { cpuModeName, type RunResult, type VcpuStop } from '../vmm/exits';
 import { encodePacket, fromHex, MAX_PACKET, PacketReader, parseHexNumber, toHex, type InboundEvent } from './packets';
 import { Monitor } from './monitor';
 import { encodeRegister, encodeRegisters, registerValues, REGISTERS, targetXml, type RegisterSources } from './target';
@@ -334,24 +334,50 @@ class Session {
       return 'm' + live.map(threadId).join(',');
     }
     if (p === 'qsThreadInfo') return 'l';
+    if (p.startsWith('qThreadExtraInfo,')) {
+      const v = parseThread(p.slice('qThreadExtraInfo,'.length), this.machine.vcpuCount);
+      if (v === undefined || v === 'all') return 'E01';
+      return Buffer.from(this.describeVcpu(v)).toString('hex');
+    }
     if (p === 'qSymbol::') return 'OK';
     if (p.startsWith('qRcmd,')) return this.monitor.packet(p.slice(6), this.gVcpu, (d) => this.send(d));
     return '';
   }
 
+  /** What 'info threads' shows beside a thread: the vCPU, its mode and its run state. */
+  private describeVcpu(vcpu: number): string {
+    const state = this.machine.vcpuRunState(vcpu);
+    if (state === 'finished') return `vCPU ${vcpu}, finished`;
+    const mode = cpuModeName(this.machine.vcpuState(vcpu).getSregs());
+    return `vCPU ${vcpu}, ${mode} mode, ${state === 'created' ? 'not started' : state}`;
+  }
+
+  /**
+   * vCont: each vCPU takes the leftmost action naming it (or naming all). All-stop
+   * here means: a stepping thread steps alone, the others stay paused whatever
+   * their action (as the debug adapter's step does, so a step never races other
+   * vCPUs); without a step, the threads with 'c' run and those with 't' or no
+   * action stay paused; the first stop of any vCPU pauses them all again.
+   */
   private async vPacket(p: string): Promise<string | undefined> {
-    if (p === 'vCont?') return 'vCont;c;C;s;S';
+    if (p === 'vCont?') return 'vCont;c;C;s;S;t';
     if (!p.startsWith('vCont;')) return '';
     const actions = p.slice(6).split(';').map((a) => {
       const [action, thread] = a.split(':');
       return { action: action![0], thread: thread === undefined ? 'all' : parseThread(thread, this.machine.vcpuCount) };
     });
     if (actions.some((a) => a.thread === undefined || !'cCsSt'.includes(a.action ?? ''))) return 'E01';
-    // All-stop: one stepping thread steps alone (the others stay paused, as the debug adapter's step does); otherwise everyone continues.
-    const step = actions.find((a) => a.action === 's' || a.action === 'S');
-    if (step) return this.step(step.thread === 'all' || step.thread === undefined ? this.stopVcpu : step.thread, '');
-    if (actions.some((a) => a.action === 'c' || a.action === 'C')) return this.resumeAll('');
-    return 'OK';
+    const count = this.machine.vcpuCount;
+    const perVcpu = Array.from({ length: count }, (_, v) => actions.find((a) => a.thread === 'all' || a.thread === v)?.action);
+    const stepping = perVcpu.findIndex((a) => a === 's' || a === 'S');
+    if (stepping >= 0) return this.step(stepping, '');
+    const runs = perVcpu.flatMap((a, v) => ((a === 'c' || a === 'C') && this.machine.vcpuRunState(v) !== 'finished' ? [v] : []));
+    if (runs.length === 0) return 'E01';
+    if (runs.length === perVcpu.filter((_, v) => this.machine.vcpuRunState(v) !== 'finished').length) return this.resumeAll('');
+    this.running = true;
+    this.access.invalidate();
+    for (const v of runs) await this.machine.resume(v);
+    return undefined;
   }
 
   private registerSources(vcpu: number): RegisterSources {

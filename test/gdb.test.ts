@@ -207,3 +207,42 @@ vmTest('gdb: watch, rwatch and awatch on a global stop where gdb expects, with o
     vm.child.kill();
   }
 });
+
+const SMP_ELF = path.join(ROOT, 'test/guests/build/smp.elf');
+
+vmTest('gdb: info threads lists both vCPUs of the smp guest with mode and state; scheduler-locking continues one vCPU alone', async (t) => {
+  if (NO_GDB) return t.skip(NO_GDB);
+  const port = await freePort();
+  const vm = await startVm(port, 'test/guests/smp.vmspec');
+  try {
+    const { output } = await runGdb(
+      [
+        'set pagination off',
+        'set confirm off',
+        `file ${SMP_ELF}`,
+        `target remote 127.0.0.1:${port}`,
+        'info threads',
+        'break secondary',
+        'set scheduler-locking on',
+        'thread 2',
+        // Only vCPU 1 runs (vCont;c:2): it reaches secondary while vCPU 0 stays where it was.
+        'continue',
+        'thread 1',
+        'info registers rip',
+        'delete',
+        'set scheduler-locking off',
+        'detach',
+        '',
+      ].join('\n'),
+    );
+    const threads = [...output.matchAll(/^[* ] (\d+)\s+Thread (\d+) \(vCPU (\d+), long mode, paused\) /gm)];
+    assert.deepEqual(threads.map((m) => [m[1], m[2], m[3]]), [['1', '1', '0'], ['2', '2', '1']], output);
+    assert.match(output, /^Thread 2 hit Breakpoint 1, .*secondary/m, output);
+    assert.match(output, /^rip\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <_start>$/m, 'vCPU 0 did not run');
+    assert.match(output, /\[Inferior 1 \(Remote target\) detached\]/);
+    assert.equal(await vm.exited, 0, vm.stderr());
+    assert.equal(vm.stdout(), '[cpu1]\n[cpu0]\n');
+  } finally {
+    vm.child.kill();
+  }
+});
