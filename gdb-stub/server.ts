@@ -12,7 +12,7 @@ import type { HwSlot, WatchLength } from '../vmm/debug';
 import { cpuModeName, type RunResult, type VcpuStop } from '../vmm/exits';
 import { encodePacket, fromHex, MAX_PACKET, PacketReader, parseHexNumber, toHex, type InboundEvent } from './packets';
 import { Monitor } from './monitor';
-import { encodeRegister, encodeRegisters, registerValues, REGISTERS, targetXml, type RegisterSources } from './target';
+import { archForMode, encodeRegister, encodeRegisters, layoutOf, registersOf, registerValues, splitRegisters, targetXml, writeRegisters, type RegisterSources, type TargetArch } from './target';
 
 export interface GdbServerOptions {
   host: string;
@@ -36,7 +36,7 @@ interface StubBreakpoint {
 }
 
 export class GdbServer {
-  private readonly server = net.createServer((socket) => this.accept(socket));
+  private readonly server = net.createServer((socket) => void this.accept(socket));
   private session: Session | undefined;
   private ended: RunResult | undefined;
 
@@ -69,23 +69,41 @@ export class GdbServer {
     this.session?.drop();
   }
 
-  private accept(socket: net.Socket): void {
+  private async accept(socket: net.Socket): Promise<void> {
     if (this.session) {
-      // One debugger owns the VM; a second one would fight it over every stop.
-      this.opts.log?.(`gdb: refused a second client from ${socket.remoteAddress}:${socket.remotePort}`);
-      socket.destroy();
-      return;
+      // gdb's `disconnect` then `target remote` can bring the new connection before the old one's close is read:
+      // give the old session a moment to finish (its breakpoints must be gone before the new client sets its own).
+      socket.pause();
+      const old = this.session;
+      const gone = await Promise.race([old.released, new Promise<false>((r) => setTimeout(() => r(false), 1000))]);
+      if (!gone || (this.session && this.session !== old)) {
+        // One debugger owns the VM; a second one would fight it over every stop.
+        this.opts.log?.(`gdb: refused a second client from ${socket.remoteAddress}:${socket.remotePort}`);
+        socket.destroy();
+        return;
+      }
+      socket.resume();
     }
     if (this.ended) {
       socket.destroy();
       return;
     }
     this.opts.log?.(`gdb: client ${socket.remoteAddress}:${socket.remotePort} attached`);
-    const session = new Session(this.machine, socket, () => {
-      if (this.session === session) this.session = undefined;
-      this.opts.log?.('gdb: client detached');
+    const address = this.server.address() as net.AddressInfo | null;
+    const session = new Session(this.machine, socket, address ? describeAddress(address) : `${this.opts.host}:${this.opts.port}`, (how) => {
+      this.opts.log?.(
+        how === 'detached'
+          ? 'gdb: client detached'
+          : how === 'left-paused'
+            ? 'gdb: client disconnected; the vCPUs stay paused until a client attaches (gdb\'s detach lets them run)'
+            : 'gdb: client disconnected; the vCPUs run on',
+      );
     });
     this.session = session;
+    // The session owns the VM until its breakpoints are gone, not just until its socket closes.
+    void session.released.then(() => {
+      if (this.session === session) this.session = undefined;
+    });
   }
 }
 
@@ -109,23 +127,34 @@ class Session {
   private slotTypes: Array<StubBreakpoint['type'] | null> = [null, null, null, null];
   private queue: Promise<void>;
   private closed = false;
+  private markReleased!: () => void;
+  /** Resolves once the connection is gone and the VM no longer carries this client's breakpoints. */
+  readonly released = new Promise<true>((resolve) => (this.markReleased = () => resolve(true)));
+  /** The architecture of this connection's target description, chosen by vCPU 0's mode at attach. */
+  private arch: TargetArch = 'i386:x86-64';
+  /** The architecture the last notice named (or the one served), so a mode switch is announced once. */
+  private shownArch: TargetArch = 'i386:x86-64';
 
   constructor(
     private readonly machine: Machine,
     private readonly socket: net.Socket,
-    private readonly onClose: () => void,
+    /** Where the stub listens, for the reconnect hint. */
+    private readonly address: string,
+    private readonly onClose: (how: 'detached' | 'left-paused' | 'left-running') => void,
   ) {
     this.access = new GuestAccess(machine);
     this.monitor = new Monitor(machine, this.access);
     socket.setNoDelay(true);
     // gdb expects a stopped target when it connects: pause every vCPU first (a --gdb-wait machine is paused already).
     this.queue = this.stopAll().then(() => {
+      this.arch = this.shownArch = this.archOf(this.stopVcpu);
       this.lastStop = this.stopReply(this.stopVcpu, SIGTRAP, '');
     });
     socket.on('data', (chunk) => {
       for (const e of this.reader.feed(chunk)) this.onEvent(e);
     });
     socket.on('error', () => {});
+    socket.on('end', () => this.onSocketClosed());
     socket.on('close', () => this.onSocketClosed());
   }
 
@@ -176,27 +205,56 @@ class Session {
     if (this.closed) return;
     this.closed = true;
     this.socket.end();
-    this.onClose();
+    this.onClose('detached');
+    void this.queue.then(() => this.markReleased());
   }
 
+  /**
+   * The client closed the connection without 'D': gdb's `disconnect`, or a
+   * client that died. As gdb's manual has it for disconnect, a stopped VM
+   * stays stopped, so a client can reattach to the same state (how gdb
+   * follows a mode switch); a running VM runs on. Either way the breakpoints
+   * go: the next client sets its own.
+   */
   private onSocketClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    // A client that vanished leaves the VM running, as a detach does.
-    void this.queue.then(() => this.releaseVm());
-    this.onClose();
+    this.onClose(this.running ? 'left-running' : 'left-paused');
+    this.queue = this.queue.then(() => this.releaseVm(false));
+    void this.queue.then(() => this.markReleased());
   }
 
-  /** Removes every breakpoint and lets the guest run on. */
-  private async releaseVm(): Promise<void> {
+  /** Removes every breakpoint and, when `resume`, lets the guest run on. */
+  private async releaseVm(resume = true): Promise<void> {
     this.breakpoints.clear();
     this.slots = [null, null, null, null];
     this.applyDebug();
     this.monitor.release();
-    if (!this.running) {
+    if (resume && !this.running) {
       this.running = true;
       await this.machine.resume();
     }
+  }
+
+  private archOf(vcpu: number): TargetArch {
+    const st = this.machine.vcpuState(vcpu);
+    return archForMode(st.getSregs(), st.getRegs().rflags);
+  }
+
+  /**
+   * A console line (sent as 'O' before the stop reply) when the stopped
+   * vCPU's mode no longer matches what gdb decodes: `set architecture` when
+   * the layout still fits, a reconnect when it does not (32-bit registers
+   * cannot show long mode). Said once per switch.
+   */
+  private modeNotice(vcpu: number): string | undefined {
+    const now = this.archOf(vcpu);
+    if (now === this.shownArch) return undefined;
+    this.shownArch = now;
+    const what = now === 'i386:x86-64' ? 'long-mode' : now === 'i386' ? '32-bit' : '16-bit';
+    if (layoutOf(now) === layoutOf(this.arch)) return `vmscope: vCPU ${vcpu} now runs ${what} code: set architecture ${now}\n`;
+    const bits = layoutOf(this.arch) === 'i386' ? '32' : '64';
+    return `vmscope: vCPU ${vcpu} now runs ${what} code, and this connection's registers are ${bits}-bit: reconnect with 'disconnect' then 'target remote ${this.address}' (the vCPUs stay paused)\n`;
   }
 
   private async stopAll(): Promise<void> {
@@ -217,6 +275,8 @@ class Session {
       this.stopVcpu = vcpu;
       this.gVcpu = vcpu;
       this.lastStop = this.describeStop(vcpu, stop, interrupted);
+      const notice = this.modeNotice(vcpu);
+      if (notice) this.send('O' + Buffer.from(notice).toString('hex'));
       this.send(this.lastStop);
     });
   }
@@ -264,16 +324,26 @@ class Session {
       case '?':
         return this.lastStop;
       case 'g':
-        return encodeRegisters(registerValues(this.registerSources(this.gVcpu)));
+        return encodeRegisters(registerValues(this.registerSources(this.gVcpu), this.layout), this.layout);
       case 'p': {
         const n = parseHexNumber(p.slice(1));
-        if (n === undefined || n >= BigInt(REGISTERS.length)) return 'E00';
-        return encodeRegister(Number(n), registerValues(this.registerSources(this.gVcpu))[Number(n)]!);
+        if (n === undefined || n >= BigInt(registersOf(this.layout).length)) return 'E00';
+        return encodeRegister(Number(n), registerValues(this.registerSources(this.gVcpu), this.layout)[Number(n)]!, this.layout);
+      }
+      case 'G': {
+        const writes = splitRegisters(this.layout, p.slice(1));
+        return writes ? this.writeRegisters(writes) : 'E01';
+      }
+      case 'P': {
+        const m = /^([0-9a-fA-F]+)=([0-9a-fA-F]*)$/.exec(p.slice(1));
+        return m ? this.writeRegisters([{ index: parseInt(m[1]!, 16), hex: m[2]! }]) : 'E01';
       }
       case 'm':
         return this.readMemory(p.slice(1));
       case 'M':
         return this.writeMemory(p.slice(1));
+      case 'X':
+        return this.writeBinary(p.slice(1));
       case 'c':
         return this.resumeAll(p.slice(1));
       case 's':
@@ -321,7 +391,7 @@ class Session {
     const xfer = /^qXfer:features:read:([^:]*):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(p);
     if (xfer) {
       if (xfer[1] !== 'target.xml') return 'E00';
-      const xml = targetXml();
+      const xml = targetXml(this.arch);
       const off = parseInt(xfer[2]!, 16);
       const len = parseInt(xfer[3]!, 16);
       const chunk = xml.slice(off, off + len);
@@ -380,6 +450,21 @@ class Session {
     return undefined;
   }
 
+  private get layout() {
+    return layoutOf(this.arch);
+  }
+
+  private writeRegisters(writes: ReadonlyArray<{ index: number; hex: string }>): string {
+    const st = this.machine.vcpuState(this.gVcpu);
+    const result = writeRegisters(this.layout, this.registerSources(this.gVcpu), writes);
+    // gdb shows any error reply as "Could not write register"; the reason (a read-only or x87 register, a selector outside real mode) stays here.
+    if ('error' in result) return 'E01';
+    st.setRegs(result.regs);
+    st.setSregs(result.sregs);
+    this.access.invalidate();
+    return 'OK';
+  }
+
   private registerSources(vcpu: number): RegisterSources {
     const st = this.machine.vcpuState(vcpu);
     let fpu: RegisterSources['fpu'];
@@ -405,6 +490,20 @@ class Session {
     const addr = m && parseHexNumber(m[1]!);
     const data = m ? fromHex(m[3]!) : undefined;
     if (!m || addr === undefined || addr === null || !data || BigInt(data.length) !== parseHexNumber(m[2]!)) return 'E01';
+    const written = this.access.write(this.gVcpu, { space: 'virtual', addr: gva(addr) }, data);
+    this.access.invalidate();
+    return written === data.length ? 'OK' : 'E14';
+  }
+
+  /** 'X addr,length:binary': as M, with the bytes raw (the reader has unescaped them). */
+  private writeBinary(args: string): string {
+    const m = /^([0-9a-fA-F]+),([0-9a-fA-F]+):/.exec(args);
+    const addr = m && parseHexNumber(m[1]!);
+    if (!m || addr === undefined || addr === null) return 'E01';
+    const data = Buffer.from(args.slice(m[0].length), 'latin1');
+    if (BigInt(data.length) !== parseHexNumber(m[2]!)) return 'E01';
+    // gdb probes with an empty X to learn whether the stub takes binary writes.
+    if (data.length === 0) return 'OK';
     const written = this.access.write(this.gVcpu, { space: 'virtual', addr: gva(addr) }, data);
     this.access.invalidate();
     return written === data.length ? 'OK' : 'E14';
@@ -436,9 +535,11 @@ class Session {
     return undefined;
   }
 
+  /** 'c addr' / 's addr': the address is the pc as this connection's layout shows it (linear in the i386 layout). */
   private setPc(vcpu: number, addr: bigint): void {
     const st = this.machine.vcpuState(vcpu);
-    st.setRegs({ ...st.getRegs(), rip: addr });
+    const rip = this.layout === 'i386' ? (addr - st.getSregs().cs.base) & 0xffffffffn : addr;
+    st.setRegs({ ...st.getRegs(), rip });
   }
 
   private setThread(op: string | undefined, text: string): string {

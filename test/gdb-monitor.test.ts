@@ -4,81 +4,13 @@
 // counts, the VM's backend and devices, and the help listing.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
-import { CLI, ROOT, vmTest } from './kvm';
+import { ROOT, vmTest } from './kvm';
+import { freePort, gdbCommands, NO_GDB, runGdb, startVm } from './gdb-client';
 
 const ADAPTER = path.join(ROOT, 'dist', 'debug-adapter.js');
-const GDB = '/usr/bin/gdb';
 const HELLO_ELF = path.join(ROOT, 'examples/hello/build/hello.elf');
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-interface Vm {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Starts `vmscope run --gdb 127.0.0.1:port --gdb-wait` and resolves once the stub listens. */
-async function startVm(port: number, spec = 'examples/hello/hello.vmspec'): Promise<Vm> {
-  const child = spawn(process.execPath, [CLI, 'run', '--gdb', `127.0.0.1:${port}`, '--gdb-wait', '--timeout', '50', spec], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  while (!err.includes('gdb stub listening')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the stub did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-function runGdb(script: string): Promise<{ code: number | null; output: string }> {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-gdb-')), 'session.gdb');
-  fs.writeFileSync(file, script);
-  return new Promise((resolve) => {
-    const child = spawn(GDB, ['-nx', '-batch', '-x', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
-
-/** gdb -batch with each command as an -ex argument. */
-function gdbCommands(commands: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(GDB, ['-nx', '-batch', ...commands.flatMap((c) => ['-ex', c])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
-
-const NO_GDB = fs.existsSync(GDB) ? undefined : `${GDB} is not installed`;
 
 interface Walk {
   gva: string;

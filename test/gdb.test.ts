@@ -3,67 +3,16 @@
 // that sends what gdb never would (bad checksums, malformed packets).
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, ROOT, vmTest } from './kvm';
+import { ROOT, vmTest } from './kvm';
 import { encodePacket } from '../gdb-stub/packets';
+import { freePort, NO_GDB, RawClient, runGdb, startVm } from './gdb-client';
 
-const GDB = '/usr/bin/gdb';
 const HELLO_ELF = path.join(ROOT, 'examples/hello/build/hello.elf');
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-interface Vm {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Starts `vmscope run --gdb 127.0.0.1:port --gdb-wait` and resolves once the stub listens. */
-async function startVm(port: number, spec = 'examples/hello/hello.vmspec'): Promise<Vm> {
-  const child = spawn(process.execPath, [CLI, 'run', '--gdb', `127.0.0.1:${port}`, '--gdb-wait', '--timeout', '50', spec], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  while (!err.includes('gdb stub listening')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the stub did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-function runGdb(script: string): Promise<{ code: number | null; output: string }> {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-gdb-')), 'session.gdb');
-  fs.writeFileSync(file, script);
-  return new Promise((resolve) => {
-    const child = spawn(GDB, ['-nx', '-batch', '-x', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
-
-const NO_GDB = fs.existsSync(GDB) ? undefined : `${GDB} is not installed`;
-
-vmTest('gdb: break main, continue, registers, x/s, stepi, detach; the guest runs to exit 0', async (t) => {
+vmTest('gdb: break main, continue, registers, next, x/s, stepi, detach; the guest runs to exit 0', async (t) => {
   if (NO_GDB) return t.skip(NO_GDB);
   const port = await freePort();
   const vm = await startVm(port);
@@ -77,6 +26,8 @@ vmTest('gdb: break main, continue, registers, x/s, stepi, detach; the guest runs
         'break main',
         'continue',
         'info registers rip',
+        'next',
+        'next',
         'break uart_puts',
         'continue',
         'x/s $rdi',
@@ -94,6 +45,9 @@ vmTest('gdb: break main, continue, registers, x/s, stepi, detach; the guest runs
     assert.equal(rips.length, 2, output);
     assert.equal(rips[0]![1], bp1[1], 'stopped at main\'s breakpoint');
     assert.equal(rips[0]![2], 'main');
+    // Each next goes on to main's following source line (the second over the call to uart_init), as gdb prints it from hello.c.
+    const lines = fs.readFileSync(path.join(ROOT, 'examples/hello/hello.c'), 'utf8').split('\n');
+    for (const n of [Number(bp1[2]) + 1, Number(bp1[2]) + 2]) assert.ok(output.includes(`\n${n}\t${lines[n - 1]}\n`), `next did not reach line ${n}:\n${output}`);
     // The string uart_puts got, read through the vCPU's page tables.
     assert.match(output, /^0x[0-9a-f]+:\s+"Hello from the guest\\n"$/m);
     const bp2 = /^Breakpoint 2 at 0x([0-9a-f]+)/m.exec(output);
@@ -109,29 +63,6 @@ vmTest('gdb: break main, continue, registers, x/s, stepi, detach; the guest runs
     vm.child.kill();
   }
 });
-
-/** A raw protocol client: sends bytes, reads until a pattern shows. */
-class RawClient {
-  private buf = '';
-  constructor(readonly socket: net.Socket) {
-    socket.on('data', (b) => (this.buf += b.toString('latin1')));
-  }
-  async expect(re: RegExp, timeoutMs = 15_000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = re.exec(this.buf);
-      if (m) {
-        this.buf = this.buf.slice(m.index + m[0].length);
-        return m;
-      }
-      if (Date.now() > deadline) throw new Error(`no ${re} in ${JSON.stringify(this.buf)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  send(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-}
 
 vmTest('gdb stub: a bad checksum gets "-", malformed packets get error or empty replies, and the stub keeps serving', async () => {
   const port = await freePort();
