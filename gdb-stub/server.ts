@@ -227,8 +227,17 @@ class Session {
 
   private async stopAll(): Promise<void> {
     this.machine.pause();
-    await this.machine.whenAllPaused(30_000);
+    // After a step, or at a stop the others already paused for, there is nothing to wait for.
+    if (!this.allPaused()) await this.machine.whenAllPaused(30_000);
     this.forgetState();
+  }
+
+  private allPaused(): boolean {
+    for (let v = 0; v < this.machine.vcpuCount; v++) {
+      const state = this.machine.vcpuRunState(v);
+      if (state !== 'paused' && state !== 'finished') return false;
+    }
+    return true;
   }
 
   /** Drops what was read of the vCPUs (translations, registers): before any vCPU runs, and after any write. */

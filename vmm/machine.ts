@@ -366,7 +366,8 @@ export class Machine extends EventEmitter<MachineEvents> {
 
   private run(v: VcpuHandle, how: ResumeHow): void {
     if (v.end) return;
-    if (how.kind !== 'continue') this.send(v, { kind: 'resume', how });
+    if (how.kind === 'step-instruction') Atomics.store(v.control, Ctl.STEP, 1);
+    else if (how.kind !== 'continue') this.send(v, { kind: 'resume', how });
     Atomics.store(v.control, Ctl.CMD, Cmd.RUN);
     Atomics.add(v.control, Ctl.RESUME, 1);
     Atomics.notify(v.control, Ctl.RESUME);
