@@ -455,7 +455,8 @@ class Session {
   private describeVcpu(vcpu: number): string {
     const state = this.machine.vcpuRunState(vcpu);
     if (state === 'finished') return `vCPU ${vcpu}, finished`;
-    const mode = cpuModeName(this.machine.vcpuState(vcpu).getSregs());
+    // A paused vCPU's registers are read once per stop (gdb asks for the thread list after every stop).
+    const mode = cpuModeName(state === 'paused' ? this.registerSources(vcpu, false).sregs : this.machine.vcpuState(vcpu).getSregs());
     return `vCPU ${vcpu}, ${mode} mode, ${state === 'created' ? 'not started' : state}`;
   }
 
