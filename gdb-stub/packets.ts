@@ -111,17 +111,37 @@ export function checksum(bytes: Uint8Array): number {
 
 /**
  * Frames a reply. '$', '#', '}' and '*' are escaped: '*' too, because gdb
- * reads it in replies as run-length encoding.
+ * reads it in replies as run-length encoding. One pass into one buffer: the
+ * stub frames a reply for every packet.
  */
 export function encodePacket(data: string): Buffer {
-  const body: number[] = [];
+  let escapes = 0;
+  for (let i = 0; i < data.length; i++) if (mustEscape(data.charCodeAt(i) & 0xff)) escapes++;
+  const out = Buffer.allocUnsafe(data.length + escapes + 4);
+  out[0] = DOLLAR;
+  let at = 1;
+  let sum = 0;
   for (let i = 0; i < data.length; i++) {
     const c = data.charCodeAt(i) & 0xff;
-    if (c === DOLLAR || c === HASH || c === ESCAPE || c === STAR) body.push(ESCAPE, c ^ 0x20);
-    else body.push(c);
+    if (mustEscape(c)) {
+      out[at++] = ESCAPE;
+      out[at++] = c ^ 0x20;
+      sum += ESCAPE + (c ^ 0x20);
+    } else {
+      out[at++] = c;
+      sum += c;
+    }
   }
-  const bytes = Uint8Array.from(body);
-  return Buffer.concat([Buffer.from('$'), bytes, Buffer.from(`#${checksum(bytes).toString(16).padStart(2, '0')}`)]);
+  out[at++] = HASH;
+  out[at++] = HEX_DIGITS.charCodeAt((sum >> 4) & 0xf);
+  out[at] = HEX_DIGITS.charCodeAt(sum & 0xf);
+  return out;
+}
+
+const HEX_DIGITS = '0123456789abcdef';
+
+function mustEscape(c: number): boolean {
+  return c === DOLLAR || c === HASH || c === ESCAPE || c === STAR;
 }
 
 /** Bytes as the protocol's lowercase hex. */

@@ -125,7 +125,10 @@ class Session {
   private slots: Array<HwSlot | null> = [null, null, null, null];
   /** The Z type gdb asked for in each slot, so a hit is reported as watch, rwatch or awatch. */
   private slotTypes: Array<StubBreakpoint['type'] | null> = [null, null, null, null];
-  private queue: Promise<void>;
+  /** The work that waits on the machine (resumes, stops, the attach), in order. */
+  private queue: Promise<void> = Promise.resolve();
+  /** How many tasks the queue holds: while it holds none, a packet that needs no waiting is answered at once. */
+  private queued = 0;
   private closed = false;
   private markReleased!: () => void;
   /** Resolves once the connection is gone and the VM no longer carries this client's breakpoints. */
@@ -134,6 +137,12 @@ class Session {
   private arch: TargetArch = 'i386:x86-64';
   /** The architecture the last notice named (or the one served), so a mode switch is announced once. */
   private shownArch: TargetArch = 'i386:x86-64';
+  /**
+   * Each paused vCPU's registers, read once per stop: the stop reply, 'g',
+   * 'p' and the page walks of 'm' all want them. Dropped (forgetState) before
+   * anything runs and whenever registers are written.
+   */
+  private readonly stopState = new Map<number, { sources: RegisterSources; fpuRead: boolean }>();
 
   constructor(
     private readonly machine: Machine,
@@ -146,7 +155,8 @@ class Session {
     this.monitor = new Monitor(machine, this.access);
     socket.setNoDelay(true);
     // gdb expects a stopped target when it connects: pause every vCPU first (a --gdb-wait machine is paused already).
-    this.queue = this.stopAll().then(() => {
+    this.enqueue(async () => {
+      await this.stopAll();
       this.arch = this.shownArch = this.archOf(this.stopVcpu);
       this.lastStop = this.stopReply(this.stopVcpu, SIGTRAP, '');
     });
@@ -180,13 +190,21 @@ class Session {
       case 'packet': {
         if (!this.noAck) this.socket.write('+');
         const data = e.data;
-        this.queue = this.queue.then(async () => {
+        // Most packets (registers, memory, queries) need nothing to happen first: with nothing queued they are
+        // answered here, in the same turn of the event loop. The rest, and any packet behind queued work, wait
+        // their turn in the queue, so replies keep the order of the packets and of the stops.
+        if (this.queued === 0) {
+          const reply = this.answerOrRefuse(data);
+          if (reply !== LATER) {
+            if (reply !== undefined) this.send(reply);
+            return;
+          }
+        }
+        this.enqueue(async () => {
           let reply: string | undefined;
           try {
             reply = await this.handle(data);
-          } catch (err) {
-            // A packet the runner refused (a vCPU gone, memory unreadable) is an error reply, never the stub's end.
-            void err;
+          } catch {
             reply = 'E01';
           }
           if (reply !== undefined) this.send(reply);
@@ -194,6 +212,14 @@ class Session {
         return;
       }
     }
+  }
+
+  /** Runs `task` once everything queued before it is done. */
+  private enqueue(task: () => Promise<void>): void {
+    this.queued++;
+    this.queue = this.queue.then(task).finally(() => {
+      this.queued--;
+    });
   }
 
   private send(data: string): void {
@@ -206,7 +232,7 @@ class Session {
     this.closed = true;
     this.socket.end();
     this.onClose('detached');
-    void this.queue.then(() => this.markReleased());
+    this.enqueue(async () => this.markReleased());
   }
 
   /**
@@ -220,8 +246,8 @@ class Session {
     if (this.closed) return;
     this.closed = true;
     this.onClose(this.running ? 'left-running' : 'left-paused');
-    this.queue = this.queue.then(() => this.releaseVm(false));
-    void this.queue.then(() => this.markReleased());
+    this.enqueue(() => this.releaseVm(false));
+    this.enqueue(async () => this.markReleased());
   }
 
   /** Removes every breakpoint and, when `resume`, lets the guest run on. */
@@ -237,8 +263,8 @@ class Session {
   }
 
   private archOf(vcpu: number): TargetArch {
-    const st = this.machine.vcpuState(vcpu);
-    return archForMode(st.getSregs(), st.getRegs().rflags);
+    const { regs, sregs } = this.registerSources(vcpu, false);
+    return archForMode(sregs, regs.rflags);
   }
 
   /**
@@ -259,8 +285,23 @@ class Session {
 
   private async stopAll(): Promise<void> {
     this.machine.pause();
-    await this.machine.whenAllPaused(30_000);
+    // After a step, or at a stop the others already paused for, there is nothing to wait for.
+    if (!this.allPaused()) await this.machine.whenAllPaused(30_000);
+    this.forgetState();
+  }
+
+  private allPaused(): boolean {
+    for (let v = 0; v < this.machine.vcpuCount; v++) {
+      const state = this.machine.vcpuRunState(v);
+      if (state !== 'paused' && state !== 'finished') return false;
+    }
+    return true;
+  }
+
+  /** Drops what was read of the vCPUs (translations, registers): before any vCPU runs, and after any write. */
+  private forgetState(): void {
     this.access.invalidate();
+    this.stopState.clear();
   }
 
   onStopped(vcpu: number, stop: VcpuStop): void {
@@ -270,7 +311,7 @@ class Session {
     this.running = false;
     const interrupted = this.interruptRequested;
     this.interruptRequested = false;
-    this.queue = this.queue.then(async () => {
+    this.enqueue(async () => {
       await this.stopAll();
       this.stopVcpu = vcpu;
       this.gVcpu = vcpu;
@@ -313,12 +354,70 @@ class Session {
     }
   }
 
+  /**
+   * A T stop reply. It carries the stopped vCPU's frame and stack pointers
+   * and pc ("expedited" registers, as gdbserver sends for amd64), so that gdb
+   * need not ask for the whole register file ('g') after every stop.
+   */
   private stopReply(vcpu: number, signal: number, reason: string): string {
-    return `T${signal.toString(16).padStart(2, '0')}thread:${threadId(vcpu)};${reason}`;
+    return `T${signal.toString(16).padStart(2, '0')}${this.expedited(vcpu)}thread:${threadId(vcpu)};${reason}`;
+  }
+
+  /** `n:value;` for each register in EXPEDITED that the target description has, or nothing when the vCPU's registers cannot be read. */
+  private expedited(vcpu: number): string {
+    let values: ReturnType<typeof registerValues>;
+    try {
+      values = registerValues(this.registerSources(vcpu, false), this.layout);
+    } catch {
+      return '';
+    }
+    let out = '';
+    registersOf(this.layout).forEach((r, n) => {
+      if (EXPEDITED.has(r.name)) out += `${n.toString(16).padStart(2, '0')}:${encodeRegister(n, values[n]!, this.layout)};`;
+    });
+    return out;
   }
 
   /** The reply to one packet, or undefined when the reply comes later (a resume's stop reply) or never (k). */
   private async handle(p: string): Promise<string | undefined> {
+    const now = this.answer(p);
+    if (now !== LATER) return now;
+    switch (p[0]) {
+      case 'c':
+        return this.resumeAll(p.slice(1));
+      case 's':
+        return this.step(this.cVcpu === 'all' ? this.stopVcpu : this.cVcpu, p.slice(1));
+      case 'D':
+        await this.releaseVm();
+        this.send('OK');
+        this.drop();
+        return undefined;
+      case 'k':
+        this.drop();
+        await this.machine.stop();
+        return undefined;
+      case 'v':
+        return this.vPacket(p);
+      default:
+        return '';
+    }
+  }
+
+  /** answer(), with a packet the runner refused (a vCPU gone, memory unreadable) as an error reply, never the stub's end. */
+  private answerOrRefuse(p: string): string | undefined | typeof LATER {
+    try {
+      return this.answer(p);
+    } catch {
+      return 'E01';
+    }
+  }
+
+  /**
+   * The reply to a packet that needs nothing to happen first (undefined when
+   * it went out already), or LATER for those that resume, detach or kill and
+   * so wait on the machine (handle).
+   */
+  private answer(p: string): string | undefined | typeof LATER {
     if (this.running && p !== '?') return 'E01';
     switch (p[0]) {
       case '?':
@@ -345,9 +444,11 @@ class Session {
       case 'X':
         return this.writeBinary(p.slice(1));
       case 'c':
-        return this.resumeAll(p.slice(1));
       case 's':
-        return this.step(this.cVcpu === 'all' ? this.stopVcpu : this.cVcpu, p.slice(1));
+      case 'D':
+      case 'k':
+      case 'v':
+        return LATER;
       case 'H':
         return this.setThread(p[1], p.slice(2));
       case 'T': {
@@ -357,20 +458,9 @@ class Session {
       case 'Z':
       case 'z':
         return this.breakpoint(p[0] === 'Z', p.slice(1));
-      case 'D':
-        await this.releaseVm();
-        this.send('OK');
-        this.drop();
-        return undefined;
-      case 'k':
-        this.drop();
-        await this.machine.stop();
-        return undefined;
       case 'q':
       case 'Q':
         return this.query(p);
-      case 'v':
-        return this.vPacket(p);
       default:
         return '';
     }
@@ -379,7 +469,7 @@ class Session {
   /** General queries; undefined when the reply went out already (QStartNoAckMode). */
   private query(p: string): string | undefined {
     if (p.startsWith('qSupported')) {
-      return `PacketSize=${MAX_PACKET.toString(16)};qXfer:features:read+;swbreak+;hwbreak+;QStartNoAckMode+;vContSupported+`;
+      return `PacketSize=${MAX_PACKET.toString(16)};qXfer:features:read+;qXfer:threads:read+;swbreak+;hwbreak+;QStartNoAckMode+;vContSupported+`;
     }
     if (p === 'QStartNoAckMode') {
       // The OK goes out acknowledged as usual; from then on neither side acks.
@@ -388,12 +478,14 @@ class Session {
       this.reader.checkChecksums = false;
       return undefined;
     }
-    const xfer = /^qXfer:features:read:([^:]*):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(p);
+    const xfer = /^qXfer:(features|threads):read:([^:]*):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(p);
     if (xfer) {
-      if (xfer[1] !== 'target.xml') return 'E00';
-      const xml = targetXml(this.arch);
-      const off = parseInt(xfer[2]!, 16);
-      const len = parseInt(xfer[3]!, 16);
+      let xml: string;
+      if (xfer[1] === 'features' && xfer[2] === 'target.xml') xml = targetXml(this.arch);
+      else if (xfer[1] === 'threads' && xfer[2] === '') xml = this.threadsXml();
+      else return 'E00';
+      const off = parseInt(xfer[3]!, 16);
+      const len = parseInt(xfer[4]!, 16);
       const chunk = xml.slice(off, off + len);
       return (off + len >= xml.length ? 'l' : 'm') + chunk;
     }
@@ -414,11 +506,27 @@ class Session {
     return '';
   }
 
+  /**
+   * The thread list as qXfer:threads:read gives it: one read where
+   * qfThreadInfo/qsThreadInfo take two, and gdb asks after every stop. Each
+   * thread's text is what 'info threads' shows beside it (gdb then asks no
+   * qThreadExtraInfo).
+   */
+  private threadsXml(): string {
+    let xml = '<?xml version="1.0"?>\n<threads>\n';
+    for (let v = 0; v < this.machine.vcpuCount; v++) {
+      if (this.machine.vcpuRunState(v) === 'finished') continue;
+      xml += `<thread id="${threadId(v)}" core="${v}">${xmlText(this.describeVcpu(v))}</thread>\n`;
+    }
+    return xml + '</threads>\n';
+  }
+
   /** What 'info threads' shows beside a thread: the vCPU, its mode and its run state. */
   private describeVcpu(vcpu: number): string {
     const state = this.machine.vcpuRunState(vcpu);
     if (state === 'finished') return `vCPU ${vcpu}, finished`;
-    const mode = cpuModeName(this.machine.vcpuState(vcpu).getSregs());
+    // A paused vCPU's registers are read once per stop (gdb asks for the thread list after every stop).
+    const mode = cpuModeName(state === 'paused' ? this.registerSources(vcpu, false).sregs : this.machine.vcpuState(vcpu).getSregs());
     return `vCPU ${vcpu}, ${mode} mode, ${state === 'created' ? 'not started' : state}`;
   }
 
@@ -445,7 +553,7 @@ class Session {
     if (runs.length === 0) return 'E01';
     if (runs.length === perVcpu.filter((_, v) => this.machine.vcpuRunState(v) !== 'finished').length) return this.resumeAll('');
     this.running = true;
-    this.access.invalidate();
+    this.forgetState();
     for (const v of runs) await this.machine.resume(v);
     return undefined;
   }
@@ -461,19 +569,27 @@ class Session {
     if ('error' in result) return 'E01';
     st.setRegs(result.regs);
     st.setSregs(result.sregs);
-    this.access.invalidate();
+    this.forgetState();
     return 'OK';
   }
 
-  private registerSources(vcpu: number): RegisterSources {
-    const st = this.machine.vcpuState(vcpu);
-    let fpu: RegisterSources['fpu'];
-    try {
-      fpu = st.getFpu();
-    } catch {
-      fpu = undefined;
+  /** The paused vCPU's registers as of this stop (stopState); the x87/SSE part only when `withFpu` (the stop reply needs none). */
+  private registerSources(vcpu: number, withFpu = true): RegisterSources {
+    let cached = this.stopState.get(vcpu);
+    if (!cached) {
+      const st = this.machine.vcpuState(vcpu);
+      cached = { sources: { regs: st.getRegs(), sregs: st.getSregs() }, fpuRead: false };
+      this.stopState.set(vcpu, cached);
     }
-    return { regs: st.getRegs(), sregs: st.getSregs(), fpu };
+    if (withFpu && !cached.fpuRead) {
+      try {
+        cached.sources.fpu = this.machine.vcpuState(vcpu).getFpu();
+      } catch {
+        cached.sources.fpu = undefined;
+      }
+      cached.fpuRead = true;
+    }
+    return cached.sources;
   }
 
   private readMemory(args: string): string {
@@ -491,7 +607,7 @@ class Session {
     const data = m ? fromHex(m[3]!) : undefined;
     if (!m || addr === undefined || addr === null || !data || BigInt(data.length) !== parseHexNumber(m[2]!)) return 'E01';
     const written = this.access.write(this.gVcpu, { space: 'virtual', addr: gva(addr) }, data);
-    this.access.invalidate();
+    this.forgetState();
     return written === data.length ? 'OK' : 'E14';
   }
 
@@ -505,7 +621,7 @@ class Session {
     // gdb probes with an empty X to learn whether the stub takes binary writes.
     if (data.length === 0) return 'OK';
     const written = this.access.write(this.gVcpu, { space: 'virtual', addr: gva(addr) }, data);
-    this.access.invalidate();
+    this.forgetState();
     return written === data.length ? 'OK' : 'E14';
   }
 
@@ -517,7 +633,7 @@ class Session {
       this.setPc(this.stopVcpu, addr);
     }
     this.running = true;
-    this.access.invalidate();
+    this.forgetState();
     await this.machine.resume();
     return undefined;
   }
@@ -530,7 +646,7 @@ class Session {
     }
     if (this.machine.vcpuRunState(vcpu) === 'finished') return 'E01';
     this.running = true;
-    this.access.invalidate();
+    this.forgetState();
     await this.machine.resume(vcpu, { kind: 'step-instruction' });
     return undefined;
   }
@@ -540,6 +656,7 @@ class Session {
     const st = this.machine.vcpuState(vcpu);
     const rip = this.layout === 'i386' ? (addr - st.getSregs().cs.base) & 0xffffffffn : addr;
     st.setRegs({ ...st.getRegs(), rip });
+    this.forgetState();
   }
 
   private setThread(op: string | undefined, text: string): string {
@@ -615,6 +732,12 @@ class Session {
   }
 }
 
+/** What answer() gives for a packet that must wait its turn in the queue. */
+const LATER = Symbol('later');
+
+/** The registers a stop reply carries, by name (gdbserver's choice for amd64 and i386: frame pointer, stack pointer, pc). */
+const EXPEDITED: ReadonlySet<string> = new Set(['rbp', 'rsp', 'rip', 'ebp', 'esp', 'eip']);
+
 /** gdb's Z types 1-4 as the runner's slot kinds. */
 const WATCH_KINDS: Record<Exclude<StubBreakpoint['type'], 0>, HwSlot['kind']> = { 1: 'exec', 2: 'write', 3: 'read', 4: 'rw' };
 
@@ -639,6 +762,11 @@ function exitReply(result: RunResult): string {
     if (end.end.kind === 'poweroff' || end.end.kind === 'reset' || end.end.kind === 'halted') return 'W00';
   }
   return `X${SIGSEGV.toString(16).padStart(2, '0')}`;
+}
+
+/** Text for an XML element's content. */
+function xmlText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** For log lines. */

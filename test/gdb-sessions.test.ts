@@ -54,7 +54,7 @@ vmTest('gdb stub: a second client is refused while one is attached; a client tha
   try {
     const first = await RawClient.connect(port);
     first.send(encodePacket('?'));
-    await first.expect(/^\+\$T05thread:01;#[0-9a-f]{2}/);
+    await first.expect(/^\+\$T05(?:[0-9a-f]{2}:[0-9a-f]+;)*thread:01;#[0-9a-f]{2}/);
 
     const refused = await RawClient.connect(port);
     const closed = new Promise<void>((resolve) => refused.socket.once('close', () => resolve()));
@@ -70,7 +70,7 @@ vmTest('gdb stub: a second client is refused while one is attached; a client tha
     // The next client finds the guest where it spins, and can stop it for good.
     const next = await RawClient.connect(port);
     next.send(encodePacket('?'));
-    await next.expect(/^\+\$T05thread:01;#[0-9a-f]{2}/);
+    await next.expect(/^\+\$T05(?:[0-9a-f]{2}:[0-9a-f]+;)*thread:01;#[0-9a-f]{2}/);
     next.send(encodePacket('p10'));
     const rip = await next.expect(/^\+\$([0-9a-f]{16})#[0-9a-f]{2}/);
     assert.equal(BigInt('0x' + (rip[1]!.match(/../g) ?? []).reverse().join('')), 0x10000cn);

@@ -83,9 +83,9 @@ vmTest('gdb stub: a bad checksum gets "-", malformed packets get error or empty 
     await c.expect(/^\+\$#00/);
     c.send(encodePacket('p' + 'f'.repeat(40)));
     await c.expect(/^\+\$E0[01]#[0-9a-f]{2}/);
-    // Still serving: the stop reply names vCPU 0 as thread 1.
+    // Still serving: the stop reply names vCPU 0 as thread 1, with rbp (6), rsp (7) and rip (0x10) expedited.
     c.send(encodePacket('?'));
-    await c.expect(/^\+\$T05thread:01;#[0-9a-f]{2}/);
+    await c.expect(/^\+\$T0506:[0-9a-f]{16};07:[0-9a-f]{16};10:[0-9a-f]{16};thread:01;#[0-9a-f]{2}/);
     c.send(encodePacket('D'));
     await c.expect(/^\+\$OK#[0-9a-f]{2}/);
     socket.destroy();

@@ -140,7 +140,11 @@ export interface MachineBackend {
   /** One line on the backend for reports: "KVM (VMX)", "emulation (Unicorn 2.1.4)". */
   readonly description: string;
   readonly implementation: BackendImplementation;
-  /** State access to a vCPU that is paused (or not started). */
+  /**
+   * State access to a vCPU that is paused (or not started). Contract: the
+   * object reads the vCPU afresh on every call (it may keep scratch buffers,
+   * never values), so the machine keeps one per vCPU.
+   */
   vcpuState(index: number, onWrite: () => void): VcpuStateApi;
   /** Forces vCPU `index` out of guest code now (from any thread). */
   kick(index: number): void;

@@ -75,6 +75,8 @@ interface VcpuHandle {
   steppingOff?: (stop: VcpuStop) => void;
   /** An int3 lifted for this vCPU's step, planted again at its next stop. */
   liftedForStep?: Gpa;
+  /** The backend's state access for this vCPU (vcpuState), made on first use. */
+  state?: VcpuStateApi;
 }
 
 /** Where the vCPU worker script lives: next to this module, in out/vmm/ and in dist/. */
@@ -364,7 +366,8 @@ export class Machine extends EventEmitter<MachineEvents> {
 
   private run(v: VcpuHandle, how: ResumeHow): void {
     if (v.end) return;
-    if (how.kind !== 'continue') this.send(v, { kind: 'resume', how });
+    if (how.kind === 'step-instruction') Atomics.store(v.control, Ctl.STEP, 1);
+    else if (how.kind !== 'continue') this.send(v, { kind: 'resume', how });
     Atomics.store(v.control, Ctl.CMD, Cmd.RUN);
     Atomics.add(v.control, Ctl.RESUME, 1);
     Atomics.notify(v.control, Ctl.RESUME);
@@ -457,12 +460,18 @@ export class Machine extends EventEmitter<MachineEvents> {
     }
   }
 
-  /** Register and state access for a vCPU that is paused (or not started). */
+  /**
+   * Register and state access for a vCPU that is paused (or not started).
+   * One object per vCPU, made on first use: a backend's state object holds
+   * only constants and scratch buffers and reads the vCPU afresh on every
+   * call, so keeping it saves its set-up (a debugger asks many times per stop)
+   * and can never give a stale value.
+   */
   vcpuState(index: number): VcpuStateApi {
     const v = this.vcpus[index];
     if (!v) throw new RangeError(`no vCPU ${index}`);
     if (this.released) throw new Error('the machine has ended');
-    return this.parts.backend.vcpuState(index, () => Atomics.add(v.control, Ctl.STATE_WRITES, 1));
+    return (v.state ??= this.parts.backend.vcpuState(index, () => Atomics.add(v.control, Ctl.STATE_WRITES, 1)));
   }
 
   /**

@@ -117,6 +117,7 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
     orders.how = { kind: 'continue' };
     orders.debugChanged = false;
     commands.drain();
+    if (Atomics.exchange(ctl, Ctl.STEP, 0) !== 0) orders.how = { kind: 'step-instruction' };
     Atomics.store(ctl, Ctl.STATE, State.RUNNING);
     return true;
   };

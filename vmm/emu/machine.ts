@@ -132,12 +132,14 @@ export class EmuMachine implements MachineBackend {
     });
   }
 
-  /** MAXPHYADDR and 1 GiB pages as the emulated CPU reports them (and its MMU applies them). */
+  /** MAXPHYADDR and 1 GiB pages as the emulated CPU reports them (and its MMU applies them); the table is fixed, so worked out once (every page walk asks). */
   pagingFeatures(): { maxPhysAddr: number; gbPages: boolean } {
+    if (this.paging) return this.paging;
     const ext1 = this.cpuid.find((e) => e.function === 0x80000001);
     const ext8 = this.cpuid.find((e) => e.function === 0x80000008);
-    return { maxPhysAddr: ext8 ? ext8.eax & 0xff : 36, gbPages: ext1 ? ((ext1.edx >>> 26) & 1) === 1 : false };
+    return (this.paging = { maxPhysAddr: ext8 ? ext8.eax & 0xff : 36, gbPages: ext1 ? ((ext1.edx >>> 26) & 1) === 1 : false });
   }
+  private paging: { maxPhysAddr: number; gbPages: boolean } | undefined;
 
   vcpuState(index: number, onWrite: () => void = () => {}): EmuVcpuState {
     return new EmuVcpuState(this.uc, this.engines[index]!, physReader(this.opts.memory), () => this.pagingFeatures(), onWrite);

@@ -224,10 +224,9 @@ export class EmuVcpuState implements VcpuStateApi {
     // The emulated vCPU answers CPUID from the runner's table in its CPUID hook (vmm/emu/vcpu.ts).
   }
 
-  /** The runner's own walk over the guest's page tables (quick, and without side effects). */
+  /** The runner's own walk over the guest's page tables (quick, and without side effects); reads only the paging registers, not every segment. */
   translate(addr: Gva): Translation {
-    const s = this.getSregs();
-    const physical = translate(addr, { cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer, ...this.paging() }, this.readPhys);
+    const physical = translate(addr, { ...this.pagingRegs(), ...this.paging() }, this.readPhys);
     return { linear: addr, physical: physical !== undefined ? BigInt(physical) : 0n, valid: physical !== undefined, writeable: true, usermode: true };
   }
 

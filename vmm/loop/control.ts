@@ -25,7 +25,15 @@ export const Ctl = {
    * in HLT (waiting on this word) wakes.
    */
   WAKE: 7,
-  WORDS: 8,
+  /**
+   * Set by the machine, before it bumps RESUME, when the resume is a single
+   * instruction step: the commonest order a debugger gives, so it travels in
+   * this word rather than as a posted command (a message costs a wake-up of
+   * the vCPU thread's event loop and a copy on each side). The vCPU takes it
+   * when it resumes.
+   */
+  STEP: 8,
+  WORDS: 9,
 } as const;
 
 export const Cmd = { RUN: 0, PAUSE: 1, STOP: 2 } as const;
