@@ -251,10 +251,12 @@ class Session {
       case 'step':
       case 'debug':
         return this.stopReply(vcpu, SIGTRAP, '');
+      // At another front end's breakpoint (a debug adapter on the same machine), a plain SIGTRAP: gdb takes a
+      // swbreak/hwbreak where it has no breakpoint for one of its own just removed, and resumes.
       case 'sw-breakpoint':
-        return this.stopReply(vcpu, SIGTRAP, 'swbreak:;');
+        return this.stopReply(vcpu, SIGTRAP, this.hasBreakpointAt(0, stop.pc) ? 'swbreak:;' : '');
       case 'breakpoint':
-        return this.stopReply(vcpu, SIGTRAP, 'hwbreak:;');
+        return this.stopReply(vcpu, SIGTRAP, this.hasBreakpointAt(1, stop.pc) ? 'hwbreak:;' : '');
       case 'watchpoint': {
         const n = this.machine.debugOwners.ownSlots(GDB_OWNER, stop.slots)[0] ?? -1;
         const slot = this.slots[n];
@@ -265,6 +267,11 @@ class Session {
       case 'failure':
         return this.stopReply(vcpu, SIGSEGV, '');
     }
+  }
+
+  private hasBreakpointAt(type: 0 | 1, pc: Gva): boolean {
+    for (const bp of this.breakpoints.values()) if (bp.type === type && bp.addr === pc) return true;
+    return false;
   }
 
   private stopReply(vcpu: number, signal: number, reason: string): string {
