@@ -1,37 +1,27 @@
-// `vmscope run --gdb [host:]port`: where the gdb stub listens, and starting it
-// beside a machine with the one warning a non-loopback address deserves.
+// `vmscope run --gdb [host:]port`: where the gdb stub listens (the parsing and
+// the loopback rule are common/gdb-address.ts, shared with the debug adapter),
+// and starting it beside a machine, with the warning a non-loopback address
+// deserves.
 
-import * as net from 'node:net';
 import { GdbServer, describeAddress } from '../gdb-stub/server';
 import type { Machine } from '../vmm/machine';
+import { exposureWarning, GDB_ADDRESS_FORMS, parseGdbAddress as parse, type GdbAddress } from '../common/gdb-address';
 import { UsageError } from './common';
 
-export interface GdbAddress {
-  host: string;
-  port: number;
-}
+export { DEFAULT_GDB_ADDRESS, type GdbAddress } from '../common/gdb-address';
 
-export const DEFAULT_GDB_ADDRESS: GdbAddress = { host: '127.0.0.1', port: 1234 };
-
-/** Parses `[host:]port` (an IPv6 host in brackets); a bare port binds to loopback. */
+/** Parses --gdb's `[host:]port`; a usage error when malformed. */
 export function parseGdbAddress(text: string): GdbAddress {
-  const m = /^(?:\[([^\]]+)\]:|([^:[\]]*):)?(\d+)$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--gdb takes [host:]port, not "${text}"`);
-  const host = m[1] ?? m[2];
-  return { host: host === undefined || host === '' ? DEFAULT_GDB_ADDRESS.host : host, port };
-}
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (net.isIPv4(host)) return host.startsWith('127.');
-  return host === '::1';
+  const at = parse(text);
+  if (!at) throw new UsageError(`--gdb takes ${GDB_ADDRESS_FORMS}, not "${text}"`);
+  return at;
 }
 
 /** Starts the stub for `machine` and says where, on stderr. */
 export async function startGdbStub(machine: Machine, at: GdbAddress, wait: boolean): Promise<GdbServer> {
   const log = (line: string) => process.stderr.write(`vmscope: ${line}\n`);
-  if (!isLoopback(at.host)) log(`warning: the gdb stub listens on ${at.host}, not loopback: anyone who can reach ${at.host}:${at.port} controls this VM`);
+  const warning = exposureWarning(at);
+  if (warning) log(`warning: ${warning}`);
   const server = new GdbServer(machine, { ...at, log });
   const bound = await server.listen();
   log(`gdb stub listening on ${describeAddress(bound)}${wait ? '; the vCPUs wait for a client' : ''}`);

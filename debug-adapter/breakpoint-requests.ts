@@ -13,7 +13,7 @@ import { compile } from '../vmm/expr/evaluate';
 import { parseHitCondition } from '../vmm/expr/hit-condition';
 import type { ManagedBreakpoint } from './breakpoints';
 import { EXIT_FILTERS } from '../vmm/exit-filters';
-import type { VmContext } from './context';
+import { DAP_OWNER, type VmContext } from './context';
 
 /** One exception filter per VM exit reason user space sees; `defaults` are ticked. */
 export function exitFilters(defaults: readonly string[]): DebugProtocol.ExceptionBreakpointsFilter[] {
@@ -63,7 +63,7 @@ export function setExitFilters(ctx: VmContext, args: DebugProtocol.SetExceptionB
     });
   }
   ctx.exitSpecs = specs;
-  ctx.machine?.configureExits(specs, true);
+  ctx.machine?.configureExits(specs, true, DAP_OWNER);
   return results;
 }
 
@@ -85,7 +85,10 @@ export function applyBreakpoints(ctx: VmContext): void {
     }
     return [{ slot: w.slot, physical, len: w.len }];
   });
-  m.configureDebug({ ...ctx.bps.debugConfig(), int3, softWatch });
+  m.configureDebug({ ...ctx.bps.debugConfig(), int3, softWatch }, DAP_OWNER);
+  // A gdb client on the same machine may hold debug registers this session's breakpoints wanted.
+  const unplaced = m.debugOwners.unplaced(DAP_OWNER);
+  if (unplaced.length) ctx.console(`warning: ${unplaced.length} breakpoint or watchpoint slot(s) not set: gdb holds the other debug registers\n`);
 }
 
 export class BreakpointRequests {

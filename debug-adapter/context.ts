@@ -23,6 +23,10 @@ import { ProgramInfo } from './program';
 import { bitnessOf, CALL_LOOKBEHIND, endsWithCall, type Bitness } from '../vmm/disasm';
 import { unwind, type Frame } from './unwind';
 import type { LaunchArguments } from './launch-arguments';
+import type { DebugOwner } from '../vmm/debug-owners';
+
+/** The session's breakpoints, watchpoints and exit filters among the machine's debug owners (a gdb stub has its own). */
+export const DAP_OWNER: DebugOwner = 'dap';
 
 /** Where the session's events go (the DAP connection, or a test's list). */
 export type EventSink = (event: DebugProtocol.Event) => void;

@@ -4,6 +4,7 @@
 //   translate        a GVA walked down to the HPA, as JSON (the translation webview)
 //   vmInfo           the VM view: vCPUs, the entry point, memory map, devices (live: active, interrupts, registers), exit counts
 //   serialInput      bytes typed into the guest's serial port
+//   startGdbServer   serve gdb's remote protocol on this session's machine (gdb-bridge.ts); answers where
 
 import { hex } from '../common/address';
 import { devicesOf, memoryMapOf } from '../vmm/vm-info';
@@ -14,8 +15,11 @@ import { exitCountsByFilter } from '../vmm/exit-filters';
 import { parseMemoryReference } from '../vmm/guest-access';
 import { translateOn, translationJson } from './translation';
 import type { VmContext } from './context';
+import type { GdbBridge } from './gdb-bridge';
+import { gdbServerAddress } from './launch-arguments';
+import { formatGdbAddress } from '../common/gdb-address';
 
-export const CUSTOM_REQUESTS = ['exitTrace', 'exportExitTrace', 'translate', 'vmInfo', 'serialInput'] as const;
+export const CUSTOM_REQUESTS = ['exitTrace', 'exportExitTrace', 'translate', 'vmInfo', 'serialInput', 'startGdbServer'] as const;
 export type CustomRequest = (typeof CUSTOM_REQUESTS)[number];
 
 export function isCustomRequest(command: string): command is CustomRequest {
@@ -28,14 +32,19 @@ interface TranslateArguments {
   access?: { write?: boolean; user?: boolean; execute?: boolean };
 }
 
+interface StartGdbServerArguments {
+  /** `[host:]port` or a port number; default 127.0.0.1:0 (a free port on loopback). */
+  address?: string | number;
+}
+
 interface SerialInputArguments {
   text?: string;
   /** Raw bytes, as numbers 0-255. */
   bytes?: number[];
 }
 
-/** The body of a custom request's response; throws with the message to show. */
-export function customRequest(ctx: VmContext, command: CustomRequest, args: unknown): object {
+/** The body of a custom request's response; throws (or rejects) with the message to show. */
+export function customRequest(ctx: VmContext, command: CustomRequest, args: unknown, gdb: GdbBridge): object | Promise<object> {
   switch (command) {
     case 'exitTrace':
     case 'exportExitTrace': {
@@ -64,7 +73,11 @@ export function customRequest(ctx: VmContext, command: CustomRequest, args: unkn
       return translationJson(translateOn(m, vcpu, BigInt(addr), a.access));
     }
     case 'vmInfo':
-      return vmInfo(ctx);
+      return vmInfo(ctx, gdb);
+    case 'startGdbServer': {
+      const a = (args ?? {}) as StartGdbServerArguments;
+      return gdb.start(gdbServerAddress(a.address ?? 0, 'startGdbServer "address"'));
+    }
     case 'serialInput': {
       const a = (args ?? {}) as SerialInputArguments;
       const bytes = a.bytes ? Uint8Array.from(a.bytes) : Buffer.from(a.text ?? '', 'latin1');
@@ -77,7 +90,7 @@ export function customRequest(ctx: VmContext, command: CustomRequest, args: unkn
  * What the client's VM view shows: the vCPUs (state, and for stopped ones mode, CPL and rip), the memory map, the
  * devices and exit counts. Safe to ask while the guest runs (registers are read from stopped vCPUs only).
  */
-function vmInfo(ctx: VmContext): object {
+function vmInfo(ctx: VmContext, gdb: GdbBridge): object {
   const m = ctx.machine;
   const spec = ctx.spec;
   const vcpus = [];
@@ -111,5 +124,7 @@ function vmInfo(ctx: VmContext): object {
     // By the names exit breakpoints use (io, mmio, hlt, ...); KVM's name for exits no filter covers.
     exitCounts: exitCountsByFilter(m?.exitCounts() ?? {}),
     exitFilters: ctx.exitSpecs.map((x) => x.id),
+    // Where a gdb stub serves this machine, if one does (`target remote` this).
+    gdbServer: gdb.address ? formatGdbAddress(gdb.address) : undefined,
   };
 }

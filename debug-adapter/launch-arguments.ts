@@ -2,6 +2,8 @@
 // debuggers.configurationAttributes describes the same attributes to VS Code).
 
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import { GDB_ADDRESS_FORMS, parseGdbAddress, type GdbAddress } from '../common/gdb-address';
+import { VmscopeError } from '../vmm/errors';
 
 export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
   /** Path of the .vmspec to run. */
@@ -31,4 +33,16 @@ export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
    * The Debug Console then keeps vmscope's own messages only.
    */
   serialConsole?: boolean;
+  /**
+   * Also serve gdb's remote protocol on this session's machine: `[host:]port` or a port number (0 picks a free one).
+   * A port alone listens on 127.0.0.1; any other address is reachable by others, who then control the VM.
+   */
+  gdbServer?: string | number;
+}
+
+/** Where the gdbServer attribute (or a startGdbServer request) asks the stub to listen; throws with the accepted forms. */
+export function gdbServerAddress(value: unknown, what = 'launch attribute "gdbServer"'): GdbAddress {
+  const at = typeof value === 'string' || typeof value === 'number' ? parseGdbAddress(value) : undefined;
+  if (!at) throw new VmscopeError(`${what} is ${JSON.stringify(value)}`, `give ${GDB_ADDRESS_FORMS}`);
+  return at;
 }

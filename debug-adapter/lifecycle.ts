@@ -16,14 +16,18 @@ import { GuestAccess } from '../vmm/guest-access';
 import { BreakpointManager } from './breakpoints';
 import { EXIT_FILTERS, type ExitFilterName } from '../vmm/exit-filters';
 import { ProgramInfo } from './program';
-import type { VmContext } from './context';
-import type { LaunchArguments } from './launch-arguments';
+import { DAP_OWNER, type VmContext } from './context';
+import { gdbServerAddress, type LaunchArguments } from './launch-arguments';
+import type { ResumeHow } from '../vmm/debug';
 
 export type { LaunchArguments } from './launch-arguments';
 
-/** What the machine's events turn into: the stop policy and the end of the session. */
+/** What the machine's events turn into: the stop policy, resumes by another front end, and the end of the session. */
 export interface MachineListeners {
-  stopped(machine: Machine, vcpu: number, stop: VcpuStop): void;
+  /** Sees every stop first (the machine's stop filter); true when it resumed the vCPU at once, so nobody else hears of it. */
+  stopped(machine: Machine, vcpu: number, stop: VcpuStop): boolean;
+  /** vCPUs were told to run, by the session or by a gdb client on the same machine. */
+  resumed(machine: Machine, vcpu: number | undefined, how: ResumeHow): void;
   ended(machine: Machine, result: RunResult): void;
 }
 
@@ -68,7 +72,8 @@ export function createMachine(ctx: VmContext, listeners: MachineListeners): Mach
     debugconLine = lines.pop()!;
     if (lines.length) ctx.console(lines.map((l) => `[${e.device}] ${l.replace(/\r$/, '')}\n`).join(''));
   });
-  machine.on('stopped', (vcpu, stop) => listeners.stopped(machine, vcpu, stop));
+  machine.setStopFilter((vcpu, stop) => listeners.stopped(machine, vcpu, stop));
+  machine.on('resumed', (vcpu, how) => listeners.resumed(machine, vcpu, how));
   machine.on('end', (result) => listeners.ended(machine, result));
   machine.on('exit-log', (vcpu, filter, text) => ctx.console(`[vCPU ${vcpu}] ${filter}: ${text}\n`));
   ctx.machine = machine;
@@ -83,6 +88,8 @@ export function createMachine(ctx: VmContext, listeners: MachineListeners): Mach
  */
 export function launch(ctx: VmContext, args: LaunchArguments, listeners: MachineListeners): string[] {
   ctx.args = args;
+  // Checked before anything is built; the stub starts once the machine exists (session.ts).
+  if (args.gdbServer !== undefined) gdbServerAddress(args.gdbServer);
   ctx.spec = loadLaunchSpec(args);
   ctx.extraMsrs = (args.msrs ?? []).map((m) => {
     const n = Number(m);
@@ -118,7 +125,7 @@ export function start(ctx: VmContext, applyBreakpoints: () => void): boolean {
   const stopOnEntry = ctx.args?.stopOnEntry ?? true;
   ctx.runState = 'running';
   applyBreakpoints();
-  machine.configureExits(ctx.exitSpecs, true);
+  machine.configureExits(ctx.exitSpecs, true, DAP_OWNER);
   void machine.start({ paused: stopOnEntry, holdFailures: true, timeoutMs: ctx.args?.timeout ? ctx.args.timeout * 1000 : undefined });
   return stopOnEntry;
 }

@@ -8,7 +8,8 @@
 //   expressions.ts          evaluate (and `translate <expr>`), completions
 //   memory-requests.ts      readMemory, writeMemory, disassemble
 //   breakpoint-requests.ts  every kind of breakpoint, exit filters
-//   custom-requests.ts      vmscope's own requests (vmInfo, translate, exitTrace, ...)
+//   custom-requests.ts      vmscope's own requests (vmInfo, translate, exitTrace, startGdbServer, ...)
+//   gdb-bridge.ts           a gdb stub on the session's machine (gdbServer, startGdbServer)
 // Software breakpoints (planting, hiding, stepping off) are the machine's
 // (vmm/sw-breakpoints.ts), so every front end shares them.
 
@@ -27,6 +28,8 @@ import { disassemble, memoryWrittenEvents, readMemory, writeMemory } from './mem
 import { applyBreakpoints, BreakpointRequests, exitFilters, setExitFilters } from './breakpoint-requests';
 import { customRequest, isCustomRequest } from './custom-requests';
 import { ioExitPc } from './vmcs-view';
+import { GdbBridge } from './gdb-bridge';
+import { gdbServerAddress } from './launch-arguments';
 import type { Frame } from './unwind';
 
 export type { LaunchArguments } from './lifecycle';
@@ -40,8 +43,17 @@ export class VmscopeSession extends DebugSession {
   private readonly variables = new VariablesView(this.ctx);
   private readonly stops = new StopPolicy(this.ctx, this.stepper, () => this.variables.reset());
   private readonly breakpoints = new BreakpointRequests(this.ctx);
+  private readonly gdb = new GdbBridge(this.ctx);
   private readonly machineListeners: MachineListeners = {
     stopped: (machine, vcpu, stop) => this.stops.onStopped(machine, vcpu, stop),
+    resumed: (machine, vcpu) => {
+      // Someone else (a gdb client) ran the VM while the UI showed it stopped: the UI shows it running.
+      if (machine !== this.ctx.machine || this.ctx.runState !== 'stopped' || this.ctx.ended) return;
+      this.forgetStop();
+      this.stepper.cancel();
+      this.ctx.runState = 'running';
+      this.sendEvent(new ContinuedEvent(vcpu ?? this.ctx.focus, vcpu === undefined));
+    },
     ended: (machine, result) => {
       // A guest that resets the machine, with devices.i8042.on-reset: reset, gets a fresh machine, as the restart request gives one.
       if (machine === this.ctx.machine && !this.ctx.restarting && isGuestReset(this.ctx.spec, result)) {
@@ -111,6 +123,15 @@ export class VmscopeSession extends DebugSession {
       this.sendErrorResponse(response, 1002, e instanceof VmscopeError ? e.message : `internal error: ${String(e)}`);
       return;
     }
+    if (args.gdbServer !== undefined) {
+      try {
+        await this.gdb.start(gdbServerAddress(args.gdbServer));
+      } catch (e) {
+        await this.ctx.machine?.stop();
+        this.sendErrorResponse(response, 1005, messageOf(e));
+        return;
+      }
+    }
     this.sendResponse(response);
     if (this.defaultExitFilters.length) this.sendEvent(new CapabilitiesEvent({ exceptionBreakpointFilters: exitFilters(this.defaultExitFilters) }));
     // Breakpoints arrive after `initialized`; the VM starts after configurationDone.
@@ -137,16 +158,19 @@ export class VmscopeSession extends DebugSession {
   /** A fresh machine from the same spec, started as the launch said (stopped at entry or running). */
   private async restartMachine(): Promise<void> {
     await restart(this.ctx, this.machineListeners);
+    this.gdb.machineReplaced();
     this.stops.entryPending = start(this.ctx, () => applyBreakpoints(this.ctx));
     if (!this.stops.entryPending) this.sendEvent(new ContinuedEvent(0, true));
   }
 
   protected override async terminateRequest(response: DebugProtocol.TerminateResponse): Promise<void> {
+    this.gdb.close();
     await this.ctx.machine?.stop();
     this.sendResponse(response);
   }
 
   protected override async disconnectRequest(response: DebugProtocol.DisconnectResponse): Promise<void> {
+    this.gdb.close();
     await this.ctx.machine?.stop();
     this.sendResponse(response);
   }
@@ -160,6 +184,8 @@ export class VmscopeSession extends DebugSession {
   }
 
   protected override pauseRequest(response: DebugProtocol.PauseResponse): void {
+    // A gdb client waiting for its continue to stop hears of this pause as of its own Ctrl-C.
+    this.gdb.interrupt();
     this.ctx.machine?.pause();
     this.sendResponse(response);
   }
@@ -342,11 +368,16 @@ export class VmscopeSession extends DebugSession {
 
   // ------------------------------------------------------------- custom
 
-  protected override customRequest(command: string, response: DebugProtocol.Response, args: unknown): void {
+  protected override async customRequest(command: string, response: DebugProtocol.Response, args: unknown): Promise<void> {
     if (!isCustomRequest(command)) {
       this.sendErrorResponse(response, 7001, `unknown request "${command}"`);
       return;
     }
-    this.reply(response, 7002, () => customRequest(this.ctx, command, args));
+    try {
+      response.body = await customRequest(this.ctx, command, args, this.gdb);
+      this.sendResponse(response);
+    } catch (e) {
+      this.sendErrorResponse(response, 7002, messageOf(e));
+    }
   }
 }

@@ -7,6 +7,11 @@
 // vCPU. A step runs only the stepping vCPU; the others stay paused until the
 // next continue (like gdb's scheduler-locking "step" mode), so a step never
 // lets them run away unseen.
+//
+// With a gdb client on the same machine (gdb-bridge.ts), the policy sees each
+// stop before the stub does (the machine's stop filter): a stop it resumes at
+// once is nobody's, every other stop reaches both. A stop at another owner's
+// breakpoint or watchpoint is never resumed silently, and shows as theirs.
 
 import { ExitedEvent, OutputEvent, StoppedEvent, TerminatedEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -19,7 +24,8 @@ import { describeExitStop } from '../vmm/exit-filters';
 import { formatNumber } from './registers';
 import { exitCodeOf } from './lifecycle';
 import type { Stepper } from './stepping';
-import type { VmContext } from './context';
+import { DAP_OWNER, type VmContext } from './context';
+import type { DebugOwner } from '../vmm/debug-owners';
 
 export type StopReason = 'entry' | 'step' | 'breakpoint' | 'function breakpoint' | 'instruction breakpoint' | 'data breakpoint' | 'pause' | 'exception';
 
@@ -36,33 +42,78 @@ export class StopPolicy {
     private readonly beforeStop: () => void,
   ) {}
 
-  /** A vCPU stopped: report it, or resume it. Never loses a stop, even when handling it fails. */
-  onStopped(machine: Machine, vcpu: number, stop: VcpuStop): void {
+  /**
+   * A vCPU stopped: report it, or resume it. Never loses a stop, even when handling it fails. Returns true when it
+   * resumed the vCPU at once (the machine then tells no other front end of the stop).
+   */
+  onStopped(machine: Machine, vcpu: number, stop: VcpuStop): boolean {
     try {
-      this.handle(machine, vcpu, stop);
+      return this.handle(machine, vcpu, stop);
     } catch (e) {
       this.ctx.console(`vmscope: while handling a stop of vCPU ${vcpu}: ${e instanceof Error ? e.message : String(e)}\n`);
       if (this.ctx.runState !== 'stopped') void this.allStop(machine, vcpu, 'pause');
+      return false;
     }
   }
 
-  private handle(machine: Machine, vcpu: number, stop: VcpuStop): void {
-    if (machine !== this.ctx.machine) return;
-    if (this.ctx.runState === 'stopped') return; // another vCPU joining an all-stop
+  private handle(machine: Machine, vcpu: number, stop: VcpuStop): boolean {
+    if (machine !== this.ctx.machine) return false;
+    if (this.ctx.runState === 'stopped') return false; // another vCPU joining an all-stop
     this.beforeStop();
     this.ctx.forgetStopState();
     if (this.entryPending) {
       this.entryPending = false;
       void this.allStop(machine, vcpu, 'entry');
-      return;
+      return false;
     }
-    const decision = this.decide(vcpu, stop);
+    let decision = this.decide(vcpu, stop);
+    const others = this.otherOwners(vcpu, stop);
+    if (others.length > 0 && 'pc' in stop) {
+      // Another debugger (gdb) stops here too: never resume silently under it, and say whose stop it is.
+      const reason: StopReason = stop.kind === 'watchpoint' ? 'data breakpoint' : 'breakpoint';
+      const description = `${others.join(' and ')}'s ${stop.kind === 'watchpoint' ? 'watchpoint' : 'breakpoint'} at ${this.ctx.describeAddress(stop.pc)}`;
+      // The session's own breakpoint here, when it counts this hit, names the stop; else the other debugger's does.
+      if (decision === 'resume' || !decision.hitIds?.length) decision = { reason, description };
+    } else if (others.length > 0 && decision !== 'resume' && stop.kind === 'exit') {
+      decision = { ...decision, description: `${decision.description ?? 'VM exit'} (${others.join(' and ')}'s exit breakpoint)` };
+    }
     if (decision === 'resume') {
       // The machine steps a vCPU off an int3 it planted before running it on.
       void machine.resume(vcpu, this.stepper.nextLeg(vcpu) ?? { kind: 'continue' });
-      return;
+      return true;
     }
     void this.allStop(machine, vcpu, decision.reason, decision.description, decision.text, decision.hitIds);
+    return false;
+  }
+
+  /** The debug owners other than this session with a breakpoint, watchpoint or exit filter that made this stop. */
+  private otherOwners(vcpu: number, stop: VcpuStop): DebugOwner[] {
+    const owners = this.ctx.machine?.debugOwners;
+    if (!owners) return [];
+    let all: DebugOwner[];
+    switch (stop.kind) {
+      case 'sw-breakpoint': {
+        const at = this.ctx.access?.translate(vcpu, stop.pc);
+        all = at === undefined ? [] : owners.int3Owners(at);
+        break;
+      }
+      case 'breakpoint':
+        all = owners.execOwners(stop.pc);
+        break;
+      case 'watchpoint':
+        all = owners.slotOwners(stop.slots);
+        break;
+      case 'exit':
+        all = owners.exitOwners(stop.filter);
+        break;
+      case 'pause':
+      case 'step':
+      case 'debug':
+      case 'failure':
+        all = [];
+        break;
+    }
+    return all.filter((o) => o !== DAP_OWNER);
   }
 
   /** Turns a vCPU stop into a DAP stop (or a silent resume). */
@@ -91,7 +142,8 @@ export class StopPolicy {
         return { reason, hitIds: d.hitIds };
       }
       case 'watchpoint': {
-        const bps = ctx.bps.dataInSlots(stop.slots);
+        // The stop names the machine's slots; the session's breakpoints know their own numbers.
+        const bps = ctx.bps.dataInSlots(ctx.machine?.debugOwners.ownSlots(DAP_OWNER, stop.slots) ?? stop.slots);
         const d = this.countHit(vcpu, bps);
         if (!d.stop && bps.length > 0) return 'resume';
         this.stepper.cancel();

@@ -1,4 +1,5 @@
-// vmscope's commands: run a spec in a terminal, debug it, translate an address, the exit views, and the KVM check.
+// vmscope's commands: run a spec in a terminal, debug it, translate an address, the exit views, a gdb stub for a
+// session, and the KVM check.
 
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -6,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { backendEnv, nodeRuntime, RESTRICTED } from './debug';
 import { isSpecFile } from './launch-config';
+import { exposureWarning, GDB_ADDRESS_FORMS, parseGdbAddress } from '../common/gdb-address';
 import type { Sessions } from './sessions';
 import type { TranslationJson } from './webview-html';
 import type { ExitTimelineView, TranslationView } from './views';
@@ -112,6 +114,38 @@ export function registerCommands(
     if (!target) return;
     await vscode.workspace.fs.writeFile(target, Buffer.from(JSON.stringify(trace)));
     void vscode.window.showInformationMessage(`vmscope: wrote ${trace.traceEvents.length} trace events to ${vscode.workspace.asRelativePath(target)}; open it in ui.perfetto.dev.`);
+  });
+
+  add('vmscope.startGdbServer', async (arg) => {
+    // Whoever reaches the stub controls the VM: nothing listens from Restricted Mode.
+    if (!needTrust()) return;
+    const s = needSession(sessions);
+    if (!s) return;
+    let address: string | undefined = sessions.info()?.gdbServer;
+    if (!address) {
+      address =
+        typeof arg === 'string' || typeof arg === 'number'
+          ? String(arg)
+          : await vscode.window.showInputBox({
+              title: `Serve gdb on ${s.name}'s VM`,
+              prompt: `Where the gdb stub listens: ${GDB_ADDRESS_FORMS}. Anyone who can reach it controls the VM.`,
+              value: '127.0.0.1:1234',
+              validateInput: (text) => {
+                const at = parseGdbAddress(text);
+                return !at ? `give ${GDB_ADDRESS_FORMS}` : exposureWarning(at) ? { message: `warning: ${exposureWarning(at)!}`, severity: vscode.InputBoxValidationSeverity.Warning } : undefined;
+              },
+            });
+      if (!address) return;
+    }
+    try {
+      const r = (await s.customRequest('startGdbServer', { address })) as { address: string; targetRemote: string; alreadyListening: boolean; loopback: boolean };
+      const where = `vmscope: gdb ${r.alreadyListening ? 'is already served' : 'served'} on ${r.address}${r.loopback ? '' : ' (not loopback: anyone who can reach it controls the VM)'}; in gdb: ${r.targetRemote}`;
+      const copy = 'Copy "target remote"';
+      const choice = r.loopback ? await vscode.window.showInformationMessage(where, copy) : await vscode.window.showWarningMessage(where, copy);
+      if (choice === copy) await vscode.env.clipboard.writeText(r.targetRemote);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`vmscope: cannot start the gdb stub: ${e instanceof Error ? e.message : String(e)}`);
+    }
   });
 
   add('vmscope.checkKvm', async () => {

@@ -92,6 +92,7 @@ export class ConfigurationProvider implements vscode.DebugConfigurationProvider 
       activeFile: vscode.window.activeTextEditor?.document.uri.fsPath,
       folder: (folder ?? vscode.workspace.workspaceFolders?.[0])?.uri.fsPath,
       settings: settings(),
+      trusted: vscode.workspace.isTrusted,
     });
     if (r.kind !== 'launch') {
       void vscode.window.showErrorMessage(`vmscope: ${r.kind === 'error' ? r.message : 'choose a spec'}`);

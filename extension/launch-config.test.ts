@@ -59,3 +59,17 @@ test('the adapter runs under plain Node: a setting, this process outside Electro
   const none = adapterRuntime({ setting: undefined, electron: '30', execPath: '/code', findOnPath: () => undefined });
   assert.match('error' in none ? none.error : '', /vmscope\.nodePath/);
 });
+
+test('gdbServer: a port or [host:]port passes through; a malformed one is an error; Restricted Mode refuses it', () => {
+  const base = { type: 'vmscope', request: 'launch', name: 'x', spec: '/w/a.vmspec' };
+  for (const gdbServer of [1234, 0, '127.0.0.1:1234', '[::1]:9']) {
+    const r = resolveLaunch({ ...base, gdbServer }, { settings, trusted: true });
+    assert.equal(r.kind === 'launch' && r.config.gdbServer, gdbServer);
+  }
+  const bad = resolveLaunch({ ...base, gdbServer: 'host:port' }, { settings, trusted: true });
+  assert.match(bad.kind === 'error' ? bad.message : '', /"gdbServer" is "host:port": give \[host:\]port/);
+  const untrusted = resolveLaunch({ ...base, gdbServer: 1234 }, { settings, trusted: false });
+  assert.match(untrusted.kind === 'error' ? untrusted.message : '', /refused in Restricted Mode/);
+  // Without the attribute, trust is not this function's concern (the extension refuses every launch there).
+  assert.equal(resolveLaunch(base, { settings, trusted: false }).kind, 'launch');
+});

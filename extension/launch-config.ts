@@ -2,6 +2,7 @@
 // launch.json, the user's settings as defaults, paths made absolute. Pure (no vscode import), unit-tested.
 
 import * as path from 'node:path';
+import { GDB_ADDRESS_FORMS, parseGdbAddress } from '../common/gdb-address';
 
 /** The extension's settings that feed a launch (see contributes.configuration in package.json). */
 export interface VmscopeSettings {
@@ -30,6 +31,8 @@ export interface VmscopeLaunch {
   breakOnExit?: string[];
   traceBufferSize?: number;
   serialConsole?: boolean;
+  /** Serve gdb's remote protocol on the session's VM: `[host:]port` or a port. */
+  gdbServer?: string | number;
   [key: string]: unknown;
 }
 
@@ -41,6 +44,8 @@ export interface ResolveContext {
   /** Specs found in the workspace, for F5 with no spec open. */
   workspaceSpecs?: readonly string[];
   settings: VmscopeSettings;
+  /** Whether the workspace is trusted; in Restricted Mode nothing may listen for gdb (false refuses gdbServer). */
+  trusted?: boolean;
 }
 
 export type Resolution =
@@ -70,6 +75,12 @@ export function resolveLaunch(config: Record<string, unknown>, ctx: ResolveConte
   if (spec.includes('${')) return { kind: 'error', message: `"spec" is ${spec}: a variable VS Code could not substitute (is a .vmspec file the active editor?)` };
   if (!path.isAbsolute(spec)) spec = path.resolve(ctx.folder ?? process.cwd(), spec);
   if (!isSpecFile(spec)) return { kind: 'error', message: `"spec" is ${spec}, which is not a .vmspec file` };
+  if (config.gdbServer !== undefined) {
+    // Whoever reaches the stub controls the VM: never from an untrusted workspace's launch.json.
+    if (ctx.trusted === false) return { kind: 'error', message: 'the launch attribute "gdbServer" is refused in Restricted Mode: trust this workspace to serve gdb' };
+    const at = typeof config.gdbServer === 'string' || typeof config.gdbServer === 'number' ? parseGdbAddress(config.gdbServer) : undefined;
+    if (!at) return { kind: 'error', message: `the launch attribute "gdbServer" is ${JSON.stringify(config.gdbServer)}: give ${GDB_ADDRESS_FORMS}` };
+  }
 
   const s = ctx.settings;
   const fromSettings = s.symbols.map((p) => (path.isAbsolute(p) ? p : path.resolve(ctx.folder ?? path.dirname(spec), p)));

@@ -28,6 +28,8 @@ export interface VmInfo {
   exitFilters?: string[];
   /** The backend that runs the VM: its name, one line on it, and what it can do for the debugger. */
   accel?: { name: string; description: string; capabilities: Record<string, boolean | number> };
+  /** Where a gdb stub serves this VM (`host:port`), if one does. */
+  gdbServer?: string;
 }
 
 export interface VmNode {

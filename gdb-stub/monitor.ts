@@ -15,6 +15,7 @@ import { parseHitCondition } from '../vmm/expr/hit-condition';
 import { devicesOf, memoryMapOf } from '../vmm/vm-info';
 import { cpuModeName } from '../vmm/exits';
 import { fromHex, toHex } from './packets';
+import { GDB_OWNER } from './owner';
 
 /** A command's refusal: the message goes to gdb as console output before the error reply. */
 export class MonitorError extends Error {}
@@ -99,7 +100,7 @@ export class Monitor {
   release(): void {
     if (!this.filters.length) return;
     this.filters = [];
-    this.machine.configureExits([], true);
+    this.machine.configureExits([], true, GDB_OWNER);
   }
 
   private help(): string {
@@ -147,7 +148,7 @@ export class Monitor {
     if (!args) return this.filters.length ? this.filters.map((f) => `${f.id}${f.condition ? ` if ${f.condition}` : ''}`).join('\n') : 'no exit filters';
     if (args === 'clear') {
       this.filters = [];
-      this.machine.configureExits([], true);
+      this.machine.configureExits([], true, GDB_OWNER);
       return 'exit filters cleared';
     }
     const space = args.search(/\s/);
@@ -163,7 +164,7 @@ export class Monitor {
     }
     if ((kind === 'rdmsr' || kind === 'wrmsr') && !this.machine.trapMsrs(true)) throw new MonitorError('this backend cannot route MSR accesses to vmscope');
     this.filters = [...this.filters.filter((f) => f.id !== kind), { id: def.id, codes: [EXIT_CODES[def.id]], condition: condition || undefined }];
-    this.machine.configureExits(this.filters, true);
+    this.machine.configureExits(this.filters, true, GDB_OWNER);
     return `break on ${def.label}${condition ? ` if ${condition}` : ''}\n  conditions: ${def.conditionHelp}`;
   }
 

@@ -12,6 +12,7 @@ import type { HwSlot, WatchLength } from '../vmm/debug';
 import { cpuModeName, type RunResult, type VcpuStop } from '../vmm/exits';
 import { encodePacket, fromHex, MAX_PACKET, PacketReader, parseHexNumber, toHex, type InboundEvent } from './packets';
 import { Monitor } from './monitor';
+import { GDB_OWNER } from './owner';
 import { archForMode, encodeRegister, encodeRegisters, layoutOf, registersOf, registerValues, splitRegisters, targetXml, writeRegisters, type RegisterSources, type TargetArch } from './target';
 
 export interface GdbServerOptions {
@@ -61,6 +62,15 @@ export class GdbServer {
         resolve(this.server.address() as net.AddressInfo);
       });
     });
+  }
+
+  /**
+   * What a client's Ctrl-C does, for another front end on the same machine
+   * that pauses the VM: a client waiting for a stop reply gets one (SIGINT)
+   * rather than waiting on. Does nothing when no client waits.
+   */
+  interrupt(): void {
+    this.session?.interrupt();
   }
 
   /** Stops listening and drops the client, if any. */
@@ -175,10 +185,7 @@ class Session {
         // Replies are not kept for resending: gdb re-asks on a timeout, and over TCP a '-' does not happen in practice.
         return;
       case 'interrupt':
-        if (this.running && !this.interruptRequested) {
-          this.interruptRequested = true;
-          this.machine.pause();
-        }
+        this.interrupt();
         return;
       case 'bad-checksum':
         if (!this.noAck) this.socket.write('-');
@@ -211,6 +218,13 @@ class Session {
         });
         return;
       }
+    }
+  }
+
+  interrupt(): void {
+    if (this.running && !this.interruptRequested) {
+      this.interruptRequested = true;
+      this.machine.pause();
     }
   }
 
@@ -338,12 +352,14 @@ class Session {
       case 'step':
       case 'debug':
         return this.stopReply(vcpu, SIGTRAP, '');
+      // At another front end's breakpoint (a debug adapter on the same machine), a plain SIGTRAP: gdb takes a
+      // swbreak/hwbreak where it has no breakpoint for one of its own just removed, and resumes.
       case 'sw-breakpoint':
-        return this.stopReply(vcpu, SIGTRAP, 'swbreak:;');
+        return this.stopReply(vcpu, SIGTRAP, this.hasBreakpointAt(0, stop.pc) ? 'swbreak:;' : '');
       case 'breakpoint':
-        return this.stopReply(vcpu, SIGTRAP, 'hwbreak:;');
+        return this.stopReply(vcpu, SIGTRAP, this.hasBreakpointAt(1, stop.pc) ? 'hwbreak:;' : '');
       case 'watchpoint': {
-        const n = stop.slots[0] ?? -1;
+        const n = this.machine.debugOwners.ownSlots(GDB_OWNER, stop.slots)[0] ?? -1;
         const slot = this.slots[n];
         if (!slot) return this.stopReply(vcpu, SIGTRAP, '');
         const reason = this.slotTypes[n] === 2 ? 'watch' : this.slotTypes[n] === 3 ? 'rwatch' : 'awatch';
@@ -352,6 +368,11 @@ class Session {
       case 'failure':
         return this.stopReply(vcpu, SIGSEGV, '');
     }
+  }
+
+  private hasBreakpointAt(type: 0 | 1, pc: Gva): boolean {
+    for (const bp of this.breakpoints.values()) if (bp.type === type && bp.addr === pc) return true;
+    return false;
   }
 
   /**
@@ -707,6 +728,7 @@ class Session {
     const types: Array<StubBreakpoint['type'] | null> = [null, null, null, null];
     const int3: Gpa[] = [];
     const owners = new Map<Gpa, string>();
+    const slotKeys: string[] = [];
     for (const [key, bp] of this.breakpoints) {
       if (bp.type === 0) {
         int3.push(bp.physical!);
@@ -720,10 +742,13 @@ class Session {
       }
       slots[free] = { addr: bp.addr, kind: WATCH_KINDS[bp.type], len: bp.len };
       types[free] = bp.type;
+      slotKeys[free] = key;
     }
     this.slots = slots;
     this.slotTypes = types;
-    const skipped = this.machine.configureDebug({ slots, softwareBreakpoints: int3.length > 0, int3, softWatch: [] });
+    const skipped = this.machine.configureDebug({ slots, softwareBreakpoints: int3.length > 0, int3, softWatch: [] }, GDB_OWNER);
+    // Another front end (the debug adapter) may hold some of the machine's slots.
+    for (const n of this.machine.debugOwners.unplaced(GDB_OWNER)) refused.add(slotKeys[n]!);
     for (const at of skipped) {
       const key = owners.get(at);
       if (key) refused.add(key);

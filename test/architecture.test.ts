@@ -43,7 +43,7 @@ const LAYERS: Record<string, readonly string[]> = {
   formats: ['common'],
   vmspec: ['common', 'formats'],
   vmm: ['common', 'formats', 'vmspec'],
-  'debug-adapter': ['common', 'formats', 'vmspec', 'vmm'],
+  'debug-adapter': ['common', 'formats', 'vmspec', 'vmm', 'gdb-stub'],
   'gdb-stub': ['common', 'formats', 'vmspec', 'vmm'],
   'language-server': ['common', 'formats', 'vmspec'],
   cli: ['common', 'formats', 'vmspec', 'vmm', 'gdb-stub'],

@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, ROOT } from './kvm';
+import { encodePacket } from '../gdb-stub/packets';
 
 export const GDB = '/usr/bin/gdb';
 /** Why the gdb tests skip, when they do. */
@@ -98,5 +99,9 @@ export class RawClient {
   }
   send(data: string | Buffer): void {
     this.socket.write(data);
+  }
+  /** Sends one packet, framed and checksummed. */
+  packet(data: string): void {
+    this.socket.write(encodePacket(data));
   }
 }

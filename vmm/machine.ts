@@ -23,6 +23,7 @@ import { EmuMachine } from './emu/machine';
 import type { RunEnd, RunResult, VcpuEnd, VcpuStop, WorkerMessage } from './exits';
 import type { DebugConfig, ResumeHow, VcpuCommand } from './debug';
 import { SoftwareBreakpoints } from './sw-breakpoints';
+import { DEFAULT_OWNER, DebugOwners, type DebugOwner } from './debug-owners';
 import { TraceRing, traceBytes, type ExitFilterSpec, type TraceEntry } from './exit-trace';
 
 export interface MachineParts {
@@ -44,8 +45,10 @@ export interface MachineEvents {
   serial: [bytes: Uint8Array, device: string];
   /** Any device event (serial output included). */
   device: [event: DeviceEvent];
-  /** A vCPU paused (it can be resumed). */
+  /** A vCPU paused (it can be resumed); not emitted for a stop the stop filter resumed (setStopFilter). */
   stopped: [vcpu: number, stop: VcpuStop];
+  /** vCPUs were told to run (`vcpu` undefined: all of them), by whichever front end called resume. */
+  resumed: [vcpu: number | undefined, how: ResumeHow];
   /** An exit logpoint matched (or an exit condition failed to evaluate). */
   'exit-log': [vcpu: number, filter: string, text: string];
   /** A vCPU finished for good. */
@@ -89,6 +92,10 @@ export class Machine extends EventEmitter<MachineEvents> {
   readonly memory: GuestMemory;
   /** The int3s debuggers planted (one set per machine: guest memory is shared by every vCPU). */
   readonly breakpoints: SoftwareBreakpoints;
+  /** Each front end's breakpoints, watchpoints and exit filters; the vCPUs run their union (debug-owners.ts). */
+  readonly debugOwners: DebugOwners;
+  /** Sees each stop before the 'stopped' event; true means it resumed the vCPU and nobody else hears of the stop. */
+  private stopFilter: ((vcpu: number, stop: VcpuStop) => boolean) | undefined;
   readonly image: LoadedImage;
   readonly entry: Gva;
   private readonly vcpus: VcpuHandle[];
@@ -105,6 +112,7 @@ export class Machine extends EventEmitter<MachineEvents> {
     this.spec = parts.spec;
     this.memory = parts.memory;
     this.breakpoints = new SoftwareBreakpoints(parts.memory);
+    this.debugOwners = new DebugOwners(parts.backend.capabilities.maxHardwareBreakpoints);
     this.image = parts.image;
     this.entry = parts.entry;
     for (const d of parts.devices) this.deviceState.set(d.name, new SharedArrayBuffer(Math.max(8, deviceStateBytes(d))));
@@ -232,7 +240,7 @@ export class Machine extends EventEmitter<MachineEvents> {
           v.liftedForStep = undefined;
         }
         if (v.steppingOff) v.steppingOff(m.stop);
-        else this.emit('stopped', v.index, m.stop);
+        else this.reportStop(v.index, m.stop);
         return;
       case 'exit-log':
         this.emit('exit-log', v.index, m.filter, m.text);
@@ -343,6 +351,8 @@ export class Machine extends EventEmitter<MachineEvents> {
    */
   async resume(index?: number, how: ResumeHow = { kind: 'continue' }): Promise<void> {
     const targets = (index === undefined ? this.vcpus : [this.vcpus[index]!]).filter((v) => !v.end);
+    // Before any vCPU runs, so that every front end hears of the resume before any stop it leads to.
+    if (targets.length) this.emit('resumed', index, how);
     const stoppedAgain = new Set<VcpuHandle>();
     if (this.breakpoints.size > 0) {
       for (const v of targets) {
@@ -356,7 +366,7 @@ export class Machine extends EventEmitter<MachineEvents> {
         const stop = await this.stepOff(v, at);
         // The one instruction stopped for another reason (an exit breakpoint, a fault): that stop is the user's.
         if (stop.kind !== 'step') {
-          this.emit('stopped', v.index, stop);
+          this.reportStop(v.index, stop);
           stoppedAgain.add(v);
         }
       }
@@ -397,6 +407,21 @@ export class Machine extends EventEmitter<MachineEvents> {
   }
 
   /**
+   * Sets the one stop filter (the debug adapter's stop policy): it sees every
+   * stop first and returns true when it resumed the vCPU at once (a logpoint, a
+   * condition that is false, a step's next leg), so that other front ends (a gdb
+   * stub) never see a stop that did not happen for the user.
+   */
+  setStopFilter(filter: ((vcpu: number, stop: VcpuStop) => boolean) | undefined): void {
+    this.stopFilter = filter;
+  }
+
+  private reportStop(vcpu: number, stop: VcpuStop): void {
+    if (this.stopFilter?.(vcpu, stop)) return;
+    this.emit('stopped', vcpu, stop);
+  }
+
+  /**
    * Raises an external interrupt on vCPU `index` (what a device's interrupt
    * line does): the vCPU delivers `vector` through the guest's IDT as soon as
    * RFLAGS.IF allows, running or paused (then on resume).
@@ -408,11 +433,16 @@ export class Machine extends EventEmitter<MachineEvents> {
     if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.kickUntil(v, () => Atomics.load(v.control, Ctl.PENDING) === 0 || Atomics.load(v.control, Ctl.STATE) !== State.RUNNING);
   }
 
-  /** Sets exit breakpoints/logpoints and exit tracing on every vCPU; running ones pick it up at once. */
-  configureExits(filters: ExitFilterSpec[], trace: boolean): void {
+  /**
+   * Sets `owner`'s exit breakpoints/logpoints and whether it wants the exit
+   * trace; every vCPU runs every owner's filters (running ones pick them up at
+   * once).
+   */
+  configureExits(filters: ExitFilterSpec[], trace: boolean, owner: DebugOwner = DEFAULT_OWNER): void {
+    const all = this.debugOwners.setExits(owner, filters, trace);
     for (const v of this.vcpus) {
       if (v.end) continue;
-      this.send(v, { kind: 'exit-config', filters, trace });
+      this.send(v, { kind: 'exit-config', filters: all.filters, trace: all.trace });
       if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.kickUntil(v, () => Atomics.load(v.control, Ctl.PENDING) === 0 || Atomics.load(v.control, Ctl.STATE) !== State.RUNNING);
     }
   }
@@ -426,15 +456,19 @@ export class Machine extends EventEmitter<MachineEvents> {
   }
 
   /**
-   * Sets breakpoints and watchpoints on every vCPU (running ones pick it up at
-   * once) and plants the int3s of `config.int3`. Returns the int3 addresses
-   * that are not in RAM or ROM, which were not planted.
+   * Sets `owner`'s breakpoints and watchpoints: every vCPU gets the union of
+   * all owners' (running ones pick it up at once) and the int3s of every
+   * owner's `int3` are planted. Returns the int3 addresses of `owner` that are
+   * not in RAM or ROM, which were not planted; `debugOwners.unplaced(owner)`
+   * names its slots that found no free machine slot.
    */
-  configureDebug(config: DebugConfig): Gpa[] {
-    const skipped = this.breakpoints.set(config.int3 ?? []);
+  configureDebug(config: DebugConfig, owner: DebugOwner = DEFAULT_OWNER): Gpa[] {
+    const merged = this.debugOwners.set(owner, config);
+    const mine = new Set(config.int3 ?? []);
+    const skipped = this.breakpoints.set(merged.int3 ?? []).filter((a) => mine.has(a));
     for (const v of this.vcpus) {
       if (v.end) continue;
-      this.send(v, { kind: 'debug-config', config });
+      this.send(v, { kind: 'debug-config', config: merged });
       if (Atomics.load(v.control, Ctl.STATE) === State.RUNNING) this.kickUntil(v, () => Atomics.load(v.control, Ctl.PENDING) === 0 || Atomics.load(v.control, Ctl.STATE) !== State.RUNNING);
     }
     return skipped;

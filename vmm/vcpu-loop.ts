@@ -105,13 +105,20 @@ export function runVcpuLoop(makeBackend: (sink: ExitSink) => VcpuBackend, cfg: V
    */
   const waitForResume = (stop: VcpuStop): boolean => {
     backend.settle();
-    const gen = Atomics.load(ctl, Ctl.RESUME);
+    let gen = Atomics.load(ctl, Ctl.RESUME);
     Atomics.store(ctl, Ctl.STATE, State.PAUSED);
     post({ t: 'stopped', stop });
     for (;;) {
       const cmd = Atomics.load(ctl, Ctl.CMD);
       if (cmd === Cmd.STOP) return false;
       if (cmd === Cmd.RUN && Atomics.load(ctl, Ctl.RESUME) !== gen) break;
+      if (cmd === Cmd.PAUSE && Atomics.load(ctl, Ctl.RESUME) !== gen) {
+        // Resumed, then paused again before this thread woke (the machine does not kick a vCPU that still reads as
+        // paused): the guest never ran, but whoever paused waits for the pause's stop, so it is reported again.
+        gen = Atomics.load(ctl, Ctl.RESUME);
+        post({ t: 'stopped', stop: { kind: 'pause' } });
+        continue;
+      }
       Atomics.wait(ctl, Ctl.RESUME, gen, 1000);
     }
     orders.how = { kind: 'continue' };

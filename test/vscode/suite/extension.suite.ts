@@ -46,7 +46,7 @@ suite('vmscope in VS Code', () => {
 
   test('every vmscope command is registered', async () => {
     const all = await vscode.commands.getCommands(true);
-    for (const c of ['runVm', 'debugVm', 'translateAddress', 'showExits', 'exportExitTrace', 'checkKvm', 'openHelloExample']) {
+    for (const c of ['runVm', 'debugVm', 'translateAddress', 'showExits', 'exportExitTrace', 'startGdbServer', 'checkKvm', 'openHelloExample']) {
       assert.ok(all.includes(`vmscope.${c}`), `vmscope.${c}`);
     }
   });
