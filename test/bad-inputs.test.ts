@@ -452,3 +452,13 @@ describe('bad inputs: the command line', () => {
     });
   }
 });
+
+describe('bad inputs: the timeout', () => {
+  test('--timeout beyond what a timer holds (99999999999 s) waits, rather than ending the run at once with a warning', (t) => {
+    if (!EMU_OK && !HAS_KVM) return t.skip(`needs a backend: ${EMU_PROBLEM}`);
+    const r = vmscope(['run', '--timeout', '99999999999', 'examples/hello/hello.vmspec']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'Hello from the guest\n');
+    assert.doesNotMatch(r.stderr, /TimeoutOverflowWarning|timed out/);
+  });
+});
