@@ -83,7 +83,7 @@ function readBootFile(file: string, what: string, key: string, missingFix: strin
     if (code === 'ENOENT') throw new BuildError(`${what} ${file} does not exist`, missingFix);
     if (code === 'EACCES') throw new BuildError(`${what} ${file} is not readable`, 'check its permissions');
     if (code === 'EISDIR') throw new BuildError(`${what} ${file} is a directory`, `point ${key} at a file`);
-    throw new BuildError(`cannot read ${what} ${file} (${code ?? String(e)})`);
+    throw new BuildError(`cannot read ${what} ${file} (${code ?? String(e)})`, `fix ${key}, or check the file`);
   }
 }
 
