@@ -370,6 +370,22 @@ describe('bad inputs: images and specs', () => {
     });
   }
 
+  test('an image the user may not read (as nobody): check and run say to check its permissions', (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to run the CLI as nobody');
+    const dir = fixtureDir({ 'guest.elf': elf(), 'vm.vmspec': specText('guest.elf') });
+    for (let d = dir; d !== path.dirname(d) && d.startsWith(os.tmpdir() + path.sep); d = path.dirname(d)) fs.chmodSync(d, 0o755);
+    fs.chmodSync(path.join(dir, 'guest.elf'), 0o600);
+    const spec = path.join(dir, 'vm.vmspec');
+    const asNobody = { uid: 65534, gid: 65534 };
+    const check = vmscope(['check', spec], asNobody);
+    if (/EACCES/.test(check.stderr) && check.stderr.includes(ROOT)) return t.skip('the checkout is not readable by nobody');
+    assert.equal(check.code, 1);
+    assert.equal(check.stderr.split('\n')[0], `${spec}:4:10: error: the image ${dir}/guest.elf cannot be read (EACCES); check its permissions [image-missing]`);
+    const run = vmscope(['run', spec], asNobody);
+    assert.equal(run.code, 125);
+    assert.equal(run.stderr, `vmscope: image ${dir}/guest.elf is not readable; check its permissions\n`);
+  });
+
   test('a spec path with spaces and non-ASCII: check, run, the server and the adapter all find the spec and its image', async (t) => {
     const dir = fixtureDir({ 'guest ü.elf': fs.readFileSync(HELLO_ELF) }, 'my vms é 日本');
     const spec = path.join(dir, 'hello wörld.vmspec');

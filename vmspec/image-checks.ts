@@ -114,7 +114,7 @@ export function checkImage(result: SpecParseResult): SpecDiagnostic[] {
   const facts = imageFacts(spec.boot.image);
   if ('missing' in facts) {
     // Only a missing file is fixed by building; a directory or an unreadable file by naming another.
-    const fix = facts.missing === 'does not exist' ? 'build the guest first, or fix the path' : 'point boot.image at the image file';
+    const fix = facts.missing === 'does not exist' ? 'build the guest first, or fix the path' : /EACCES|EPERM/.test(facts.missing) ? 'check its permissions' : 'point boot.image at the image file';
     diag('error', 'image-missing', `the image ${spec.boot.image} ${facts.missing}; ${fix}`, at(['boot', 'image']));
     return out;
   }
