@@ -124,7 +124,7 @@ class Lsp {
 }
 
 /** The debug adapter's answer to `launch` with this spec: its error message, or undefined when it launched. */
-async function launchError(spec: string, env: NodeJS.ProcessEnv = {}): Promise<string | undefined> {
+async function launchError(spec: string, env: NodeJS.ProcessEnv = {}, args: Record<string, unknown> = {}): Promise<string | undefined> {
   const saved = { ...process.env };
   Object.assign(process.env, env); // DebugClient starts the adapter with this process's environment.
   const dc = new DebugClient('node', ADAPTER, 'vmscope');
@@ -135,7 +135,7 @@ async function launchError(spec: string, env: NodeJS.ProcessEnv = {}): Promise<s
   }
   try {
     await dc.initializeRequest();
-    await dc.launchRequest({ spec, stopOnEntry: true } as never);
+    await dc.launchRequest({ spec, stopOnEntry: true, ...args } as never);
     return undefined;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
@@ -164,6 +164,23 @@ describe('bad inputs: the backend', () => {
       assert.match(r.stderr, /kvm_pvm is loaded but did not bind/);
       assert.doesNotMatch(r.stderr, /modprobe/);
     }
+  });
+
+  test('no /dev/kvm: the language server\'s host-kvm diagnostic and the adapter\'s launch error give the same reason and fix', async (t) => {
+    if (HAS_KVM) return t.skip('this host has /dev/kvm');
+    const why = explainKvmOpenError('/dev/kvm', 'ENOENT', kvmHostFacts());
+    const lsp = new Lsp();
+    try {
+      await lsp.init();
+      const diags = await lsp.diagnostics(path.join(ROOT, 'examples/hello/hello.vmspec'));
+      const d = diags.find((x) => x.code === 'host-kvm');
+      if (EMU_OK) assert.equal(d?.message, `runs under emulation here: ${why}`);
+      else assert.ok(d?.message.includes(why), d?.message);
+    } finally {
+      await lsp.close();
+    }
+    const msg = await launchError(path.join(ROOT, 'examples/hello/hello.vmspec'), { VMSCOPE_ACCEL: '' }, { accel: 'kvm' });
+    assert.equal(msg, `${why}; or run under emulation: accel: emu (--accel emu)`);
   });
 
   test('no /dev/kvm: auto runs under emulation and says why in one line; info exits 0 and says the same', (t) => {
