@@ -34,6 +34,12 @@ guest crashed (triple fault, entry failure, internal or emulation error); 2 bad 
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `vmscope run --help` asks for help, not for an option run lacks (options end at `--`).
+  const beforeDashes = rest.indexOf('--') === -1 ? rest : rest.slice(0, rest.indexOf('--'));
+  if (command !== undefined && (beforeDashes.includes('--help') || beforeDashes.includes('-h'))) {
+    process.stdout.write(HELP + '\n');
+    return ExitCode.ok;
+  }
   switch (command) {
     case 'run': {
       const { values, positionals } = parseCommandArgs('run', rest, {

@@ -495,3 +495,12 @@ describe('bad inputs: the timeout', () => {
     assert.doesNotMatch(r.stderr, /TimeoutOverflowWarning|timed out/);
   });
 });
+
+test('vmscope run --help (and -h) prints the help, exit 0, rather than "no option --help"', () => {
+  for (const flag of ['--help', '-h']) {
+    const r = vmscope(['run', flag]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^usage: vmscope <command> \[options\]/);
+    assert.equal(r.stderr, '');
+  }
+});
