@@ -1,7 +1,6 @@
 // Shared CLI plumbing: exit codes and the single place errors become one line.
 
-import { VmscopeError } from '../vmm/errors';
-import { NativeAddonMissing } from '../vmm/errors';
+import { userErrorMessage } from '../vmm/errors';
 
 export const ExitCode = {
   ok: 0,
@@ -16,18 +15,28 @@ export const ExitCode = {
 
 export class UsageError extends Error {}
 
-/** Prints an error as one line (a stack only with VMSCOPE_DEBUG=1) and returns the exit code. */
+/** How every command-line mistake ends: one line, with where to look. */
+export function usageLine(message: string): string {
+  return `vmscope: ${message}; run \`vmscope --help\` for usage\n`;
+}
+
+/**
+ * Prints an error as one line (a stack only with VMSCOPE_DEBUG=1) and returns
+ * the exit code: 2 for a usage error, 125 for anything else. Only an error no
+ * one can act on (a bug) is called internal.
+ */
 export function reportError(e: unknown): number {
-  if (e instanceof UsageError || (e instanceof Error && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
-    process.stderr.write(`vmscope: ${e.message}\nrun \`vmscope --help\` for usage\n`);
+  if (e instanceof UsageError) {
+    process.stderr.write(usageLine(e.message));
     return ExitCode.usage;
   }
-  if (e instanceof VmscopeError || e instanceof NativeAddonMissing) {
-    process.stderr.write(`vmscope: ${e.message}\n`);
+  const user = userErrorMessage(e);
+  if (user !== undefined) {
+    process.stderr.write(`vmscope: ${user}\n`);
     return ExitCode.vmscopeError;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`vmscope: internal error: ${msg} (please report it; VMSCOPE_DEBUG=1 shows the stack)\n`);
+  process.stderr.write(`vmscope: internal error: ${msg.split('\n')[0]} (please report it; VMSCOPE_DEBUG=1 shows the stack)\n`);
   if (process.env.VMSCOPE_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   return ExitCode.vmscopeError;
 }

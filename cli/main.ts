@@ -2,7 +2,7 @@
 // `check` specs, and report what the host's KVM offers with `info`. Exit codes
 // are documented in docs/cli.md; no stack trace ever reaches the user.
 
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from './args';
 import { runCommand } from './run';
 import { checkCommand } from './check';
 import { infoCommand } from './info';
@@ -34,14 +34,23 @@ guest crashed (triple fault, entry failure, internal or emulation error); 2 bad 
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `vmscope run --help` asks for help, not for an option run lacks (options end at `--`).
+  const beforeDashes = rest.indexOf('--') === -1 ? rest : rest.slice(0, rest.indexOf('--'));
+  if (command !== undefined && (beforeDashes.includes('--help') || beforeDashes.includes('-h'))) {
+    process.stdout.write(HELP + '\n');
+    return ExitCode.ok;
+  }
   switch (command) {
     case 'run': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: { timeout: { type: 'string' }, stats: { type: 'boolean' }, kvm: { type: 'string' }, accel: { type: 'string' }, gdb: { type: 'string' }, 'gdb-wait': { type: 'boolean' } },
+      const { values, positionals } = parseCommandArgs('run', rest, {
+        timeout: { type: 'string', takes: 'a positive number of seconds' },
+        stats: { type: 'boolean' },
+        kvm: { type: 'string', takes: "the path of KVM's device (/dev/kvm)" },
+        accel: { type: 'string', takes: 'auto, kvm or emu' },
+        gdb: { type: 'string', takes: '[host:]port' },
+        'gdb-wait': { type: 'boolean' },
       });
-      if (positionals.length !== 1) throw new UsageError('run takes exactly one spec file');
+      if (positionals.length !== 1) throw new UsageError(positionals.length ? `run takes one spec file, not ${positionals.length} (${positionals.map((p) => `"${p}"`).join(', ')})` : 'run needs a spec file');
       const accel = values.accel;
       if (accel !== undefined && accel !== 'auto' && accel !== 'kvm' && accel !== 'emu') throw new UsageError(`--accel is auto, kvm or emu, not "${accel}"`);
       let timeoutMs: number | undefined;
@@ -55,12 +64,13 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(positionals[0]!, { timeoutMs, stats: values.stats ?? false, kvmPath: values.kvm, accel, gdb, gdbWait });
     }
     case 'check': {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true });
+      const { positionals } = parseCommandArgs('check', rest, {});
       if (positionals.length === 0) throw new UsageError('check needs at least one spec file');
       return checkCommand(positionals);
     }
     case 'info': {
-      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, kvm: { type: 'string' } } });
+      const { values, positionals } = parseCommandArgs('info', rest, { json: { type: 'boolean' }, kvm: { type: 'string', takes: "the path of KVM's device (/dev/kvm)" } });
+      if (positionals.length > 0) throw new UsageError(`info takes no arguments, not "${positionals[0]}"`);
       return infoCommand({ json: values.json ?? false, kvmPath: values.kvm });
     }
     case undefined:

@@ -5,6 +5,7 @@
 import { Event, OutputEvent } from '@vscode/debugadapter';
 import * as path from 'node:path';
 import { loadSpecFile, formatDiagnostic } from '../vmspec/load';
+import { hostErrors } from '../vmspec/host-checks';
 import type { VmSpec } from '../vmspec/types';
 import { parseSize } from '../vmspec/units';
 import { buildMachine } from '../vmm/builder';
@@ -35,9 +36,10 @@ export interface MachineListeners {
 export function loadLaunchSpec(args: LaunchArguments): VmSpec {
   const file = path.resolve(args.spec);
   const loaded = loadSpecFile(file);
-  if (!loaded.spec) {
-    const lines = loaded.diagnostics.filter((d) => d.severity === 'error').map((d) => formatDiagnostic(file, d));
-    throw new VmscopeError(lines.join('\n') || `cannot load ${file}`);
+  // What this host cannot give the spec (RAM, address width) fails the launch as `vmscope run` fails, with the same line.
+  const errors = [...loaded.diagnostics.filter((d) => d.severity === 'error'), ...(loaded.spec && args.memory === undefined ? hostErrors(loaded) : [])];
+  if (!loaded.spec || errors.length > 0) {
+    throw new VmscopeError(errors.map((d) => formatDiagnostic(file, d)).join('\n') || `cannot load ${file}`);
   }
   const spec: VmSpec = { ...loaded.spec, boot: { ...loaded.spec.boot }, devices: { ...loaded.spec.devices } };
   if (args.image) spec.boot.image = path.resolve(spec.dir, args.image);

@@ -16,7 +16,7 @@
 import { CapabilitiesEvent, ContinuedEvent, DebugSession, InitializedEvent, StackFrame, Thread } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { hex } from '../common/address';
-import { VmscopeError } from '../vmm/errors';
+import { userErrorMessage } from '../vmm/errors';
 import type { ResumeHow } from '../vmm/debug';
 import { VmContext, FRAME_STRIDE } from './context';
 import { isGuestReset, launch, restart, start, type LaunchArguments, type MachineListeners } from './lifecycle';
@@ -120,7 +120,7 @@ export class VmscopeSession extends DebugSession {
     try {
       this.defaultExitFilters = launch(this.ctx, args, this.machineListeners);
     } catch (e) {
-      this.sendErrorResponse(response, 1002, e instanceof VmscopeError ? e.message : `internal error: ${String(e)}`);
+      this.sendErrorResponse(response, 1002, userErrorMessage(e) ?? `internal error: ${String(e)}`);
       return;
     }
     if (args.gdbServer !== undefined) {
@@ -149,7 +149,7 @@ export class VmscopeSession extends DebugSession {
     try {
       await this.restartMachine();
     } catch (e) {
-      this.sendErrorResponse(response, this.ctx.machine ? 1004 : 1003, e instanceof VmscopeError ? e.message : `internal error: ${String(e)}`);
+      this.sendErrorResponse(response, this.ctx.machine ? 1004 : 1003, userErrorMessage(e) ?? `internal error: ${String(e)}`);
       return;
     }
     this.sendResponse(response);

@@ -71,7 +71,7 @@ class Reader {
   }
   check(at: number, len: number, what: string): void {
     if (at < 0 || len < 0 || at + len > this.bytes.length) {
-      throw new ImageError(`truncated ELF: ${what} at offset ${hex(at)} (+${len}) lies past the end of the file (${this.bytes.length} bytes)`);
+      throw new ImageError(`truncated ELF: ${what} at offset ${hex(at)} (+${len}) lies past the end of the file (${this.bytes.length} bytes); ${CUT_SHORT}`);
     }
   }
   u8(at: number): number {
@@ -103,19 +103,39 @@ class Reader {
   }
 }
 
+/** The fixes ELF errors end with: the file is cut short, or built for another machine. */
+const CUT_SHORT = 'the file is cut short: rebuild the guest or copy it again';
+const BUILD_X86 = 'build the guest for x86-64 or i386 (e.g. gcc -m64 or -m32, or an x86_64-elf- cross compiler)';
+
+/** e_machine values a wrong image is likely to have (from the System V ABI's registry), for the message. */
+const MACHINE_NAMES: Readonly<Record<number, string>> = {
+  2: 'SPARC',
+  8: 'MIPS',
+  20: 'PowerPC',
+  21: '64-bit PowerPC',
+  22: 'IBM S/390',
+  40: '32-bit ARM',
+  43: 'SPARC V9',
+  50: 'IA-64',
+  183: 'AArch64 (64-bit ARM)',
+  243: 'RISC-V',
+  258: 'LoongArch',
+};
+
 export function parseElf(bytes: Uint8Array): ElfFile {
   if (!isElf(bytes)) throw new ImageError('not an ELF file (no \\x7fELF magic)');
-  if (bytes.length < 52) throw new ImageError('truncated ELF header');
+  if (bytes.length < 52) throw new ImageError(`truncated ELF header (${bytes.length} bytes); ${CUT_SHORT}`);
   const cls = bytes[4];
-  if (cls !== 1 && cls !== 2) throw new ImageError(`unknown ELF class ${cls}`);
-  if (bytes[5] !== 1) throw new ImageError('big-endian ELF files are not x86 images');
+  if (cls !== 1 && cls !== 2) throw new ImageError(`unknown ELF class ${cls} (neither 32- nor 64-bit); ${BUILD_X86}`);
+  if (bytes[5] !== 1) throw new ImageError(`a big-endian ELF file is not an x86 image; ${BUILD_X86}`);
   const is64 = cls === 2;
   const r = new Reader(bytes, is64);
   r.check(0, is64 ? 64 : 52, 'ELF header');
   const type = r.u16(16);
   const machine = r.u16(18);
   if (machine !== EM_X86_64 && machine !== EM_386) {
-    throw new ImageError(`ELF machine ${machine} is not x86 (expected EM_386 or EM_X86_64)`);
+    const name = MACHINE_NAMES[machine];
+    throw new ImageError(`the ELF file is for ${name ?? `machine ${machine}`}, not x86 (EM_386 or EM_X86_64); ${BUILD_X86}`);
   }
   const entry = r.word(24);
   const phoff = r.num(is64 ? 32 : 28, 'e_phoff');

@@ -83,7 +83,7 @@ function readBootFile(file: string, what: string, key: string, missingFix: strin
     if (code === 'ENOENT') throw new BuildError(`${what} ${file} does not exist`, missingFix);
     if (code === 'EACCES') throw new BuildError(`${what} ${file} is not readable`, 'check its permissions');
     if (code === 'EISDIR') throw new BuildError(`${what} ${file} is a directory`, `point ${key} at a file`);
-    throw new BuildError(`cannot read ${what} ${file} (${code ?? String(e)})`);
+    throw new BuildError(`cannot read ${what} ${file} (${code ?? String(e)})`, `fix ${key}, or check the file`);
   }
 }
 
@@ -337,12 +337,9 @@ export interface BackendChoice {
 }
 
 /** Why KVM cannot be used here, shortly, for the one notice line of an `auto` fallback. */
-function kvmAbsence(problem: string, device = KVM_DEVICE): string {
-  if (!fs.existsSync(device)) {
-    const pvm = fs.existsSync('/sys/module/kvm_pvm');
-    return `${device} is absent${pvm ? ' (kvm_pvm is loaded but did not bind: this host is itself a PVM guest)' : fs.existsSync('/sys/module/kvm') ? ' (the kvm module is loaded but no vendor module serves it)' : ''}`;
-  }
-  return problem.split(';')[0]!;
+/** The notice's reason: the problem without its fix (the fix is for someone who wants KVM; this run goes on under emulation). */
+function kvmAbsence(problem: string): string {
+  return problem.split('; ')[0]!;
 }
 
 /**
@@ -384,7 +381,7 @@ export function chooseBackend(accel: AccelChoice, kvmPath = KVM_DEVICE, native?:
       if (!kvmWhy) return { name: 'kvm' };
       const emuWhy = emu();
       if (emuWhy) throw new BackendUnavailable(`no backend can run this VM: KVM: ${kvmWhy}; emulation: ${emuWhy}`);
-      return { name: 'emu', notice: `${kvmAbsence(kvmWhy, kvmPath)}; running under emulation` };
+      return { name: 'emu', notice: `${kvmAbsence(kvmWhy)}; running under emulation` };
     }
   }
 }

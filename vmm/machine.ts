@@ -222,8 +222,14 @@ export class Machine extends EventEmitter<MachineEvents> {
     }
     if (opts.timeoutMs !== undefined) {
       const seconds = opts.timeoutMs / 1000;
-      this.timer = setTimeout(() => this.endWith({ kind: 'timeout', seconds }), opts.timeoutMs);
-      this.timer.unref?.();
+      // setTimeout takes at most 2^31-1 ms (about 24.8 days) and fires at once beyond it, with a warning on stderr:
+      // a longer timeout waits in steps.
+      const MAX_TIMER_MS = 2 ** 31 - 1;
+      const arm = (left: number) => {
+        this.timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : this.endWith({ kind: 'timeout', seconds })), Math.min(left, MAX_TIMER_MS));
+        this.timer.unref?.();
+      };
+      arm(opts.timeoutMs);
     }
     this.resultPromise = Promise.all(this.vcpus.map((v) => v.exited)).then(() => this.release());
     return this.resultPromise;

@@ -12,6 +12,7 @@ import { formatSize } from './units';
 import type { SpecParseResult } from './parse';
 // Files only: whether a libunicorn is there to load (no native addon in the language server).
 import { emulatorProblem } from '../common/emulator-path';
+import { explainKvmOpenError } from '../common/kvm-device';
 import type { SpecDiagnostic } from './types';
 
 export interface HostFacts {
@@ -37,11 +38,17 @@ export function thisHost(device = '/dev/kvm'): HostFacts {
     fs.accessSync(device, fs.constants.R_OK | fs.constants.W_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    facts.kvmProblem = code === 'ENOENT' ? `${device} does not exist on this host` : `no permission to open ${device} (add yourself to its group, e.g. kvm)`;
+    // The same reason and fix as `vmscope info` and `run` give (modules, udev, the kvm group).
+    facts.kvmProblem = explainKvmOpenError(device, code ?? 'EACCES');
   }
   const emu = emulatorProblem();
   if (emu) facts.emulatorProblem = emu;
   return facts;
+}
+
+/** The host's RAM as people say it: 23.5 GiB rather than 24683748 KiB (formatSize is exact, and RAM is never round). */
+function roughSize(bytes: number): string {
+  return (bytes % 2 ** 30 === 0 || bytes < 2 ** 30) ? formatSize(bytes) : `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
 export function checkHost(result: SpecParseResult, host: HostFacts = thisHost()): SpecDiagnostic[] {
@@ -50,9 +57,9 @@ export function checkHost(result: SpecParseResult, host: HostFacts = thisHost())
   const out: SpecDiagnostic[] = [];
   const mem = result.ranges.locate(['memory'], 'key');
   if (spec.memory !== undefined && spec.memory > host.memoryBytes) {
-    out.push({ severity: 'error', code: 'host-memory', message: `memory ${formatSize(spec.memory)} is more than this host's RAM (${formatSize(host.memoryBytes)})`, range: mem });
+    out.push({ severity: 'error', code: 'host-memory', message: `memory ${formatSize(spec.memory)} is more than this host's RAM (${roughSize(host.memoryBytes)}); lower memory to fit in the host's RAM`, range: mem });
   } else if (spec.memory !== undefined && spec.memory > host.memoryBytes / 2) {
-    out.push({ severity: 'warning', code: 'host-memory', message: `memory ${formatSize(spec.memory)} is more than half of this host's RAM (${formatSize(host.memoryBytes)}); the host may swap`, range: mem });
+    out.push({ severity: 'warning', code: 'host-memory', message: `memory ${formatSize(spec.memory)} is more than half of this host's RAM (${roughSize(host.memoryBytes)}); the host may swap`, range: mem });
   }
   if (spec.vcpus !== undefined && spec.vcpus > host.cpus) {
     const ratio = (spec.vcpus / host.cpus).toFixed(1).replace(/\.0$/, '');
@@ -99,4 +106,12 @@ function backendDiagnostic(accel: 'auto' | 'kvm' | 'emu', host: HostFacts): Pick
       if (!emu) return { severity: 'info', message: `runs under emulation here: ${kvm}` };
       return { severity: 'error', message: `this spec cannot run here: ${kvm}; and the emulator cannot either: ${emu}` };
   }
+}
+
+/**
+ * The host checks a run must pass (RAM, address width) as errors; which
+ * backend runs is the runner's choice, with its own message, so host-kvm is left out.
+ */
+export function hostErrors(result: SpecParseResult, host: HostFacts = thisHost()): SpecDiagnostic[] {
+  return checkHost(result, host).filter((d) => d.severity === 'error' && d.code !== 'host-kvm');
 }

@@ -113,9 +113,16 @@ export function checkImage(result: SpecParseResult): SpecDiagnostic[] {
   checkBootFiles(spec, diag, at);
   const facts = imageFacts(spec.boot.image);
   if ('missing' in facts) {
-    diag('error', 'image-missing', `the image ${spec.boot.image} ${facts.missing}; build the guest first, or fix the path`, at(['boot', 'image']));
+    // Only a missing file is fixed by building; a directory or an unreadable file by naming another.
+    const fix = facts.missing === 'does not exist' ? 'build the guest first, or fix the path' : /EACCES|EPERM/.test(facts.missing) ? 'check its permissions' : 'point boot.image at the image file';
+    diag('error', 'image-missing', `the image ${spec.boot.image} ${facts.missing}; ${fix}`, at(['boot', 'image']));
     return out;
   }
+  if (facts.size === 0) {
+    diag('error', 'image-format', `the image ${spec.boot.image} is empty; build the guest again (did the build fail?)`, at(['boot', 'image']));
+    return out;
+  }
+
   const fmtAt = at(['boot', 'format']);
   switch (spec.boot.format) {
     case 'linux': {
@@ -153,7 +160,7 @@ export function checkImage(result: SpecParseResult): SpecDiagnostic[] {
       break;
   }
   if (spec.boot.format === 'elf' && !facts.elf) {
-    diag('error', 'image-format', `boot.format is elf, but ${spec.boot.image} is not an ELF file`, at(['boot', 'format']));
+    diag('error', 'image-format', `boot.format is elf, but ${spec.boot.image} is not an ELF file; fix boot.format or the image`, at(['boot', 'format']));
     return out;
   }
   if (spec.boot.format === 'flat' && facts.elf) {

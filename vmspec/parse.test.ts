@@ -323,7 +323,7 @@ test('formatDiagnostic prints file:line:col: severity: message [code], 1-based',
   assert.equal(formatDiagnostic('path/to/x.vmspec', d!), 'path/to/x.vmspec:2:1: error: unknown key "memroy" (did you mean "memory"?) [unknown-key]');
   const [overlap] = withCode(CASES['region-overlap'].text, 'region-overlap');
   assert.deepEqual(formatDiagnostic('x.vmspec', overlap!).split('\n'), [
-    'x.vmspec:6:21: error: region "b" [0xd0001000, 0xd0002000) overlaps region "a" [0xd0000000, 0xd0002000) [region-overlap]',
+    'x.vmspec:6:21: error: region "b" [0xd0001000, 0xd0002000) overlaps region "a" [0xd0000000, 0xd0002000); move it to 0xd0002000 or above, or make one of them smaller [region-overlap]',
     'x.vmspec:5:5: note: region "a" is here',
   ]);
 });

@@ -51,11 +51,11 @@ export function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
     }
     if (memory !== undefined && r.gpa < memory) {
       const related = map.has(['memory']) ? [{ message: `guest RAM is ${ramRange} (memory: ${formatSize(memory)})`, range: map.locate(['memory']) }] : [];
-      w.report('error', 'region-overlap', `${desc} overlaps guest RAM ${ramRange}`, at('gpa'), { related });
+      w.report('error', 'region-overlap', `${desc} overlaps guest RAM ${ramRange}; move it to ${formatHex(memory)} or above, or lower memory`, at('gpa'), { related });
     }
     for (const j of earlierOverlaps[i]!) {
       const other = regions[j]!;
-      w.report('error', 'region-overlap', `${desc} overlaps region "${other.name}" ${formatRange(other.gpa, other.end)}`, at('gpa'), {
+      w.report('error', 'region-overlap', `${desc} overlaps region "${other.name}" ${formatRange(other.gpa, other.end)}; move it to ${formatHex(other.end)} or above, or make one of them smaller`, at('gpa'), {
         related: [{ message: `region "${other.name}" is here`, range: map.locate(['regions', other.index]) }],
       });
     }

@@ -6,8 +6,9 @@ import { KvmCap, type KvmCapName } from './constants';
 import { isNativeError, loadNative, type KvmNative } from './native';
 import { KvmUnavailable } from '../errors';
 import type { BackendImplementation } from '../backend';
+import { explainKvmOpenError, KVM_DEVICE, type KvmHostFacts } from '../../common/kvm-device';
 
-export const KVM_DEVICE = '/dev/kvm';
+export { KVM_DEVICE };
 export const KVM_API_VERSION = 12;
 
 export interface KvmSystem {
@@ -18,31 +19,9 @@ export interface KvmSystem {
   close(): void;
 }
 
-/** Explains why `path` cannot be opened, as one line with the fix. */
-export function explainOpenError(path: string, code: string): string {
-  switch (code) {
-    case 'ENOENT': {
-      // The fix depends on what is loaded: no module at all, or modules that did not make a device.
-      const loaded = (m: string) => fs.existsSync(`/sys/module/${m}`);
-      if (loaded('kvm_pvm') && !loaded('kvm_intel') && !loaded('kvm_amd')) {
-        return `${path} does not exist: kvm_pvm is loaded but did not bind (this host is itself a PVM guest); run on a host or VM with hardware virtualization`;
-      }
-      if (loaded('kvm_intel') || loaded('kvm_amd')) {
-        return `${path} does not exist although ${loaded('kvm_intel') ? 'kvm_intel' : 'kvm_amd'} is loaded; check that virtualization is enabled in the firmware and that udev created the device node`;
-      }
-      return `${path} does not exist: KVM is not available on this host; load the module (modprobe kvm_intel or kvm_amd), enable virtualization in the firmware, or run on a host/VM with nested virtualization`;
-    }
-    case 'EACCES':
-    case 'EPERM':
-      return `no permission to open ${path}: add your user to its group (sudo usermod -aG kvm $USER, then log in again) or grant access (sudo setfacl -m u:$USER:rw ${path})`;
-    case 'ENXIO':
-    case 'ENODEV':
-      return `${path} exists but no KVM driver answers: load kvm_intel or kvm_amd (modprobe), and check that virtualization is enabled in the firmware`;
-    case 'EBUSY':
-      return `${path} is busy: another hypervisor holds the virtualization extensions (VirtualBox or VMware?); stop it and try again`;
-    default:
-      return `cannot open ${path} (${code})`;
-  }
+/** Explains why `path` cannot be opened, as one line with the fix (common/kvm-device.ts reads the host). */
+export function explainOpenError(path: string, code: string, facts?: KvmHostFacts): string {
+  return explainKvmOpenError(path, code, facts);
 }
 
 export function openKvm(path = KVM_DEVICE, native?: KvmNative): KvmSystem {
@@ -54,7 +33,17 @@ export function openKvm(path = KVM_DEVICE, native?: KvmNative): KvmSystem {
     if (isNativeError(e)) throw new KvmUnavailable(explainOpenError(path, e.code));
     throw e;
   }
-  const apiVersion = n.getApiVersion(fd);
+  let apiVersion: number;
+  try {
+    apiVersion = n.getApiVersion(fd);
+  } catch (e) {
+    n.close(fd);
+    // A file or another device (`--kvm /dev/null`) opens but does not answer KVM's ioctls: the user's path, not a bug.
+    if (isNativeError(e) && (e.code === 'ENOTTY' || e.code === 'EINVAL')) {
+      throw new KvmUnavailable(`${path} is not KVM's device (it does not answer KVM_GET_API_VERSION)`, `point --kvm at KVM's device node (normally ${KVM_DEVICE})`);
+    }
+    throw e;
+  }
   if (apiVersion !== KVM_API_VERSION) {
     n.close(fd);
     throw new KvmUnavailable(`${path} speaks KVM API version ${apiVersion}, vmscope needs ${KVM_API_VERSION}`);

@@ -15,6 +15,7 @@ const SELF_CHECKING = new Set<LoadedImage['format']>(['multiboot', 'firmware', '
 
 /** Loads `bytes` as `format`, or as the first auto-detecting loader whose detect() accepts it (flat accepts anything). */
 export function loadImage(bytes: Uint8Array, format: LoadedImage['format'] | undefined, opts: LoadOptions): LoadedImage {
+  if (bytes.length === 0) throw new ImageError('the image is empty; build the guest again (did the build fail?)');
   const detected = () => LOADERS.find((l) => l.autoDetect && l.format !== 'flat' && l.detect(bytes));
   if (format) {
     const loader = LOADERS.find((l) => l.format === format);
