@@ -3,9 +3,10 @@
 // and starting it beside a machine, with the warning a non-loopback address
 // deserves.
 
+import type * as net from 'node:net';
 import { GdbServer, describeAddress } from '../gdb-stub/server';
 import type { Machine } from '../vmm/machine';
-import { exposureWarning, GDB_ADDRESS_FORMS, parseGdbAddress as parse, type GdbAddress } from '../common/gdb-address';
+import { DEFAULT_GDB_ADDRESS, exposureWarning, GDB_ADDRESS_FORMS, parseGdbAddress as parse, type GdbAddress } from '../common/gdb-address';
 import { UsageError } from './common';
 import { VmscopeError } from '../vmm/errors';
 

@@ -463,7 +463,7 @@ describe('bad inputs: the command line', () => {
     [['run', '--timeout=soon', 'x.vmspec'], '--timeout needs a positive number of seconds, not "soon"'],
     [['run', 'x.vmspec', '--timeout'], '--timeout needs a value: a positive number of seconds'],
     [['run', '--gdb', '--gdb-wait', 'x.vmspec'], '--gdb needs a value: [host:]port'],
-    [['run', '--gdb', '99999', 'x.vmspec'], '--gdb takes [host:]port, not "99999"'],
+    [['run', '--gdb', '99999', 'x.vmspec'], '--gdb takes [host:]port (a port alone listens on 127.0.0.1; port 0 picks a free one), not "99999"'],
     [['run', '--accel', 'tcg', 'x.vmspec'], '--accel is auto, kvm or emu, not "tcg"'],
     [['run', '--timout', '3', 'x.vmspec'], 'run has no option --timout (did you mean --timeout?)'],
     [['run', '-t', '3', 'x.vmspec'], 'run has no option -t; its options are --timeout, --stats, --kvm, --accel, --gdb, --gdb-wait'],
