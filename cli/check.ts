@@ -6,6 +6,7 @@ import { VmscopeError } from '../vmm/errors';
 import { checkImage } from '../vmspec/image-checks';
 import { checkHost } from '../vmspec/host-checks';
 import { formatDiagnostic, loadSpecFile } from '../vmspec/load';
+import { safeMessage } from '../vmspec/message-text';
 import { ExitCode } from './common';
 
 export function checkCommand(files: string[]): number {
@@ -20,12 +21,14 @@ export function checkCommand(files: string[]): number {
       continue;
     }
     try {
-      // What only assembling the machine finds (the boot area vmscope writes, KVM's reserved pages).
+      // What only assembling the machine finds (the boot area vmscope writes, a protocol loader's limits).
       const plan = planMachine(spec);
-      process.stdout.write(`${file}: ok (${plan.image.format}${plan.image.bits ? ` ${plan.image.bits}-bit` : ''}, entry 0x${plan.entry.toString(16)}, ${plan.image.segments.length} segment${plan.image.segments.length > 1 ? 's' : ''})\n`);
+      process.stdout.write(`${safeMessage(file)}: ok (${plan.image.format}${plan.image.bits ? ` ${plan.image.bits}-bit` : ''}, entry 0x${plan.entry.toString(16)}, ${plan.image.segments.length} segment${plan.image.segments.length > 1 ? 's' : ''})\n`);
     } catch (e) {
       if (!(e instanceof VmscopeError)) throw e;
-      process.stderr.write(`${file}: error: ${e.message}\n`);
+      // Reported at the image, which is what the machine could not be built around, so it reads like every other problem.
+      const range = result.ranges.locate(['boot', 'image']);
+      process.stderr.write(formatDiagnostic(file, { severity: 'error', code: 'image-load', message: e.message, range }) + '\n');
       failed = true;
     }
   }
