@@ -7,7 +7,8 @@ import type { SpecDiagnostic } from '../vmspec/types';
 import type { ParseCache } from './documents';
 import { safeMessage } from '../vmspec/message-text';
 
-const DEBOUNCE_MS = 150;
+/** How long typing must pause before diagnostics are published (the fuzz harness subtracts it from its latencies). */
+export const DEBOUNCE_MS = 150;
 
 const SEVERITY = { error: DiagnosticSeverity.Error, warning: DiagnosticSeverity.Warning, info: DiagnosticSeverity.Information } as const;
 

@@ -9,7 +9,7 @@ import { SpecSourceMap } from './source-map';
 import type { SpecDiagnostic } from './types';
 
 /** The largest spec file read (a spec is a few KiB); parse.ts applies the same limit to text from an editor. */
-export const MAX_SPEC_BYTES = 1 << 20;
+export const MAX_SPEC_BYTES = 256 * 1024;
 
 /**
  * Reads and parses a spec file. Never throws for a bad or missing file: an unreadable file comes back

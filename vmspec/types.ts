@@ -62,7 +62,7 @@ export const DIAGNOSTIC_CODES = {
   'symbol-needs-elf': 'A symbolic entry point with a flat image, which has no symbols.',
   'ignored-key': 'A key that has no effect with the rest of the spec (warning).',
   'unreadable-file': 'The spec file itself cannot be read (missing, a directory, a device or FIFO rather than a regular file).',
-  'too-large': 'The spec is larger (over 1 MiB) or more deeply nested (over 64 levels) than any spec needs; it is not checked further.',
+  'too-large': 'The spec is larger (over 256 KiB) or more deeply nested (over 64 levels) than any spec needs, so it is not checked further; or it has more problems than are shown (200; warning).',
 } as const satisfies Record<string, string>;
 
 /** Codes of the checks that read the boot image (vmspec/image-checks.ts). */
