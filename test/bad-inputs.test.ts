@@ -46,6 +46,9 @@ function fixtureDir(files: Record<string, string | Uint8Array> = {}, name = 'bad
   return sub;
 }
 
+/** A power of two of GiB above this host's RAM. */
+const BIG_GIB = 2 ** Math.ceil(Math.log2(os.totalmem() / 2 ** 30) + 1);
+
 const specText = (image: string, extra = '', memory = '16MiB') =>
   `name: bad\nmemory: ${memory}\nboot:\n  image: ${image}\n  format: elf\n  mode: long\ndevices:\n  serial: { port: 0x3f8 }\n  debug-exit: { port: 0xf4 }\n${extra}`;
 
@@ -291,7 +294,7 @@ const CASES: SpecCase[] = [
     name: 'a directory as image',
     files: (dir) => (fs.mkdirSync(path.join(dir, 'build'), { recursive: true }), { 'vm.vmspec': specText('build') }),
     check: { at: '4:10', code: 'image-missing', message: 'the image {dir}/build is a directory; point boot.image at the image file' },
-    run: 'image {dir}/build is a directory; point boot.image at a file',
+    run: 'image {dir}/build is a directory; point boot.image at a regular file',
   },
   {
     name: 'an empty image',
@@ -332,11 +335,12 @@ const CASES: SpecCase[] = [
   },
   {
     name: 'memory above the host\'s RAM',
-    files: () => ({ 'vm.vmspec': specText('guest.elf', '', `${2 ** Math.ceil(Math.log2(os.totalmem() / 2 ** 30) + 1)}GiB`), 'guest.elf': elf() }),
+    // Beyond 4079 MiB guest RAM comes as ram regions above 4 GiB (memory would cover KVM's reserved pages).
+    files: () => ({ 'vm.vmspec': specText('guest.elf', `regions:\n  - { name: big, gpa: 0x100000000, size: ${BIG_GIB * 1024 - 16}MiB, kind: ram }\n`), 'guest.elf': elf() }),
     check: {
-      at: '2:1',
+      at: '11:5',
       code: 'host-memory',
-      message: `memory ${2 ** Math.ceil(Math.log2(os.totalmem() / 2 ** 30) + 1)} GiB is more than this host's RAM ({ram}); lower memory to fit in the host's RAM`,
+      message: `guest RAM ${BIG_GIB} GiB (memory and ram regions) is more than this host's RAM ({ram}); lower memory or the ram regions to fit in the host's RAM`,
     },
   },
 ];
@@ -397,7 +401,7 @@ describe('bad inputs: images and specs', () => {
     const check = vmscope(['check', spec], asNobody);
     if (/EACCES/.test(check.stderr) && check.stderr.includes(ROOT)) return t.skip('the checkout is not readable by nobody');
     assert.equal(check.code, 1);
-    assert.equal(check.stderr.split('\n')[0], `${spec}:4:10: error: the image ${dir}/guest.elf cannot be read (EACCES); check its permissions [image-missing]`);
+    assert.equal(check.stderr.split('\n')[0], `${spec}:4:10: error: the image ${dir}/guest.elf is not readable (permission denied); check its permissions [image-missing]`);
     const run = vmscope(['run', spec], asNobody);
     assert.equal(run.code, 125);
     assert.equal(run.stderr, `vmscope: image ${dir}/guest.elf is not readable; check its permissions\n`);

@@ -3,11 +3,13 @@
 // vCPUs with CPUID and their initial state, and picks the devices. Everything it needs from the spec comes
 // through vmspec/'s VmSpec; everything it produces is a Machine.
 
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { VmSpec } from '../vmspec/types';
+import { MAX_IMAGE_BYTES } from '../vmspec/image-checks';
+import { readRegularFile } from '../common/read-file';
 import { gpa, gva, hex, type Gva } from '../common/address';
-import { BootArea, KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, MAX_LOW_RAM } from './boot/layout';
+import { BootArea, KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR } from './boot/layout';
+import { KVM_RESERVED, MAX_LOW_RAM_MIB, overlapsKvmReserved } from '../vmspec/kvm-reserved';
 import { BootStateError, initialState, type EntryMode, type InitialState } from './boot/cpu-state';
 import { e820Map } from './boot/e820';
 import { acpiTables, ACPI_TABLES_GPA, type AcpiTables } from './boot/acpi';
@@ -50,7 +52,6 @@ export interface MemoryLayoutEntry {
   size: number;
 }
 
-const KIB = 1024;
 /** CPUID.1:ECX bit 5: VMX. */
 const CPUID_1_ECX_VMX = 1 << 5;
 
@@ -58,12 +59,12 @@ const CPUID_1_ECX_VMX = 1 << 5;
 export function memoryLayout(spec: Pick<VmSpec, 'memory' | 'regions'>): MemoryLayoutEntry[] {
   const entries: MemoryLayoutEntry[] = [{ name: 'ram', kind: 'ram', gpa: 0, size: spec.memory }];
   for (const r of spec.regions) entries.push({ name: r.name, kind: r.kind, gpa: r.gpa, size: r.size });
-  const reserved = { start: KVM_IDENTITY_MAP_ADDR, end: KVM_TSS_ADDR + 3 * 4 * KIB };
+  // vmspec's semantic checks report this with a position (reserved-overlap); this is the backstop for specs built in code.
   for (const e of entries) {
-    if (e.kind !== 'mmio' && e.gpa < reserved.end && reserved.start < e.gpa + e.size) {
+    if (e.kind !== 'mmio' && overlapsKvmReserved(e.gpa, e.size)) {
       throw new BuildError(
-        `${e.name} (${hex(e.gpa)}..${hex(e.gpa + e.size)}) overlaps the pages KVM reserves at ${hex(reserved.start)}..${hex(reserved.end)}`,
-        e.name === 'ram' ? `keep memory at or below ${MAX_LOW_RAM / (1024 * 1024)} MiB` : 'move the region',
+        `${e.name} (${hex(e.gpa)}..${hex(e.gpa + e.size)}) overlaps the pages KVM reserves at ${hex(KVM_RESERVED.start)}..${hex(KVM_RESERVED.end)}`,
+        e.name === 'ram' ? `use at most ${MAX_LOW_RAM_MIB}MiB of memory, and a ram region at 0x100000000 or above for more` : 'move the region',
       );
     }
   }
@@ -74,16 +75,21 @@ function readImage(spec: VmSpec): Uint8Array {
   return readBootFile(spec.boot.image, 'image', 'boot.image', 'build the guest first (e.g. make), or fix boot.image');
 }
 
-/** Reads a file the spec names (image, initrd, module, symbols), failing with what is wrong and the key to fix. */
+/**
+ * Reads a file the spec names (image, initrd, module, symbols), failing with what is wrong and the key to fix.
+ * Only regular files: a device such as /dev/zero or a FIFO would never end (common/read-file.ts).
+ */
 function readBootFile(file: string, what: string, key: string, missingFix: string): Uint8Array {
-  try {
-    return fs.readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new BuildError(`${what} ${file} does not exist`, missingFix);
-    if (code === 'EACCES') throw new BuildError(`${what} ${file} is not readable`, 'check its permissions');
-    if (code === 'EISDIR') throw new BuildError(`${what} ${file} is a directory`, `point ${key} at a file`);
-    throw new BuildError(`cannot read ${what} ${file} (${code ?? String(e)})`, `fix ${key}, or check the file`);
+  const r = readRegularFile(file, MAX_IMAGE_BYTES, `a ${what}`);
+  if (r.ok) return r.bytes;
+  switch (r.code) {
+    case 'ENOENT':
+      throw new BuildError(`${what} ${file} does not exist`, missingFix);
+    case 'EACCES':
+    case 'EPERM':
+      throw new BuildError(`${what} ${file} is not readable`, 'check its permissions');
+    default:
+      throw new BuildError(`${what} ${file} ${r.problem}`, `point ${key} at a regular file`);
   }
 }
 
@@ -214,9 +220,8 @@ function withImageRegions(layout: MemoryLayoutEntry[], image: LoadedImage): Memo
   for (const r of image.regions ?? []) {
     const clash = out.find((l) => r.gpa < l.gpa + l.size && l.gpa < r.gpa + r.size);
     if (clash) throw new BuildError(`the image's ${r.name} (${hex(r.gpa)}..${hex(r.gpa + r.size)}) overlaps ${clash.name} (${hex(clash.gpa)}..${hex(clash.gpa + clash.size)})`, 'move or remove that region');
-    const reserved = { start: KVM_IDENTITY_MAP_ADDR, end: KVM_TSS_ADDR + 3 * 4 * KIB };
-    if (r.gpa < reserved.end && reserved.start < r.gpa + r.size) {
-      throw new BuildError(`the image's ${r.name} (${hex(r.gpa)}..${hex(r.gpa + r.size)}) overlaps the pages KVM reserves at ${hex(reserved.start)}..${hex(reserved.end)}`, 'use a ROM of at most 16 MiB');
+    if (overlapsKvmReserved(r.gpa, r.size)) {
+      throw new BuildError(`the image's ${r.name} (${hex(r.gpa)}..${hex(r.gpa + r.size)}) overlaps the pages KVM reserves at ${hex(KVM_RESERVED.start)}..${hex(KVM_RESERVED.end)}`, 'use a ROM of at most 16 MiB');
     }
     out.push({ name: r.name, kind: r.kind, gpa: r.gpa, size: r.size });
   }

@@ -56,10 +56,18 @@ export function checkHost(result: SpecParseResult, host: HostFacts = thisHost())
   if (!spec) return [];
   const out: SpecDiagnostic[] = [];
   const mem = result.ranges.locate(['memory'], 'key');
-  if (spec.memory !== undefined && spec.memory > host.memoryBytes) {
-    out.push({ severity: 'error', code: 'host-memory', message: `memory ${formatSize(spec.memory)} is more than this host's RAM (${roughSize(host.memoryBytes)}); lower memory to fit in the host's RAM`, range: mem });
-  } else if (spec.memory !== undefined && spec.memory > host.memoryBytes / 2) {
-    out.push({ severity: 'warning', code: 'host-memory', message: `memory ${formatSize(spec.memory)} is more than half of this host's RAM (${roughSize(host.memoryBytes)}); the host may swap`, range: mem });
+  // Guest RAM is memory plus the ram regions (memory stops below KVM's reserved pages, so more RAM comes as regions).
+  const ramRegions = (spec.regions ?? []).flatMap((r, index) => (r && r.kind === 'ram' && typeof r.size === 'number' ? [{ index, size: r.size }] : []));
+  const regionBytes = ramRegions.reduce((sum, r) => sum + r.size, 0);
+  const total = (spec.memory ?? 0) + regionBytes;
+  const what = regionBytes > 0 ? `guest RAM ${formatSize(total)} (memory and ram regions)` : `memory ${formatSize(total)}`;
+  const lower = regionBytes > 0 ? 'lower memory or the ram regions' : 'lower memory';
+  const largest = ramRegions.reduce<(typeof ramRegions)[number] | undefined>((big, r) => (!big || r.size > big.size ? r : big), undefined);
+  const where = largest && largest.size > (spec.memory ?? 0) ? result.ranges.locate(['regions', largest.index]) : mem;
+  if (total > host.memoryBytes) {
+    out.push({ severity: 'error', code: 'host-memory', message: `${what} is more than this host's RAM (${roughSize(host.memoryBytes)}); ${lower} to fit in the host's RAM`, range: where });
+  } else if (total > host.memoryBytes / 2) {
+    out.push({ severity: 'warning', code: 'host-memory', message: `${what} is more than half of this host's RAM (${roughSize(host.memoryBytes)}); the host may swap`, range: where });
   }
   if (spec.vcpus !== undefined && spec.vcpus > host.cpus) {
     const ratio = (spec.vcpus / host.cpus).toFixed(1).replace(/\.0$/, '');

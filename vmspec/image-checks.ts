@@ -6,6 +6,7 @@
 
 import { hex } from '../common/address';
 import * as fs from 'node:fs';
+import { readRegularFile, readRegularHead, regularFileProblem } from '../common/read-file';
 import { isElf, parseElf } from '../formats/elf';
 import { BzImageError, kernelLoadAddress, parseSetupHeader, type SetupHeader } from '../formats/bzimage';
 import { romSizeProblem } from '../formats/firmware-rom';
@@ -34,6 +35,9 @@ export interface ImageFacts {
 
 const cache = new Map<string, { mtimeMs: number; size: number; facts: ImageFacts }>();
 
+/** The largest boot image vmscope reads (the runner's limit too: vmm/builder.ts). */
+export const MAX_IMAGE_BYTES = 2 ** 31;
+
 /** What an image holds, cached by path, mtime and size (shared by the checks, hover and completion). */
 export function imageFacts(file: string): ImageFacts | { missing: string } {
   let st: fs.Stats;
@@ -43,15 +47,13 @@ export function imageFacts(file: string): ImageFacts | { missing: string } {
     const code = (e as NodeJS.ErrnoException).code;
     return { missing: code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})` };
   }
-  if (st.isDirectory()) return { missing: 'is a directory' };
+  // A device or FIFO would be read forever (/dev/zero) or block (a FIFO); readRegularFile checks again on the open file.
+  if (!st.isFile()) return { missing: regularFileProblem(file) ?? 'is not a regular file' };
   const hit = cache.get(file);
   if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.facts;
-  let bytes: Uint8Array;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    return { missing: `cannot be read (${(e as NodeJS.ErrnoException).code})` };
-  }
+  const read = readRegularFile(file, MAX_IMAGE_BYTES, 'a boot image');
+  if (!read.ok) return { missing: read.problem };
+  const bytes: Uint8Array = read.bytes;
   const facts: ImageFacts = {
     elf: isElf(bytes),
     size: bytes.length,
@@ -114,7 +116,7 @@ export function checkImage(result: SpecParseResult): SpecDiagnostic[] {
   const facts = imageFacts(spec.boot.image);
   if ('missing' in facts) {
     // Only a missing file is fixed by building; a directory or an unreadable file by naming another.
-    const fix = facts.missing === 'does not exist' ? 'build the guest first, or fix the path' : /EACCES|EPERM/.test(facts.missing) ? 'check its permissions' : 'point boot.image at the image file';
+    const fix = facts.missing === 'does not exist' ? 'build the guest first, or fix the path' : /EACCES|EPERM|permission denied/.test(facts.missing) ? 'check its permissions' : 'point boot.image at the image file';
     diag('error', 'image-missing', `the image ${spec.boot.image} ${facts.missing}; ${fix}`, at(['boot', 'image']));
     return out;
   }
@@ -186,14 +188,13 @@ export function checkImage(result: SpecParseResult): SpecDiagnostic[] {
 /** The other files boot names: they exist, and a symbols file holds symbols. Reads no more than the head of a symbols file. */
 function checkBootFiles(spec: VmSpec, diag: Diag, at: (p: Array<string | number>) => SpecRange): void {
   const missing = (file: string): string | undefined => {
+    const problem = regularFileProblem(file);
+    if (problem) return problem;
     try {
-      const st = fs.statSync(file);
-      if (st.isDirectory()) return 'is a directory';
       fs.accessSync(file, fs.constants.R_OK);
       return undefined;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      return code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`;
+      return `cannot be read (${(e as NodeJS.ErrnoException).code})`;
     }
   };
   const files: Array<{ file: string; path: Array<string | number>; what: string }> = [];
@@ -210,7 +211,7 @@ function checkBootFiles(spec: VmSpec, diag: Diag, at: (p: Array<string | number>
     diag('error', 'boot-file-missing', `the symbol file ${sym} ${why}; point boot.symbols at a System.map or an ELF vmlinux`, at(['boot', 'symbols']));
     return;
   }
-  const head = readHead(sym, 4096);
+  const head = readRegularHead(sym, 4096);
   if (isElf(head)) return;
   const text = new TextDecoder().decode(head);
   const map = parseSystemMap(text.slice(0, text.lastIndexOf('\n') + 1 || text.length));
@@ -218,16 +219,6 @@ function checkBootFiles(spec: VmSpec, diag: Diag, at: (p: Array<string | number>
     diag('warning', 'symbols-placeholder', `${sym} is a placeholder System.map ("${map.placeholder}"), with no symbols; install that -dbg package and use its System.map, or point boot.symbols at its vmlinux`, at(['boot', 'symbols']));
   } else if (!looksLikeSystemMap(text)) {
     diag('error', 'symbols-format', `${sym} is neither an ELF file nor a System.map (lines of "address type name")`, at(['boot', 'symbols']));
-  }
-}
-
-function readHead(file: string, n: number): Uint8Array {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = new Uint8Array(n);
-    return buf.subarray(0, fs.readSync(fd, buf, 0, n, 0));
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

@@ -167,6 +167,9 @@ const CASES: Record<Exclude<keyof typeof DIAGNOSTIC_CODES, 'unreadable-file'>, {
   'load-outside-memory': { text: minimal('', '  format: flat\n  load: 0x2000000\n'), at: '5:9', says: /0x2000000 is outside guest RAM \[0x0, 0x1000000\)/ },
   'symbol-needs-elf': { text: minimal('', '  format: flat\n  entry: _start\n'), at: '5:10', says: /flat image has no symbols/ },
   'ignored-key': { text: minimal('', '  format: elf\n  load: 0x200000\n'), at: '5:3', says: /ignored for ELF/, severity: 'warning' },
+  'reserved-overlap': { text: 'name: a\nmemory: 6GiB\nboot: { image: a }\n', at: '2:9', says: /memory 6 GiB covers the pages KVM reserves at \[0xfeffc000, 0xff000000\); use at most 4079MiB/ },
+  // The 65th bracket (column 3 + 65) is the first level past the limit.
+  'too-large': { text: `name: a\nboot: { image: a }\nx: ${'['.repeat(100)}\n`, at: '3:68', says: /nesting deeper than 64 levels/ },
 };
 
 for (const [code, c] of Object.entries(CASES)) {
@@ -345,7 +348,7 @@ test('loadSpecFile reads a file, resolves against its directory, and turns a mis
     assert.equal(missing.spec, undefined);
     assert.equal(missing.diagnostics.length, 1);
     assert.equal(missing.diagnostics[0]!.code, 'unreadable-file');
-    assert.match(missing.diagnostics[0]!.message, /no such file/);
+    assert.match(missing.diagnostics[0]!.message, /does not exist/);
     assert.match(loadSpecFile(dir).diagnostics[0]!.message, /is a directory/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 
 import * as path from 'node:path';
 import { type ObjectSchema, vmSpecSchema } from './schema';
-import { walkText } from './schema-walk';
+import { droppedDiagnostic, walkText } from './schema-walk';
 import { checkSemantics } from './semantic-checks';
 import type { SpecSourceMap } from './source-map';
 import type { Loose, Parsed, SpecDiagnostic, VmSpec } from './types';
@@ -46,7 +46,8 @@ export function parseSpec(text: string, file: string, options: ParseOptions = {}
   const loose = value as Loose<Parsed>;
   if (loose) checkSemantics(loose, walker);
 
-  const diagnostics = sortByPosition(walker.diagnostics);
+  const dropped = droppedDiagnostic(walker);
+  const diagnostics = sortByPosition(dropped ? [...walker.diagnostics, dropped] : walker.diagnostics);
   const result: SpecParseResult = { diagnostics, ranges: walker.map };
   if (loose) result.partial = loose;
   if (!diagnostics.some((d) => d.severity === 'error')) {
@@ -67,7 +68,8 @@ export function checkAgainstSchema(
   dir: string,
 ): { value: unknown; diagnostics: SpecDiagnostic[]; ranges: SpecSourceMap } {
   const { value, walker } = walkText(text, schema, dir);
-  return { value, diagnostics: sortByPosition(walker.diagnostics), ranges: walker.map };
+  const dropped = droppedDiagnostic(walker);
+  return { value, diagnostics: sortByPosition(dropped ? [...walker.diagnostics, dropped] : walker.diagnostics), ranges: walker.map };
 }
 
 function sortByPosition(diagnostics: SpecDiagnostic[]): SpecDiagnostic[] {

@@ -3,28 +3,52 @@
 // the rules that span several keys are in semantic-checks.ts.
 
 import * as path from 'node:path';
-import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter } from 'yaml';
 import type { Document, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { didYouMean } from './did-you-mean';
 import { type AddressSchema, type ArraySchema, type EnumSchema, type ObjectSchema, type SchemaNode, propertyName } from './schema';
 import { SpecSourceMap, formatPath, zeroRange } from './source-map';
 import type { SpecDiagnostic, SpecDiagnosticCode, SpecPath, SpecPosition, SpecRange, SpecSeverity } from './types';
 import { GPA_LIMIT, formatHex, formatSize, looksNumeric, parseAddress, parseIntegerLiteral, parseSize } from './units';
-import { parsePiecewise, YAML_OPTIONS, type YamlChunkCache } from './yaml-chunks';
+import { MAX_NESTING, parsePiecewise, parseYaml, type YamlChunkCache } from './yaml-chunks';
+import { escapeText, quoteText } from './message-text';
+
+/** The longest spec text checked, in UTF-16 units (load.ts refuses bigger files before reading them). */
+export const MAX_SPEC_CHARS = 256 * 1024;
+
+/**
+ * Problems reported per spec; past it they are counted, not described (a did-you-mean per unknown key cost
+ * 150 µs, so 50,000 of them took seconds, and an editor cannot show them anyway).
+ */
+export const MAX_DIAGNOSTICS = 200;
 
 /**
  * Parses `text` (re-using `pieces` of its earlier versions when given) and walks it against `schema`. `value` holds
  * whatever is valid; the walker holds the diagnostics and the source map, and takes further reports.
  */
 export function walkText(text: string, schema: ObjectSchema, dir: string, pieces?: YamlChunkCache): { value: unknown; walker: Walker } {
+  const lineLengths = () => text.split('\n').map((l) => l.replace(/\r$/, '').length);
+  // A spec is a few KiB; megabytes are the wrong file, and would cost the editor seconds per keystroke.
+  if (text.length > MAX_SPEC_CHARS) {
+    const walker = new Walker(undefined, new LineCounter(), dir, schema, []);
+    walker.report('error', 'too-large', `this text is ${sizeOf(text.length)}, more than a spec may be (${sizeOf(MAX_SPEC_CHARS)}); is it the right file?`, zeroRange());
+    return { value: undefined, walker };
+  }
   let lineCounter = new LineCounter();
   let doc = pieces ? parsePiecewise(text, pieces, lineCounter) : undefined;
   if (!doc) {
     lineCounter = new LineCounter();
     // Integers come back as bigint so a 64-bit address is exact; the walker narrows to number where the schema says so.
-    doc = parseDocument(text, { lineCounter, ...YAML_OPTIONS });
+    const parsed = parseYaml(text, lineCounter);
+    if (!('doc' in parsed)) {
+      const walker = new Walker(undefined, lineCounter, dir, schema, lineLengths());
+      const at = walker.offsets(parsed.tooDeep.offset, parsed.tooDeep.offset);
+      walker.report('error', 'too-large', `nesting deeper than ${MAX_NESTING} levels starts here; a spec needs five at most, so nothing else was checked`, at);
+      return { value: undefined, walker };
+    }
+    doc = parsed.doc;
   }
-  const walker = new Walker(doc, lineCounter, dir, schema, text.split('\n').map((l) => l.replace(/\r$/, '').length));
+  const walker = new Walker(doc, lineCounter, dir, schema, lineLengths());
 
   for (const e of doc.errors) {
     walker.report('error', e.code === 'DUPLICATE_KEY' ? 'duplicate-key' : 'yaml-syntax', yamlMessage(e.message), walker.offsets(e.pos[0], e.pos[1]));
@@ -48,6 +72,17 @@ export function walkText(text: string, schema: ObjectSchema, dir: string, pieces
   return { value, walker };
 }
 
+/** The count of problems past MAX_DIAGNOSTICS as one last diagnostic (parse.ts adds it after the semantic checks). */
+export function droppedDiagnostic(walker: Walker): SpecDiagnostic | undefined {
+  if (walker.dropped === 0) return undefined;
+  return {
+    severity: 'warning',
+    code: 'too-large',
+    message: `${walker.dropped} more problems are not shown (at most ${MAX_DIAGNOSTICS} are); fix these first`,
+    range: zeroRange(),
+  };
+}
+
 type YamlNode = Scalar | YAMLMap | YAMLSeq;
 
 /** A key as written: its value node (null when empty) and ranges. */
@@ -63,7 +98,8 @@ export class Walker {
   readonly map: SpecSourceMap;
 
   constructor(
-    private readonly doc: Document,
+    /** undefined when the text was refused before parsing (too large, too deep). */
+    private readonly doc: Document | undefined,
     private readonly lines: LineCounter,
     private readonly dir: string,
     private readonly root: ObjectSchema,
@@ -83,7 +119,19 @@ export class Walker {
     range: SpecRange,
     extra: Pick<SpecDiagnostic, 'suggestion' | 'related'> = {},
   ): void {
+    if (this.full) {
+      this.dropped++;
+      return;
+    }
     this.diagnostics.push({ severity, code, message, range, ...extra });
+  }
+
+  /** Problems past MAX_DIAGNOSTICS, counted only. */
+  dropped = 0;
+
+  /** Whether further problems are only counted. */
+  get full(): boolean {
+    return this.diagnostics.length >= MAX_DIAGNOSTICS;
   }
 
   private position(offset: number): SpecPosition {
@@ -102,7 +150,7 @@ export class Walker {
    * null stands for an empty value (`key:`), which is not the same as an absent key.
    */
   private resolve(node: unknown): YamlNode | null {
-    const target = isAlias(node) ? node.resolve(this.doc) : node;
+    const target = isAlias(node) && this.doc ? node.resolve(this.doc) : node;
     // The YAML parser accepts an alias to an anchor that does not exist (it only fails on toJS), so say so here.
     if (isAlias(node) && target === undefined) {
       this.report('error', 'yaml-syntax', `alias *${node.source} has no anchor &${node.source} before it`, this.rangeOf(node, zeroRange()));
@@ -163,7 +211,8 @@ export class Walker {
     }
     // A default that depends on a sibling can only be chosen once the sibling is parsed.
     for (const [key, child] of Object.entries(schema.properties)) {
-      if (child.type !== 'address' || !child.defaultFrom || written.has(key)) continue;
+      // An empty value (`load: ~`, `load:`) takes the default like an absent key; only a written value does not.
+      if (child.type !== 'address' || !child.defaultFrom || (written.get(key)?.node ?? null) !== null) continue;
       const sibling = out[propertyName(child.defaultFrom.key)];
       out[propertyName(key)] = typeof sibling === 'string' ? child.defaultFrom.values[sibling] : undefined;
     }
@@ -216,8 +265,8 @@ export class Walker {
           seen.set(id, i);
         } else {
           const idPath = [...itemPath, schema.uniqueBy];
-          this.report('error', 'duplicate-name', `${label(p)} has two entries with ${schema.uniqueBy} "${id}"`, this.map.locate(idPath), {
-            related: [{ message: `first "${id}" is here`, range: this.map.locate([...p, first, schema.uniqueBy]) }],
+          this.report('error', 'duplicate-name', `${label(p)} has two entries with ${schema.uniqueBy} ${quoteText(id)}`, this.map.locate(idPath), {
+            related: [{ message: `first ${quoteText(id)} is here`, range: this.map.locate([...p, first, schema.uniqueBy]) }],
           });
         }
       }
@@ -238,7 +287,7 @@ export class Walker {
       case 'string': {
         if (typeof raw !== 'string') {
           const quoted = node.source ?? String(raw);
-          this.report('error', 'wrong-type', `${label(p)} must be a string, not ${describe(node)}; quote it ("${quoted}") if that is the intended text`, at, {
+          this.report('error', 'wrong-type', `${label(p)} must be a string, not ${describe(node)}; quote it ("${escapeText(quoted, 60)}") if that is the intended text`, at, {
             suggestion: JSON.stringify(quoted),
           });
           return undefined;
@@ -293,7 +342,7 @@ export class Walker {
   private address(schema: AddressSchema, node: Scalar, raw: unknown, text: string | undefined, p: SpecPath, at: SpecRange): unknown {
     if (schema.symbol && typeof raw === 'string' && !looksNumeric(raw)) {
       if (/^[^\s"'#]+$/.test(raw)) return raw;
-      this.report('error', 'bad-address', `"${raw}" is neither an address nor a symbol name`, at);
+      this.report('error', 'bad-address', `${quoteText(raw)} is neither an address nor a symbol name`, at);
       return undefined;
     }
     const n = typeof raw === 'bigint' ? parseAddress(raw) : text !== undefined ? parseAddress(text) : undefined;
@@ -341,23 +390,27 @@ export class Walker {
     if (schema.values.includes(value)) return value;
     const guess = didYouMean(value, schema.values);
     const hint = guess !== undefined ? ` (did you mean "${guess}"?)` : '';
-    this.report('error', 'unknown-value', `unknown ${label(p)} "${value}": expected one of ${schema.values.join(', ')}${hint}`, at,
+    this.report('error', 'unknown-value', `unknown ${label(p)} ${quoteText(value)}: expected one of ${schema.values.join(', ')}${hint}`, at,
       guess !== undefined ? { suggestion: guess } : {});
     return undefined;
   }
 
   private unknownKey(key: string, candidates: readonly string[], p: SpecPath, at: SpecRange): void {
+    if (this.full) {
+      this.dropped++;
+      return;
+    }
     const guess = didYouMean(key, candidates);
     let hint = '';
     if (guess !== undefined) {
       hint = ` (did you mean "${guess}"?)`;
     } else {
       const home = findKeyElsewhere(key, this.root, [])[0];
-      if (home !== undefined) hint = ` ("${key}" belongs under "${home}")`;
+      if (home !== undefined) hint = ` (${quoteText(key)} belongs under "${home}")`;
     }
     const where = p.length > 0 ? ` in ${label(p)}` : '';
     // An error, not a warning: a misspelt key would otherwise silently fall back to its default.
-    this.report('error', 'unknown-key', `unknown key "${key}"${where}${hint}`, at,
+    this.report('error', 'unknown-key', `unknown key ${quoteText(key)}${where}${hint}`, at,
       guess !== undefined ? { suggestion: guess } : {});
   }
 }
@@ -392,10 +445,14 @@ function describe(node: unknown): string {
   const v = node.value;
   if (v === null) return 'empty';
   if (typeof v === 'boolean') return String(v);
-  if (typeof v === 'bigint') return `the integer ${node.source ?? String(v)}`;
-  if (typeof v === 'number') return `the number ${node.source ?? String(v)}`;
-  if (typeof v === 'string') return `the string "${v}"`;
+  if (typeof v === 'bigint') return `the integer ${escapeText(node.source ?? String(v), 40)}`;
+  if (typeof v === 'number') return `the number ${escapeText(node.source ?? String(v), 40)}`;
+  if (typeof v === 'string') return `the string ${quoteText(v)}`;
   return 'a value of another type';
+}
+
+function sizeOf(chars: number): string {
+  return chars >= 1 << 20 ? `${(chars / (1 << 20)).toFixed(1).replace(/\.0$/, '')} MiB` : `${Math.ceil(chars / 1024)} KiB`;
 }
 
 function yamlMessage(message: string): string {

@@ -135,7 +135,8 @@ export const vmSpecSchema = {
         'Bytes as an integer, or a binary size such as `16MiB`, `512 KiB`, `1GiB` (`KiB`, `MiB`, `GiB`, `TiB`). ' +
         'SI-looking suffixes (`16M`, `16MB`) are rejected as ambiguous. ' +
         'Must be a multiple of 4 KiB (KVM memory slots are page-granular). Default `16MiB`. ' +
-        'There is no PCI hole: extra `regions` must lie above RAM.',
+        'There is no PCI hole: extra `regions` must lie above RAM. At most `4079MiB`: RAM must end below the pages KVM reserves at ' +
+        '`0xfeffc000`..`0xff000000`; put more in a `ram` region at `0x100000000` or above.',
     },
     vcpus: {
       type: 'integer',

@@ -7,6 +7,8 @@ import type { Walker } from './schema-walk';
 import type { Loose, Parsed } from './types';
 import { isProtocolFormat, platformOf } from './platform';
 import { GPA_LIMIT, PAGE_SIZE, formatHex, formatRange, formatSize } from './units';
+import { quoteText } from './message-text';
+import { KVM_RESERVED, MAX_LOW_RAM_MIB, overlapsKvmReserved } from './kvm-reserved';
 
 /** Reports through `w`, at the ranges of its source map, on whatever of the spec is valid on its own. */
 export function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
@@ -18,7 +20,8 @@ export function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
   const regions: Placed[] = [];
   (v.regions ?? []).forEach((r, index) => {
     if (!r || r.gpa === undefined || r.size === undefined) return;
-    regions.push({ index, name: r.name ?? `#${index}`, gpa: r.gpa, end: r.gpa + r.size, kind: r.kind });
+    // The name as a message shows it: quoted and escaped (it is the user's text).
+    regions.push({ index, name: r.name !== undefined ? quoteText(r.name, 40) : `#${index}`, gpa: r.gpa, end: r.gpa + r.size, kind: r.kind });
   });
 
   // For each region, the earlier regions (in the order written) it overlaps: a sweep over the regions sorted by start,
@@ -36,17 +39,17 @@ export function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
   for (const list of earlierOverlaps) list.sort((x, y) => x - y);
   for (const [i, r] of regions.entries()) {
     const at = (key: string) => map.locate(['regions', r.index, key]);
-    const desc = `region "${r.name}" ${formatRange(r.gpa, r.end)}`;
+    const desc = `region ${r.name} ${formatRange(r.gpa, r.end)}`;
     if (r.end > GPA_LIMIT) {
       w.report('error', 'out-of-range', `${desc} ends beyond the 52-bit guest-physical address space`, at('size'));
     }
     // Only ram and rom become KVM memory slots, which are page-granular; MMIO is any unbacked GPA, so any size works.
     if (r.kind === 'ram' || r.kind === 'rom') {
       if (r.gpa % PAGE_SIZE !== 0) {
-        w.report('error', 'misaligned', `${r.kind} region "${r.name}" starts at ${formatHex(r.gpa)}, which is not 4 KiB aligned (KVM memory slots are page-granular)`, at('gpa'));
+        w.report('error', 'misaligned', `${r.kind} region ${r.name} starts at ${formatHex(r.gpa)}, which is not 4 KiB aligned (KVM memory slots are page-granular)`, at('gpa'));
       }
       if ((r.end - r.gpa) % PAGE_SIZE !== 0) {
-        w.report('error', 'misaligned', `${r.kind} region "${r.name}" is ${formatSize(r.end - r.gpa)}, not a multiple of 4 KiB (KVM memory slots are page-granular)`, at('size'));
+        w.report('error', 'misaligned', `${r.kind} region ${r.name} is ${formatSize(r.end - r.gpa)}, not a multiple of 4 KiB (KVM memory slots are page-granular)`, at('size'));
       }
     }
     if (memory !== undefined && r.gpa < memory) {
@@ -55,9 +58,24 @@ export function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
     }
     for (const j of earlierOverlaps[i]!) {
       const other = regions[j]!;
-      w.report('error', 'region-overlap', `${desc} overlaps region "${other.name}" ${formatRange(other.gpa, other.end)}; move it to ${formatHex(other.end)} or above, or make one of them smaller`, at('gpa'), {
-        related: [{ message: `region "${other.name}" is here`, range: map.locate(['regions', other.index]) }],
+      w.report('error', 'region-overlap', `${desc} overlaps region ${other.name} ${formatRange(other.gpa, other.end)}; move it to ${formatHex(other.end)} or above, or make one of them smaller`, at('gpa'), {
+        related: [{ message: `region ${other.name} is here`, range: map.locate(['regions', other.index]) }],
       });
+    }
+  }
+
+  // KVM's private pages: RAM and every backed region must miss them. The builder refuses the same layouts
+  // (vmm/builder.ts memoryLayout), so check, the language server and run agree.
+  const reserved = formatRange(KVM_RESERVED.start, KVM_RESERVED.end);
+  if (memory !== undefined && overlapsKvmReserved(0, memory)) {
+    w.report('error', 'reserved-overlap',
+      `memory ${formatSize(memory)} covers the pages KVM reserves at ${reserved}; use at most ${MAX_LOW_RAM_MIB}MiB, and a ram region at 0x100000000 or above for more`,
+      map.locate(['memory']), { suggestion: `${MAX_LOW_RAM_MIB}MiB` });
+  }
+  for (const r of regions) {
+    if ((r.kind === 'ram' || r.kind === 'rom') && overlapsKvmReserved(r.gpa, r.end - r.gpa)) {
+      w.report('error', 'reserved-overlap', `${r.kind} region ${r.name} ${formatRange(r.gpa, r.end)} covers the pages KVM reserves at ${reserved}; move it`,
+        map.locate(['regions', r.index, 'gpa']));
     }
   }
 
@@ -109,7 +127,7 @@ export function checkSemantics(v: NonNullable<Loose<Parsed>>, w: Walker): void {
     }
   }
   if (typeof boot.entry === 'string' && boot.format === 'flat') {
-    w.report('error', 'symbol-needs-elf', `entry "${boot.entry}" is a symbol name, but a flat image has no symbols; give an address`, map.locate(['boot', 'entry']));
+    w.report('error', 'symbol-needs-elf', `entry ${quoteText(boot.entry)} is a symbol name, but a flat image has no symbols; give an address`, map.locate(['boot', 'entry']));
   }
   if (typeof boot.entry === 'bigint' && boot.mode !== undefined) {
     const e = boot.entry;

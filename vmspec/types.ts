@@ -55,12 +55,14 @@ export const DIAGNOSTIC_CODES = {
   'unknown-value': 'A value not among the allowed choices of an enumerated key.',
   misaligned: 'A guest-physical address or size that is not a multiple of 4 KiB where KVM requires it.',
   'region-overlap': 'Two guest-physical regions (or a region and RAM) overlap.',
+  'reserved-overlap': 'RAM, or a ram or rom region, covers the pages KVM reserves for itself at 0xfeffc000..0xff000000.',
   'duplicate-name': 'Two regions share a name.',
   'port-conflict': 'Two devices claim the same I/O port.',
   'load-outside-memory': 'A flat image load address that is in neither RAM nor a ram/rom region.',
   'symbol-needs-elf': 'A symbolic entry point with a flat image, which has no symbols.',
   'ignored-key': 'A key that has no effect with the rest of the spec (warning).',
-  'unreadable-file': 'The spec file itself cannot be read.',
+  'unreadable-file': 'The spec file itself cannot be read (missing, a directory, a device or FIFO rather than a regular file).',
+  'too-large': 'The spec is larger (over 256 KiB) or more deeply nested (over 64 levels) than any spec needs, so it is not checked further; or it has more problems than are shown (200; warning).',
 } as const satisfies Record<string, string>;
 
 /** Codes of the checks that read the boot image (vmspec/image-checks.ts). */
@@ -90,7 +92,16 @@ export const HOST_DIAGNOSTIC_CODES = {
   'beyond-phys-width': 'A region ends beyond the guest-physical address width (MAXPHYADDR) of this host.',
 } as const satisfies Record<string, string>;
 
-export type SpecDiagnosticCode = keyof typeof DIAGNOSTIC_CODES | keyof typeof IMAGE_DIAGNOSTIC_CODES | keyof typeof HOST_DIAGNOSTIC_CODES;
+/** Codes of what only assembling the machine finds (`vmscope check` runs the builder's planning; cli/check.ts). */
+export const BUILD_DIAGNOSTIC_CODES = {
+  'image-load': 'The machine cannot be built around the image: a segment on the boot area vmscope writes, a protocol loader\'s limits.',
+} as const satisfies Record<string, string>;
+
+export type SpecDiagnosticCode =
+  | keyof typeof DIAGNOSTIC_CODES
+  | keyof typeof IMAGE_DIAGNOSTIC_CODES
+  | keyof typeof HOST_DIAGNOSTIC_CODES
+  | keyof typeof BUILD_DIAGNOSTIC_CODES;
 
 export type SpecSeverity = 'error' | 'warning' | 'info';
 

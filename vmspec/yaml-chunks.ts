@@ -8,11 +8,100 @@
 // caller back to the whole parse (which then reports the problem itself). vmspec/yaml-chunks.test.ts checks the
 // equivalence on mutated specs.
 
-import { Document, isMap, isNode, isPair, isScalar, isSeq, LineCounter, Pair, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
-import type { Node, ParsedNode } from 'yaml';
+import { Composer, Document, isMap, isNode, isPair, isScalar, isSeq, LineCounter, Pair, Parser, YAMLMap, YAMLParseError, YAMLSeq } from 'yaml';
+import type { CST, Node, ParsedNode } from 'yaml';
 
-/** The options every spec parse uses (integers as bigint so that 64-bit addresses are exact). */
-export const YAML_OPTIONS = { intAsBigInt: true, prettyErrors: false } as const;
+/**
+ * The options every spec parse uses: integers as bigint so that 64-bit addresses are exact; duplicate keys found by
+ * `reportDuplicateKeys` in one pass, since the library's own check compares each key with every earlier one
+ * (a spec of 50,000 keys took 16 s).
+ */
+export const YAML_OPTIONS = { intAsBigInt: true, prettyErrors: false, uniqueKeys: false } as const;
+
+/**
+ * Deeper nesting than this is refused before the document is built: the library builds nodes recursively, so
+ * 10,000 levels overflowed the stack at a depth that varied from run to run. A spec needs five levels at most.
+ */
+export const MAX_NESTING = 64;
+
+/** The YAML of a spec, or where its nesting first passes MAX_NESTING (then nothing is built). */
+export type YamlParse = { doc: Document.Parsed } | { tooDeep: { offset: number } };
+
+/**
+ * parseDocument's work (the first document; more are an error), with the nesting limit and a linear duplicate-key
+ * check. The tokenizer and parser keep their own stacks, so only the building of nodes needs the limit.
+ */
+export function parseYaml(text: string, lineCounter?: LineCounter): YamlParse {
+  const tokens = [...new Parser(lineCounter?.addNewLine).parse(text)];
+  const deep = firstTooDeep(tokens);
+  if (deep !== undefined) return { tooDeep: { offset: deep } };
+  const composer = new Composer(YAML_OPTIONS);
+  let doc: Document.Parsed | undefined;
+  for (const d of composer.compose(tokens, true, text.length)) {
+    if (!doc) {
+      doc = d;
+    } else {
+      doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'));
+      break;
+    }
+  }
+  // compose(…, forceDoc = true) always yields a document.
+  reportDuplicateKeys(doc!);
+  return { doc: doc! };
+}
+
+/** The offset of the first token (in source order) nested deeper than MAX_NESTING, walking the tokens without recursion. */
+function firstTooDeep(tokens: readonly CST.Token[]): number | undefined {
+  const stack: Array<{ t: CST.Token; depth: number }> = [];
+  for (let i = tokens.length - 1; i >= 0; i--) stack.push({ t: tokens[i]!, depth: 0 });
+  while (stack.length > 0) {
+    const { t, depth } = stack.pop()!;
+    if (depth > MAX_NESTING) return t.offset;
+    const children: CST.Token[] = [];
+    switch (t.type) {
+      case 'document':
+        if (t.value) children.push(t.value);
+        break;
+      case 'block-map':
+      case 'block-seq':
+      case 'flow-collection':
+        for (const item of t.items) {
+          if ('key' in item && item.key) children.push(item.key);
+          if (item.value) children.push(item.value);
+        }
+        break;
+      default:
+        break;
+    }
+    const next = t.type === 'document' ? depth : depth + 1;
+    for (let k = children.length - 1; k >= 0; k--) stack.push({ t: children[k]!, depth: next });
+  }
+  return undefined;
+}
+
+/** A DUPLICATE_KEY error, as the library would give, for each scalar key written twice in one mapping. */
+function reportDuplicateKeys(doc: Document.Parsed): void {
+  const todo: unknown[] = [doc.contents];
+  while (todo.length > 0) {
+    const node = todo.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const k = pair.key;
+        if (isScalar(k)) {
+          const id = `${typeof k.value}:${String(k.value)}`;
+          if (seen.has(id) && k.range) doc.errors.push(new YAMLParseError([k.range[0], k.range[1]], 'DUPLICATE_KEY', 'Map keys must be unique'));
+          seen.add(id);
+        } else if (k) {
+          todo.push(k);
+        }
+        todo.push(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) todo.push(item);
+    }
+  }
+}
 
 interface Piece {
   /** The parsed piece; its ranges are relative to `shift`. */
@@ -43,8 +132,10 @@ export class YamlChunkCache {
     let piece = this.pieces.get(text);
     if (piece && piece.round === round) piece = undefined; // the same text twice in one document: parse it again
     if (!piece) {
-      const doc = parseDocument(text, YAML_OPTIONS);
+      const parsed = parseYaml(text);
       this.parsedLast++;
+      if (!('doc' in parsed)) return undefined; // too deep: the whole parse reports it
+      const doc = parsed.doc;
       if (doc.errors.length || doc.warnings.length || doc.contents === null) return undefined;
       const node = want(doc.contents);
       if (!node) return undefined;

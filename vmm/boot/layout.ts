@@ -52,16 +52,6 @@ export const BootInfoArea = {
 /** Identity-mapped range in long mode: the low 4 GiB (covers MMIO below 4 GiB). */
 export const IDENTITY_MAP_BYTES = 4 * 1024 * 1024 * 1024;
 
-/**
- * KVM_SET_TSS_ADDR / KVM_SET_IDENTITY_MAP_ADDR: Intel hosts without
- * unrestricted guest need three pages for the real-mode TSS and one for an
- * identity page table, in guest-physical space that no RAM or region uses.
- * The identity page sits at 0xfeffc000 and the TSS right after it, as QEMU
- * places them: the four pages end at 0xff000000, so a firmware ROM of up to
- * 16 MiB just below 4 GiB misses them (QEMU's older 0xfffbd000 TSS address
- * collides with any BIOS larger than 256 KiB).
- */
-export const KVM_IDENTITY_MAP_ADDR = 0xfeffc000;
-export const KVM_TSS_ADDR = KVM_IDENTITY_MAP_ADDR + 0x1000;
-/** RAM must end below the KVM private pages. */
-export const MAX_LOW_RAM = KVM_IDENTITY_MAP_ADDR;
+// KVM's private pages (KVM_SET_TSS_ADDR / KVM_SET_IDENTITY_MAP_ADDR) are defined with the spec checks that keep
+// RAM and regions off them.
+export { KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, MAX_LOW_RAM } from '../../vmspec/kvm-reserved';
