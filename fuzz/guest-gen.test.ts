@@ -27,6 +27,10 @@ test('each instruction shape encodes as intended in real, protected and long mod
     assert.equal(text(mode, new Asm(mode).movDr(7, true).movDr(3, false).out), `mov dr7, ${wide}; mov ${wide}, dr3`);
     assert.equal(text(mode, new Asm(mode).memAccess(true, 1).memAccess(false, 2).memAccess(true, 4).out), `mov ${mem}, al; mov ax, ${mem}; mov ${mem}, eax`);
   }
+  assert.equal(text('long', new Asm('long').storeDisp(8).throughMemory('lidt').throughMemory('lgdt').throughMemory('ljmp').out), 'mov [rbx+8], eax; lidt [rbx]; lgdt [rbx]; jmp far fword ptr [rbx]');
+  assert.equal(text('real', new Asm('real').storeDisp(8).throughMemory('lidt').movCr(0, true).movSreg(2).loadSystem('ltr').out), 'mov [bx+8], eax; lidt [bx]; mov cr0, eax; mov ss, ax; ltr ax');
+  assert.equal(text('protected', new Asm('protected').pushImm(0x12345678).iret().movCr(4, false).out), 'push 0x12345678; iretd; mov eax, cr4');
+  assert.equal(text('long', new Asm('long').iret().movCr(3, true).out), 'iretq; mov cr3, rax');
   assert.equal(text('real', new Asm('real').address(0xf1234).out), 'mov ax, 0xf123; mov ds, ax; mov bx, 4');
   assert.equal(text('long', new Asm('long').address(0xd0000010).out), 'mov ebx, 0xd0000010');
 });

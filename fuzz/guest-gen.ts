@@ -206,6 +206,36 @@ export class Asm {
     const op = (write ? 0x88 : 0x8a) + (size === 1 ? 0 : 1);
     return this.emit(...(size === 2 ? this.p16 : size === 4 ? this.p32 : []), op, modrm);
   }
+  /** mov [ebx+disp8], eax / mov [bx+disp8], eax (32 bits). */
+  storeDisp(disp: number): this {
+    return this.emit(...this.p32, 0x89, this.mode === 'real' ? 0x47 : 0x43, disp);
+  }
+  /** lgdt/lidt/ljmp through [ebx] / [bx]: 0F 01 /2, 0F 01 /3, FF /5. */
+  throughMemory(op: 'lgdt' | 'lidt' | 'ljmp'): this {
+    const rm = this.mode === 'real' ? 7 : 3;
+    if (op === 'ljmp') return this.emit(0xff, (5 << 3) | rm);
+    return this.emit(0x0f, 0x01, ((op === 'lgdt' ? 2 : 3) << 3) | rm);
+  }
+  /** mov crN, eax (rax in 64-bit mode) or mov eax, crN. */
+  movCr(n: number, write: boolean): this {
+    return this.emit(0x0f, write ? 0x22 : 0x20, 0xc0 | (n << 3));
+  }
+  /** mov sreg, ax (es 0, ss 2, ds 3, fs 4, gs 5). */
+  movSreg(n: number): this {
+    return this.emit(0x8e, 0xc0 | (n << 3));
+  }
+  /** ltr ax / lldt ax. */
+  loadSystem(op: 'ltr' | 'lldt'): this {
+    return this.emit(0x0f, 0x00, op === 'ltr' ? 0xd8 : 0xd0);
+  }
+  /** push imm32 (imm16 in real mode, sign-extended to 64 bits in long mode). */
+  pushImm(v: number): this {
+    return this.mode === 'real' ? this.emit(0x68, v & 0xff, (v >>> 8) & 0xff) : this.emit(0x68, ...this.imm32(v >>> 0));
+  }
+  /** iret in the mode's operand size (iretq in long mode). */
+  iret(): this {
+    return this.mode === 'long' ? this.emit(0x48, 0xcf) : this.emit(0xcf);
+  }
   /** mov drN, eax (rax in 64-bit mode) or mov eax, drN. */
   movDr(n: number, write: boolean): this {
     return this.emit(0x0f, write ? 0x23 : 0x21, 0xc0 | (n << 3));
@@ -278,9 +308,12 @@ export function instructionStream(rng: Rng, mode: GuestMode, memoryMiB: number):
       if (write) a.movImm(R.eax, n === 7 ? (rng.chance(0.5) ? rng.below(0x100) | 0x400 : rng.u32()) : value());
       a.movDr(n, write);
       note('mov dr');
-    } else if (roll < 85) {
+    } else if (roll < 78) {
       deviceSequence(rng, a);
       note('device program');
+    } else if (roll < 87) {
+      cpuState(rng, a, target);
+      note('cpu state');
     } else {
       const misc = rng.below(9);
       if (misc === 0) a.emit(0xfb); // sti
@@ -304,6 +337,68 @@ export function instructionStream(rng: Rng, mode: GuestMode, memoryMiB: number):
   else if (end < 8) a.emit(0x0f, 0x0b);
   else a.emit(...rng.bytes(rng.between(1, 64)));
   return { bytes: Uint8Array.from(a.out), ops: [...used].map(([k, v]) => `${k} x${v}`).join(', ') };
+}
+
+/**
+ * Changes what the runner must read back or deliver through: a GDT or IDT
+ * made of random bytes, control registers, segment and system selectors,
+ * a far jump or an iret through random values.
+ */
+function cpuState(rng: Rng, a: Asm, target: () => number): void {
+  const fill = (at: number, words: number) => {
+    a.address(at);
+    for (let k = 0; k < words; k++) a.movImm(R.eax, rng.u32()).storeDisp(4 * k);
+  };
+  switch (rng.below(6)) {
+    case 0:
+    case 1: {
+      // A descriptor table of random bytes, then lgdt/lidt from a pseudo-descriptor that points at it (or anywhere).
+      const table = a.mode === 'real' ? 0x8000 + rng.below(0x70000) : 0x20_0000 + rng.below(0x20_0000);
+      fill(table, rng.between(2, 24));
+      const limit = rng.chance(0.7) ? rng.pick([0x7, 0xf, 0xff, 0x7ff, 0xffff]) : rng.below(0x10000);
+      const base = rng.chance(0.8) ? table : target();
+      a.address(table + 0x100);
+      a.movImm(R.eax, ((base & 0xffff) << 16) | limit).storeDisp(0);
+      a.movImm(R.eax, base >>> 16).storeDisp(4);
+      a.movImm(R.eax, 0).storeDisp(8);
+      a.throughMemory(rng.chance(0.6) ? 'lidt' : 'lgdt');
+      if (rng.chance(0.6)) a.emit(0xcd, rng.below(256));
+      return;
+    }
+    case 2: {
+      // A control register: CR0 (PE/PG/WP/CD flips), CR3 anywhere, CR4 bits, CR8 in long mode.
+      const n = rng.pick(a.mode === 'long' ? [0, 3, 4, 8] : [0, 3, 4]);
+      if (n === 8) {
+        a.movImm(R.eax, rng.below(16)).emit(0x44, 0x0f, 0x22, 0xc0); // mov cr8, rax
+        return;
+      }
+      a.movCr(n, false);
+      const bits = n === 0 ? rng.pick([1, 1 << 31, 1 << 16, 1 << 30, 1 << 29, 1 << 3, 1 << 2]) : n === 4 ? 1 << rng.below(23) : rng.u32() & ~0xfff;
+      // eax ^= bits, or eax = bits: xor eax, imm32 / mov eax, imm32.
+      if (n === 3 || rng.chance(0.3)) a.movImm(R.eax, bits);
+      else a.emit(...(a.mode === 'real' ? [0x66] : []), 0x35, bits & 0xff, (bits >>> 8) & 0xff, (bits >>> 16) & 0xff, bits >>> 24);
+      a.movCr(n, true);
+      return;
+    }
+    case 3:
+      // A segment register, or the TR/LDTR, from a random selector.
+      a.movImm(R.eax, rng.chance(0.5) ? rng.below(0x40) : rng.below(0x10000));
+      if (rng.chance(0.7)) a.movSreg(rng.pick([0, 2, 3, 4, 5]));
+      else a.loadSystem(rng.chance(0.5) ? 'ltr' : 'lldt');
+      return;
+    case 4: {
+      // A far jump through a random far pointer.
+      const at = a.mode === 'real' ? 0x9000 + rng.below(0x1000) : 0x30_0000 + rng.below(0x1000);
+      fill(at, 3);
+      a.address(at).throughMemory('ljmp');
+      return;
+    }
+    default:
+      // iret through three (or five) random words on the stack.
+      for (let k = a.mode === 'long' ? 5 : 3; k > 0; k--) a.pushImm(rng.chance(0.5) ? rng.below(0x100) : rng.u32());
+      a.iret();
+      return;
+  }
 }
 
 /** Programs one pc device with a sequence that means something to it, with random values where they matter. */

@@ -169,6 +169,9 @@ export async function runGuests(opts: PartOptions, o: GuestsOptions = DEFAULTS):
   const cliEnds = new Map<string, number>();
   const kinds = new Map<string, number>();
   const times: number[] = [];
+  /** For runs that timed out: how long after the deadline the end was reported (stopping the vCPU threads). */
+  const lateness: number[] = [];
+  const timeoutsByKind = new Map<string, number>();
 
   // Whatever reaches stderr while the cases run (the vCPU threads' included) is checked for stack traces.
   let stderrSeen = '';
@@ -200,6 +203,10 @@ export async function runGuests(opts: PartOptions, o: GuestsOptions = DEFAULTS):
       const r = await runInProcess(c, `${base}.vmspec`, o);
       ends.set(r.end, (ends.get(r.end) ?? 0) + 1);
       times.push(r.ms);
+      if (r.end === 'timeout') {
+        lateness.push(r.ms - o.deadlineMs);
+        timeoutsByKind.set(`${c.kind} ${c.mode}`, (timeoutsByKind.get(`${c.kind} ${c.mode}`) ?? 0) + 1);
+      }
       if (r.problem) problems.push(r.problem);
       if (escaped.length) problems.push(`an exception escaped: ${escaped.map((e) => (e instanceof Error ? e.message : String(e))).join('; ')}`);
       if (STACK_TRACE.test(stderrSeen)) problems.push(`stack trace on stderr: ${JSON.stringify(stderrSeen.slice(0, 300))}`);
@@ -253,6 +260,8 @@ export async function runGuests(opts: PartOptions, o: GuestsOptions = DEFAULTS):
       ends: pct(ends, opts.runs),
       kinds: pct(kinds, opts.runs),
       'ms/run': `mean ${(times.reduce((a, b) => a + b, 0) / Math.max(1, times.length)).toFixed(1)}, p50 ${percentile(times, 50).toFixed(1)}, p99 ${percentile(times, 99).toFixed(1)}, max ${percentile(times, 100).toFixed(1)}`,
+      'timeout end after deadline': `p50 ${percentile(lateness, 50).toFixed(1)} ms, p99 ${percentile(lateness, 99).toFixed(1)} ms, max ${percentile(lateness, 100).toFixed(1)} ms`,
+      'timeouts by kind and mode': pct(timeoutsByKind, lateness.length),
       wall: `${(wall / 1000).toFixed(1)} s`,
       'cli runs': `${cliRuns}${cliRuns ? ` (${pct(cliEnds, cliRuns)})` : ''}`,
       threads: `${threadsBefore ?? '?'} before, ${threadsAfter ?? '?'} after`,
