@@ -248,8 +248,10 @@ export function instructionStream(rng: Rng, mode: GuestMode, memoryMiB: number):
   const used = new Map<string, number>();
   const note = (s: string) => used.set(s, (used.get(s) ?? 0) + 1);
   const ramTop = memoryMiB * 0x10_0000;
-  /** A guest-physical target: the MMIO window, RAM above the image, the ACPI tables, the APIC pages, or nothing. */
+  /** A guest-physical target: the MMIO window, RAM above the image, the ACPI tables, the APIC pages, the boot GDT and page tables, or nothing. */
   const target = (): number => {
+    // Now and then the runner's own boot structures: the GDT and TSS at 0x500, long mode's page tables at 0x1000-0x6fff.
+    if (rng.chance(0.12)) return rng.chance(0.3) ? 0x500 + rng.below(0x100) : 0x1000 + rng.below(0x6000);
     switch (rng.below(6)) {
       case 0:
       case 1:
