@@ -31,6 +31,8 @@ export interface GuestCase {
   memoryMiB: number;
   load: number;
   image: Uint8Array;
+  /** `devices.i8042.on-reset: reset` (pc only): the CLI restarts a guest that resets the machine. */
+  restartOnReset?: boolean;
 }
 
 /** The MMIO window every case's spec declares (mmio0), and the guest's favourite target. */
@@ -55,6 +57,7 @@ export function caseSpec(c: GuestCase, imageName: string): string {
     'devices:',
     '  serial: { port: 0x3f8 }',
     '  debug-exit: { port: 0xf4 }',
+    ...(c.restartOnReset && c.platform === 'pc' ? ['  i8042: { on-reset: reset }'] : []),
     '',
   ].join('\n');
 }

@@ -196,6 +196,7 @@ export async function runGuests(opts: PartOptions, o: GuestsOptions = DEFAULTS):
       const base = path.join(dir, `case-${index % 64}`);
       fs.writeFileSync(`${base}.bin`, c.image);
       fs.writeFileSync(`${base}.vmspec`, caseSpec(c, path.basename(`${base}.bin`)));
+      fs.rmSync(`${base}-restart.vmspec`, { force: true });
       const problems: string[] = [];
       stderrSeen = '';
       escaped = [];
@@ -229,11 +230,19 @@ export async function runGuests(opts: PartOptions, o: GuestsOptions = DEFAULTS):
         cliEnds.set(cli.end, (cliEnds.get(cli.end) ?? 0) + 1);
         if (cli.problem) problems.push(`CLI: ${cli.problem}`);
       }
+      if (o.cliEvery > 0 && r.end === 'reset' && c.platform === 'pc') {
+        // A guest that resets the machine, once more through the CLI with on-reset: reset, which rebuilds the machine on each reset until --timeout.
+        fs.writeFileSync(`${base}-restart.vmspec`, caseSpec({ ...c, restartOnReset: true }, path.basename(`${base}.bin`)));
+        const cli = await runCli(`${base}-restart.vmspec`, o);
+        cliEnds.set(`restarting: ${cli.end}`, (cliEnds.get(`restarting: ${cli.end}`) ?? 0) + 1);
+        if (cli.problem) problems.push(`CLI with on-reset: reset: ${cli.problem}`);
+      }
 
       if (problems.length > 0) {
         const keep = path.join(dir, `finding-${index}`);
         fs.copyFileSync(`${base}.bin`, `${keep}.bin`);
         fs.writeFileSync(`${keep}.vmspec`, caseSpec(c, path.basename(`${keep}.bin`)));
+        if (fs.existsSync(`${base}-restart.vmspec`)) fs.writeFileSync(`${keep}-restart.vmspec`, caseSpec({ ...c, restartOnReset: true }, path.basename(`${keep}.bin`)));
         findings.push({ index, what: `${c.label} (${c.mode}, ${c.platform}, ${c.vcpus} vCPU): ${problems.join('; ')}`, reproducer: `${keep}.vmspec` });
         opts.log(`#${index}: ${problems.join('; ')}`);
       }
