@@ -8,11 +8,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatTable, type FuzzPart, type PartResult } from './harness';
+import { guestsPart } from './guests';
 import { specsPart } from './specs';
 
 /** Every part, in the order they run. */
 const PARTS: FuzzPart[] = [
   // Each part is one module under fuzz/ exporting a FuzzPart; list it here.
+  guestsPart,
   specsPart,
 ];
 

@@ -44,9 +44,11 @@ const UC_ERRORS: Record<number, string> = {
   7: 'a write to guest-physical memory that nothing backs',
   8: 'an instruction fetch from guest-physical memory that nothing backs',
   10: 'an instruction the emulator cannot run',
-  12: 'a read the page protection forbids',
-  13: 'a write the page protection forbids',
-  14: 'a fetch the page protection forbids',
+  // RAM and ROM are mapped with every permission and the holes between them as MMIO, which Unicorn cannot
+  // execute from: a *_PROT error is an access Unicorn refused in MMIO, not the guest's page protection.
+  12: 'a read from MMIO that the emulator refused',
+  13: 'a write to MMIO that the emulator refused',
+  14: 'an instruction fetch outside RAM and ROM (from MMIO, or guest-physical memory nothing backs)',
   21: 'a CPU exception the emulator could not deliver',
 };
 

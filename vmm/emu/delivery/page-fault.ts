@@ -1,23 +1,37 @@
 // The #PF error code for a page fault that Unicorn reports without one: the access kind from decoding the
 // faulting instruction, P and RSVD from a walk of the guest's page tables.
 
-import { Decoder, DecoderError, DecoderOptions, InstructionInfoFactory, MemorySizeExt, OpAccess, Register, RegisterExt } from 'iced-x86';
+import type { InstructionInfoFactory, Register } from 'iced-x86';
 import { gva } from '../../../common/address';
 import { walk } from '../../paging/walk';
 import type { GprName, Regs, Sregs } from '../../registers';
 import { CR0_PE, EFER_LMA, RFLAGS_AC as AC, RFLAGS_VM as VM } from '../../registers';
 import { MASK16, MASK32, MASK64, errorCodeOf, linearRip, pagingContext, type AccessKind, type DeliveryCpu, type PagingFeatures } from './attempt';
 
-const GPRS: ReadonlyArray<[Register, GprName]> = [
-  [Register.RAX, 'rax'], [Register.RCX, 'rcx'], [Register.RDX, 'rdx'], [Register.RBX, 'rbx'],
-  [Register.RSP, 'rsp'], [Register.RBP, 'rbp'], [Register.RSI, 'rsi'], [Register.RDI, 'rdi'],
-  [Register.R8, 'r8'], [Register.R9, 'r9'], [Register.R10, 'r10'], [Register.R11, 'r11'],
-  [Register.R12, 'r12'], [Register.R13, 'r13'], [Register.R14, 'r14'], [Register.R15, 'r15'],
-];
-const GPR_BY_REGISTER = new Map(GPRS);
-const SEGMENT_BY_REGISTER = new Map<Register, 'es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs'>([
-  [Register.ES, 'es'], [Register.CS, 'cs'], [Register.SS, 'ss'], [Register.DS, 'ds'], [Register.FS, 'fs'], [Register.GS, 'gs'],
-]);
+type Iced = typeof import('iced-x86');
+/**
+ * iced-x86, loaded at the first page fault rather than with the vCPU thread:
+ * its WebAssembly module is about half of what a vCPU thread loads before its
+ * first instruction (100-300 ms here), and most guests never take a #PF that
+ * needs an error code. With the tables that name its registers.
+ */
+let iced: { m: Iced; gprs: Map<Register, GprName>; segments: Map<Register, 'es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs'> } | undefined;
+function icedModule(): NonNullable<typeof iced> {
+  if (iced) return iced;
+  // A plain require: the bundler keeps it, and TypeScript's import() would turn it into a promise.
+  const m = require('iced-x86') as Iced;
+  const R = m.Register;
+  const gprs = new Map<Register, GprName>([
+    [R.RAX, 'rax'], [R.RCX, 'rcx'], [R.RDX, 'rdx'], [R.RBX, 'rbx'],
+    [R.RSP, 'rsp'], [R.RBP, 'rbp'], [R.RSI, 'rsi'], [R.RDI, 'rdi'],
+    [R.R8, 'r8'], [R.R9, 'r9'], [R.R10, 'r10'], [R.R11, 'r11'],
+    [R.R12, 'r12'], [R.R13, 'r13'], [R.R14, 'r14'], [R.R15, 'r15'],
+  ]);
+  const segments = new Map<Register, 'es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs'>([
+    [R.ES, 'es'], [R.CS, 'cs'], [R.SS, 'ss'], [R.DS, 'ds'], [R.FS, 'fs'], [R.GS, 'gs'],
+  ]);
+  return (iced = { m, gprs, segments });
+}
 
 // Held for the life of the process: a wasm object per call would cost an allocation each.
 let infoFactory: InstructionInfoFactory | undefined;
@@ -60,6 +74,8 @@ function accessKind(regs: Regs, sregs: Sregs, code: Uint8Array): AccessKind {
   const addrMask = bitness === 64 ? MASK64 : MASK32;
   const linRip = linearRip(regs, sregs);
   const cr2 = sregs.cr2 & addrMask;
+  const { m: I, gprs: GPR_BY_REGISTER, segments: SEGMENT_BY_REGISTER } = icedModule();
+  const { Decoder, DecoderError, DecoderOptions, InstructionInfoFactory, MemorySizeExt, OpAccess, Register, RegisterExt } = I;
   const decoder = new Decoder(bitness, code, DecoderOptions.None);
   decoder.ip = regs.rip & (bitness === 64 ? MASK64 : bitness === 32 ? MASK32 : MASK16);
   const insn = decoder.decode();
