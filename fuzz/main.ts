@@ -8,10 +8,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatTable, type FuzzPart, type PartResult } from './harness';
+import { dapPart } from './dap';
 
 /** Every part, in the order they run. */
 const PARTS: FuzzPart[] = [
   // Each part is one module under fuzz/ exporting a FuzzPart; list it here.
+  dapPart,
 ];
 
 async function main(): Promise<number> {
