@@ -9,11 +9,13 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatTable, type FuzzPart, type PartResult } from './harness';
 import { dapPart } from './dap';
+import { lifecyclePart } from './lifecycle';
 
 /** Every part, in the order they run. */
 const PARTS: FuzzPart[] = [
   // Each part is one module under fuzz/ exporting a FuzzPart; list it here.
   dapPart,
+  lifecyclePart,
 ];
 
 async function main(): Promise<number> {
