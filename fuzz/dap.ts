@@ -208,7 +208,11 @@ export function badMessage(message: string | undefined): string | undefined {
 
 interface SequenceOutcome {
   findings: string[];
+  /** Requests sent (raw messages that are not requests not counted) and answered. */
+  sent: number;
   answered: number;
+  /** Answer times by command, ms. */
+  byCommand: Map<string, number[]>;
   latencies: number[];
   threadsBefore: number | undefined;
   threadsAfter: number | undefined;
@@ -228,6 +232,7 @@ export async function runOps(ops: readonly Op[]): Promise<SequenceOutcome> {
   const seen: Seen = { frames: [], refs: [] };
   const findings: string[] = [];
   const latencies: number[] = [];
+  const byCommand = new Map<string, number[]>();
   const pending: Array<Pending & { at: number; afterDisconnect: boolean }> = [];
   // Threads before any VM: taken once the process has settled after initialize (or its first request).
   let threadsBefore: number | undefined;
@@ -244,6 +249,7 @@ export async function runOps(ops: readonly Op[]): Promise<SequenceOutcome> {
       return;
     }
     latencies.push(Date.now() - p.sentAt);
+    byCommand.set(p.command, [...(byCommand.get(p.command) ?? []), Date.now() - p.sentAt]);
     if (r.command !== p.command && p.command !== '') findings.push(`request #${p.at} ${p.command} was answered as ${r.command}`);
     const why = r.success ? undefined : badMessage(r.message ?? (r.body as { error?: { format?: string } } | undefined)?.error?.format);
     if (why) findings.push(`request #${p.at} ${p.command} answered with ${why}: ${JSON.stringify(r.message).slice(0, 160)}`);
@@ -303,7 +309,7 @@ export async function runOps(ops: readonly Op[]): Promise<SequenceOutcome> {
   for (const r of wire.strayResponses.filter((x) => sentSeqs.has(x.request_seq))) findings.push(`a response nobody asked for: ${r.command} to request_seq ${r.request_seq}`);
   const err = ad.stderr();
   if (/vmscope debug adapter:|more than one response|\n\s+at /.test(err)) findings.push(`stderr: ${err.trim().split('\n').slice(0, 2).join(' | ').slice(0, 240)}`);
-  return { findings, answered: latencies.length, latencies, threadsBefore, threadsAfter, exitMs };
+  return { findings, sent: sentSeqs.size, answered: latencies.length, byCommand, latencies, threadsBefore, threadsAfter, exitMs };
 }
 
 export const dapPart: FuzzPart = {
@@ -314,10 +320,14 @@ export const dapPart: FuzzPart = {
     const latencies: number[] = [];
     const exitMs: number[] = [];
     let answered = 0;
+    let sent = 0;
+    const byCommand = new Map<string, number[]>();
     const started = Date.now();
     for (let i = 0; i < opts.runs; i++) {
       const out = await runSequence(opts.seed, i);
       answered += out.answered;
+      sent += out.sent;
+      for (const [c, ms] of out.byCommand) byCommand.set(c, [...(byCommand.get(c) ?? []), ...ms]);
       latencies.push(...out.latencies);
       if (out.exitMs !== undefined) exitMs.push(out.exitMs);
       if (out.findings.length) {
@@ -335,11 +345,17 @@ export const dapPart: FuzzPart = {
       runs: opts.runs,
       findings,
       figures: {
-        requests: String(opts.runs * REQUESTS_PER_SEQUENCE),
+        'requests sent': String(sent),
         answered: String(answered),
         'answer p50': `${percentile(latencies, 50)} ms`,
         'answer p99': `${percentile(latencies, 99)} ms`,
         'answer max': `${Math.max(0, ...latencies)} ms`,
+        'slowest p99': [...byCommand]
+          .map(([c, ms]) => [c, percentile(ms, 99)] as const)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 3)
+          .map(([c, p]) => `${c || '(empty)'} ${p} ms`)
+          .join(', '),
         'exit after disconnect p99': `${percentile(exitMs, 99)} ms`,
         'per sequence': `${((Date.now() - started) / opts.runs).toFixed(0)} ms`,
       },
