@@ -289,12 +289,14 @@ export async function runOps(ops: readonly Op[]): Promise<SequenceOutcome> {
   if (!disconnected && !exitedEarly) {
     // The end of any session: terminate, and the vCPU threads must be gone while the adapter still runs.
     const t = { ...wire.request('terminate'), at: ops.length, afterDisconnect: false };
+    sentSeqs.add(t.seq);
     judge(t, await within(t, ANSWER_MS));
     if (threadsBefore !== undefined) {
       threadsAfter = await threadsSettle(pid, threadsBefore, 3000);
       if (threadsAfter !== undefined && threadsAfter > threadsBefore) findings.push(`${threadsAfter - threadsBefore} thread(s) left behind after terminate (${threadsBefore} before launch, ${threadsAfter} after)`);
     }
     disconnected = { ...wire.request('disconnect', { terminateDebuggee: true }), afterDisconnect: false } as Pending;
+    sentSeqs.add(disconnected.seq);
     judge({ ...disconnected, at: ops.length + 1 }, await within(disconnected, ANSWER_MS));
   }
   const t0 = Date.now();

@@ -61,3 +61,16 @@ test('DAP: malformed arguments get one line naming the field; messages that are 
   ]);
   assert.deepEqual(out.findings, []);
 });
+
+test('DAP: breakpoints set after the VM ended are kept, not an internal error', { skip, timeout: 60_000 }, async () => {
+  const out = await runOps([
+    ...start(HELLO, true),
+    req('terminate'),
+    req('setInstructionBreakpoints', { breakpoints: [{ instructionReference: '0x100000' }] }),
+    req('setFunctionBreakpoints', { breakpoints: [{ name: 'main' }] }),
+    req('setBreakpoints', { source: { path: path.join(ROOT, 'examples/hello/hello.c') }, breakpoints: [{ line: 72 }] }),
+    req('restart'),
+    req('threads'),
+  ]);
+  assert.deepEqual(out.findings, []);
+});

@@ -301,6 +301,11 @@ export class Machine extends EventEmitter<MachineEvents> {
     return (this.resultPromise ??= Promise.resolve(this.release()));
   }
 
+  /** Whether the machine is ending or has ended: its vCPUs are told to stop, and its memory goes with them. */
+  get isEnding(): boolean {
+    return this.ending !== undefined || this.released;
+  }
+
   /** Whether start (or stop) was called: its vCPU threads exist or have been and gone. */
   get started(): boolean {
     return this.resultPromise !== undefined;
