@@ -9,6 +9,7 @@
 //   memory-requests.ts      readMemory, writeMemory, disassemble
 //   breakpoint-requests.ts  every kind of breakpoint, exit filters
 //   custom-requests.ts      vmscope's own requests (vmInfo, translate, exitTrace, ...)
+//   request-arguments.ts    each request's argument shapes, checked before any handler runs
 // Software breakpoints (planting, hiding, stepping off) are the machine's
 // (vmm/sw-breakpoints.ts), so every front end shares them.
 
