@@ -1,6 +1,7 @@
 // `vmscope run`: build the machine from a spec, stream serial output to
 // stdout, and turn the way the guest ended into an exit code and one line.
 
+import { constants as osConstants } from 'node:os';
 import { buildMachine } from '../vmm/builder';
 import type { VmSpec } from '../vmspec/types';
 import type { AccelChoice } from '../vmm/backend';
@@ -75,7 +76,7 @@ function forwardStdin(machine: Machine): () => void {
 }
 
 /** Builds one machine from the spec and runs it to its end, with the serial console on stdin/stdout. */
-async function runOnce(spec: VmSpec, opts: RunOptions, first: boolean, deadline: number | undefined): Promise<RunResult> {
+async function runOnce(spec: VmSpec, opts: RunOptions, first: boolean, deadline: number | undefined): Promise<{ result: RunResult; signal?: NodeJS.Signals }> {
   // The first machine gets --timeout itself; one started after a guest reset gets what is left of it.
   const timeoutMs = first ? opts.timeoutMs : deadline === undefined ? undefined : Math.max(1, deadline - Date.now());
   const { machine, warnings, notice } = buildMachine(spec, { kvmPath: opts.kvmPath, ...(opts.accel ? { accel: opts.accel } : {}) });
@@ -86,13 +87,19 @@ async function runOnce(spec: VmSpec, opts: RunOptions, first: boolean, deadline:
   machine.on('device', (e) => {
     if (e.kind === 'debug-console') process.stderr.write(e.bytes);
   });
-  const onSignal = () => void machine.stop();
+  // SIGINT or SIGTERM stops the machine (its vCPU threads end) and vmscope exits as killed by that signal would.
+  let signal: NodeJS.Signals | undefined;
+  const onSignal = (s: NodeJS.Signals) => {
+    signal ??= s;
+    void machine.stop();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const gdb = opts.gdb ? await startGdbStub(machine, opts.gdb, opts.gdbWait ?? false) : undefined;
   const detachInput = forwardStdin(machine);
   try {
-    return await machine.start({ timeoutMs, paused: gdb !== undefined && (opts.gdbWait ?? false) });
+    const result = await machine.start({ timeoutMs, paused: gdb !== undefined && (opts.gdbWait ?? false) });
+    return signal ? { result, signal } : { result };
   } finally {
     gdb?.close();
     detachInput();
@@ -107,7 +114,13 @@ export async function runCommand(specPath: string, opts: RunOptions): Promise<nu
   const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
   let result: RunResult;
   for (let first = true; ; first = false) {
-    result = await runOnce(spec, opts, first, deadline);
+    const once = await runOnce(spec, opts, first, deadline);
+    result = once.result;
+    if (once.signal) {
+      // The shell's convention for a process ended by a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM).
+      process.stderr.write(`vmscope: stopped by ${once.signal}; the VM was shut down\n`);
+      return 128 + (osConstants.signals[once.signal] ?? 0);
+    }
     // devices.i8042.on-reset: reset: a guest that resets the machine gets a fresh one from the same spec (--timeout counts across them).
     if (!(result.end.kind === 'vcpu' && result.end.end.kind === 'reset' && spec.devices.i8042.onReset === 'reset')) break;
     process.stderr.write(`vmscope: the guest reset the machine; restarting it (devices.i8042.on-reset: reset)\n`);

@@ -70,7 +70,8 @@ export function setExitFilters(ctx: VmContext, args: DebugProtocol.SetExceptionB
 /** Pushes the breakpoint plan to the machine: hardware slots and software watchpoints to every vCPU, int3s into memory. */
 export function applyBreakpoints(ctx: VmContext): void {
   const m = ctx.machine;
-  if (!m || !ctx.access) return;
+  // A machine that ended has no memory to plant in: the plan is kept, and a restart's machine gets it.
+  if (!m || !ctx.access || m.isEnding) return;
   // Breakpoints are set by linear address and planted by physical address, through the focused vCPU's page tables.
   const int3: Gpa[] = [];
   for (const addr of ctx.bps.softwareAddresses()) {

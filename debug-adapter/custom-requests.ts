@@ -80,6 +80,7 @@ export function customRequest(ctx: VmContext, command: CustomRequest, args: unkn
     }
     case 'serialInput': {
       const a = (args ?? {}) as SerialInputArguments;
+      if (a.bytes?.some((b) => !Number.isInteger(b) || b < 0 || b > 255)) throw new VmscopeError('serialInput: "bytes" must be numbers from 0 to 255');
       const bytes = a.bytes ? Uint8Array.from(a.bytes) : Buffer.from(a.text ?? '', 'latin1');
       return { accepted: ctx.machine?.serialInput(bytes) ?? 0 };
     }

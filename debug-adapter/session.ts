@@ -10,13 +10,14 @@
 //   breakpoint-requests.ts  every kind of breakpoint, exit filters
 //   custom-requests.ts      vmscope's own requests (vmInfo, translate, exitTrace, startGdbServer, ...)
 //   gdb-bridge.ts           a gdb stub on the session's machine (gdbServer, startGdbServer)
+//   request-arguments.ts    each request's argument shapes, checked before any handler runs
 // Software breakpoints (planting, hiding, stepping off) are the machine's
 // (vmm/sw-breakpoints.ts), so every front end shares them.
 
-import { CapabilitiesEvent, ContinuedEvent, DebugSession, InitializedEvent, StackFrame, Thread } from '@vscode/debugadapter';
+import { CapabilitiesEvent, ContinuedEvent, DebugSession, InitializedEvent, Response, StackFrame, Thread } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { hex } from '../common/address';
-import { userErrorMessage } from '../vmm/errors';
+import { userErrorMessage, VmscopeError } from '../vmm/errors';
 import type { ResumeHow } from '../vmm/debug';
 import { VmContext, FRAME_STRIDE } from './context';
 import { isGuestReset, launch, restart, start, type LaunchArguments, type MachineListeners } from './lifecycle';
@@ -27,6 +28,7 @@ import { completions, evaluate } from './expressions';
 import { disassemble, memoryWrittenEvents, readMemory, writeMemory } from './memory-requests';
 import { applyBreakpoints, BreakpointRequests, exitFilters, setExitFilters } from './breakpoint-requests';
 import { customRequest, isCustomRequest } from './custom-requests';
+import { checkArguments } from './request-arguments';
 import { ioExitPc } from './vmcs-view';
 import { GdbBridge } from './gdb-bridge';
 import { gdbServerAddress } from './launch-arguments';
@@ -58,7 +60,7 @@ export class VmscopeSession extends DebugSession {
       // A guest that resets the machine, with devices.i8042.on-reset: reset, gets a fresh machine, as the restart request gives one.
       if (machine === this.ctx.machine && !this.ctx.restarting && isGuestReset(this.ctx.spec, result)) {
         this.ctx.console('vmscope: the guest reset the machine; restarting it (devices.i8042.on-reset: reset)\n');
-        void this.restartMachine().catch((e: unknown) => this.ctx.console(`vmscope: the restart failed: ${e instanceof Error ? e.message : String(e)}\n`));
+        void this.serialized(() => this.restartMachine()).catch((e: unknown) => this.ctx.console(`vmscope: the restart failed: ${e instanceof Error ? e.message : String(e)}\n`));
         return;
       }
       this.stops.onEnd(machine, result);
@@ -68,6 +70,72 @@ export class VmscopeSession extends DebugSession {
   private readonly configurationDone = new Promise<void>((resolve) => (this.configured = resolve));
   /** Filters the spec asks for (debug.break-on-exit); set before initialize answers. */
   private defaultExitFilters: readonly string[] = [];
+  constructor(...args: ConstructorParameters<typeof DebugSession>) {
+    super(...args);
+    // The library ends the session on any 'error' event, one message it could not parse included: a stray line of
+    // garbage on the connection would end a debug session. Only a broken stream ends it; a bad message is logged.
+    this.removeAllListeners('error');
+    this.on('error', (e: DebugProtocol.Event) => {
+      const text = String(e.body ?? '');
+      if (text.startsWith('Error handling data')) process.stderr.write(`vmscope: ignored a message that is not a DAP request (${text.slice(0, 200)})\n`);
+      else this.shutdown();
+    });
+  }
+
+  /** Where the session is: a second launch is refused, and nothing starts a machine once it ended. */
+  private phase: 'new' | 'launched' | 'ended' = 'new';
+  /**
+   * Restart, terminate and disconnect (and a guest reset's restart) run one at a time, in order: two restarts at once
+   * would each build a machine and leave one running, and a terminate during a restart would stop the old machine
+   * while the new one starts.
+   */
+  private lifecycleQueue: Promise<unknown> = Promise.resolve();
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lifecycleQueue.then(fn, fn);
+    this.lifecycleQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Every request's arguments are checked against the protocol's shapes first (request-arguments.ts): a malformed
+   * request gets one line naming the field instead of reaching a handler that trusts the types.
+   */
+  protected override dispatchRequest(request: DebugProtocol.Request): void {
+    const problem = checkArguments(String(request.command), request.arguments);
+    if (problem) {
+      this.sendErrorResponse(new Response(request), 1005, problem);
+      return;
+    }
+    super.dispatchRequest(request);
+  }
+
+  /**
+   * The library answers a handler that threw with its stack as the message (id 1104): the user gets one line, and
+   * the stack goes to the adapter's log (stderr), where a bug report can quote it.
+   */
+  protected override sendErrorResponse(
+    response: DebugProtocol.Response,
+    codeOrMessage: number | DebugProtocol.Message,
+    format?: string,
+    // The library's own type for these substitution variables is `any`.
+    variables?: Record<string, unknown>,
+    dest?: Parameters<DebugSession['sendErrorResponse']>[4],
+  ): void {
+    if (codeOrMessage === 1104 && variables && '_exception' in variables) {
+      process.stderr.write(`vmscope debug adapter: ${response.command}: ${String(variables._stack ?? variables._exception)}\n`);
+      super.sendErrorResponse(response, 1104, `internal error in vmscope's debug adapter on "${response.command}": ${String(variables._exception).split('\n')[0]} (please report it; the adapter's log has the details)`);
+      return;
+    }
+    super.sendErrorResponse(response, codeOrMessage as number, format, variables, dest);
+  }
+
+  /** The client went away (its stream closed) or asked to disconnect: the machine stops with it. */
+  override shutdown(): void {
+    this.phase = 'ended';
+    void this.ctx.machine?.stop();
+    super.shutdown();
+  }
 
   /** Answers a request with `body()`'s result, or with an error response carrying its message. */
   private reply<R extends DebugProtocol.Response>(response: R, code: number, body: () => R['body']): void {
@@ -117,9 +185,19 @@ export class VmscopeSession extends DebugSession {
       this.sendErrorResponse(response, 1001, 'launch needs "spec": the path of a .vmspec file');
       return;
     }
+    if (this.phase !== 'new') {
+      this.sendErrorResponse(response, 1006, this.phase === 'ended' ? 'this debug session has ended; start a new one' : 'this debug session already launched a VM; use restart, or start a new debug session');
+      return;
+    }
+    this.phase = 'launched';
     try {
       this.defaultExitFilters = launch(this.ctx, args, this.machineListeners);
     } catch (e) {
+      // A launch that failed may be tried again, with other arguments; a machine it built is stopped.
+      void this.ctx.machine?.stop();
+      this.ctx.machine = undefined;
+      this.ctx.access = undefined;
+      this.phase = 'new';
       this.sendErrorResponse(response, 1002, userErrorMessage(e) ?? `internal error: ${String(e)}`);
       return;
     }
@@ -137,6 +215,8 @@ export class VmscopeSession extends DebugSession {
     // Breakpoints arrive after `initialized`; the VM starts after configurationDone.
     this.sendEvent(new InitializedEvent());
     await this.configurationDone;
+    // Terminated or disconnected before configurationDone: the machine was never started, and must not be now.
+    if (this.phase !== 'launched') return;
     this.stops.entryPending = start(this.ctx, () => applyBreakpoints(this.ctx));
   }
 
@@ -147,7 +227,7 @@ export class VmscopeSession extends DebugSession {
 
   protected override async restartRequest(response: DebugProtocol.RestartResponse): Promise<void> {
     try {
-      await this.restartMachine();
+      await this.serialized(() => this.restartMachine());
     } catch (e) {
       this.sendErrorResponse(response, this.ctx.machine ? 1004 : 1003, userErrorMessage(e) ?? `internal error: ${String(e)}`);
       return;
@@ -157,6 +237,7 @@ export class VmscopeSession extends DebugSession {
 
   /** A fresh machine from the same spec, started as the launch said (stopped at entry or running). */
   private async restartMachine(): Promise<void> {
+    if (this.phase === 'ended') throw new VmscopeError('this debug session has ended; start a new one');
     await restart(this.ctx, this.machineListeners);
     this.gdb.machineReplaced();
     this.stops.entryPending = start(this.ctx, () => applyBreakpoints(this.ctx));
@@ -165,14 +246,23 @@ export class VmscopeSession extends DebugSession {
 
   protected override async terminateRequest(response: DebugProtocol.TerminateResponse): Promise<void> {
     this.gdb.close();
-    await this.ctx.machine?.stop();
+    await this.serialized(async () => {
+      // A machine built but not started (terminate before configurationDone) is never started.
+      if (this.phase === 'launched' && !this.ctx.machine?.started) this.phase = 'ended';
+      await this.ctx.machine?.stop();
+    });
     this.sendResponse(response);
   }
 
   protected override async disconnectRequest(response: DebugProtocol.DisconnectResponse): Promise<void> {
     this.gdb.close();
-    await this.ctx.machine?.stop();
+    await this.serialized(async () => {
+      this.phase = 'ended';
+      await this.ctx.machine?.stop();
+    });
     this.sendResponse(response);
+    // The session is over: an adapter on stdio exits (after the response is out); one serving a port keeps serving.
+    this.shutdown();
   }
 
   // -------------------------------------------------------- run control

@@ -47,7 +47,7 @@ export class VariablesView {
     const vcpu = Math.floor(frameId / FRAME_STRIDE);
     const index = frameId % FRAME_STRIDE;
     const m = ctx.machine;
-    if (!m || vcpu >= m.vcpuCount || m.vcpuRunState(vcpu) !== 'paused') return [];
+    if (!m || !Number.isInteger(vcpu) || vcpu < 0 || vcpu >= m.vcpuCount || m.vcpuRunState(vcpu) !== 'paused') return [];
     const st = () => m.vcpuState(vcpu);
     const scope = (name: string, nodes: () => VarNode[], expensive = false, hint?: string) => {
       const s = new Scope(name, this.handles.create(nodes), expensive) as DebugProtocol.Scope;

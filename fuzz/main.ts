@@ -10,12 +10,16 @@ import { parseArgs } from 'node:util';
 import { formatTable, type FuzzPart, type PartResult } from './harness';
 import { guestsPart } from './guests';
 import { specsPart } from './specs';
+import { dapPart } from './dap';
+import { lifecyclePart } from './lifecycle';
 
 /** Every part, in the order they run. */
 const PARTS: FuzzPart[] = [
   // Each part is one module under fuzz/ exporting a FuzzPart; list it here.
   guestsPart,
   specsPart,
+  dapPart,
+  lifecyclePart,
 ];
 
 async function main(): Promise<number> {

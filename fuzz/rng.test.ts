@@ -32,3 +32,15 @@ test('below, between and bytes stay in range and cover it', () => {
   assert.equal(r.bytes(7).length, 7);
   assert.throws(() => r.below(0), RangeError);
 });
+
+test('forCase streams of nearby cases are not shifted copies of each other', () => {
+  const draws = (i: number) => Array.from({ length: 16 }, ((r) => () => r.u32())(Rng.forCase(1, i)));
+  for (let i = 0; i < 50; i++) {
+    const a = draws(i);
+    for (let j = i + 1; j < i + 5; j++) {
+      const b = draws(j);
+      // No draw of one case appears among the other's.
+      assert.equal(a.filter((x) => b.includes(x)).length, 0, `cases ${i} and ${j} share draws`);
+    }
+  }
+});

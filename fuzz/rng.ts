@@ -2,6 +2,14 @@
 // it generates is reproducible from (seed, case number). SplitMix32-style
 // mixing: not cryptographic, just fast and well spread.
 
+/** A 32-bit finalizer (murmur3's): every input bit affects every output bit. */
+function mix32(x: number): number {
+  let z = x >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
 export class Rng {
   private state: number;
 
@@ -11,9 +19,9 @@ export class Rng {
 
   /** The generator for case `index` of a run seeded with `seed`: cases are independent, so one can be replayed alone. */
   static forCase(seed: number, index: number): Rng {
-    const r = new Rng(seed ^ Math.imul(index + 1, 0x9e3779b9));
-    r.u32();
-    return r;
+    // The case's starting state is a hash of (seed, index), not a multiple of the step: with `seed ^ (index+1)·step`,
+    // the states of cases i and i+2 differ by about 2·step, so case i+2's stream was case i's shifted by two draws.
+    return new Rng(mix32(mix32(seed >>> 0) ^ mix32((index + 0x6a09e667) >>> 0)));
   }
 
   /** A uniformly distributed 32-bit unsigned integer. */

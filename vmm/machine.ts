@@ -311,10 +311,20 @@ export class Machine extends EventEmitter<MachineEvents> {
     if (tries > 0) setTimeout(() => this.kickUntil(v, done, tries - 1), 5).unref?.();
   }
 
-  /** Stops the machine; resolves when every vCPU thread is gone. */
+  /** Stops the machine; resolves when every vCPU thread is gone. A machine stopped before it started never starts. */
   stop(): Promise<RunResult> {
     this.endWith({ kind: 'stopped' });
-    return this.resultPromise ?? Promise.resolve(this.release());
+    return (this.resultPromise ??= Promise.resolve(this.release()));
+  }
+
+  /** Whether the machine is ending or has ended: its vCPUs are told to stop, and its memory goes with them. */
+  get isEnding(): boolean {
+    return this.ending !== undefined || this.released;
+  }
+
+  /** Whether start (or stop) was called: its vCPU threads exist or have been and gone. */
+  get started(): boolean {
+    return this.resultPromise !== undefined;
   }
 
   /** Resolves once every vCPU that has not ended is paused. */
@@ -339,6 +349,9 @@ export class Machine extends EventEmitter<MachineEvents> {
 
   /** Asks vCPUs to pause; each reports a `stopped` event with reason `pause`. */
   pause(index?: number): void {
+    // Once the machine is ending, its vCPUs' command is STOP: a pause must not replace it (the vCPU would wait paused
+    // and stop() would never resolve).
+    if (this.ending) return;
     for (const v of index === undefined ? this.vcpus : [this.vcpus[index]!]) {
       if (v.end) continue;
       Atomics.store(v.control, Ctl.CMD, Cmd.PAUSE);
@@ -381,7 +394,8 @@ export class Machine extends EventEmitter<MachineEvents> {
   }
 
   private run(v: VcpuHandle, how: ResumeHow): void {
-    if (v.end) return;
+    // As in pause(): nothing replaces the STOP of a machine that is ending.
+    if (v.end || this.ending) return;
     if (how.kind === 'step-instruction') Atomics.store(v.control, Ctl.STEP, 1);
     else if (how.kind !== 'continue') this.send(v, { kind: 'resume', how });
     Atomics.store(v.control, Ctl.CMD, Cmd.RUN);
