@@ -92,8 +92,17 @@ export class VmContext {
     const m = this.machine;
     if (!m) throw new VmscopeError('no VM is running');
     if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= m.vcpuCount) throw new VmscopeError(`there is no vCPU ${vcpu}`);
-    if (m.vcpuRunState(vcpu) !== 'paused') throw new VmscopeError(`vCPU ${vcpu} is not stopped`);
-    return m;
+    switch (m.vcpuRunState(vcpu)) {
+      case 'paused':
+        return m;
+      case 'finished':
+        // A stop can be reported just before another vCPU ends the machine (it ran on to its exit before the all-stop reached it).
+        throw new VmscopeError(m.isEnding ? 'the VM has ended' : `vCPU ${vcpu} has ended`);
+      case 'created':
+        throw new VmscopeError(`vCPU ${vcpu} has not started yet`);
+      case 'running':
+        throw new VmscopeError(`vCPU ${vcpu} is running: pause it first`);
+    }
   }
 
   /** A paused vCPU's linear pc, stack and frame pointers, and code width. */
