@@ -53,6 +53,7 @@ export class VmscopeSession extends DebugSession {
       if (machine !== this.ctx.machine || this.ctx.runState !== 'stopped' || this.ctx.ended) return;
       this.forgetStop();
       this.stepper.cancel();
+      this.stops.dropHeld(vcpu);
       this.ctx.runState = 'running';
       this.sendEvent(new ContinuedEvent(vcpu ?? this.ctx.focus, vcpu === undefined));
     },
@@ -239,6 +240,7 @@ export class VmscopeSession extends DebugSession {
   private async restartMachine(): Promise<void> {
     if (this.phase === 'ended') throw new VmscopeError('this debug session has ended; start a new one');
     await restart(this.ctx, this.machineListeners);
+    this.stops.dropHeld();
     this.gdb.machineReplaced();
     this.stops.entryPending = start(this.ctx, () => applyBreakpoints(this.ctx));
     if (!this.stops.entryPending) this.sendEvent(new ContinuedEvent(0, true));
@@ -286,7 +288,10 @@ export class VmscopeSession extends DebugSession {
     this.forgetStop();
     this.stepper.cancel();
     this.ctx.runState = 'running';
-    await this.ctx.machine?.resume();
+    const machine = this.ctx.machine;
+    // A vCPU that stopped at its own breakpoint while the VM was stopped is reported now, and nothing runs.
+    if (!machine || this.stops.reportHeld(machine)) return;
+    await machine.resume();
   }
 
   protected override nextRequest(response: DebugProtocol.NextResponse, args: DebugProtocol.NextArguments): void {
@@ -311,6 +316,7 @@ export class VmscopeSession extends DebugSession {
       return;
     }
     this.forgetStop();
+    this.stops.dropHeld(vcpu);
     this.ctx.focus = vcpu;
     this.ctx.runState = 'running';
     // Start the vCPU first: the response goes out while it runs.

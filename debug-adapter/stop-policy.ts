@@ -8,6 +8,12 @@
 // next continue (like gdb's scheduler-locking "step" mode), so a step never
 // lets them run away unseen.
 //
+// Two vCPUs can stop for the user in the same moment (each at its own
+// breakpoint) before the all-stop reaches the second. Its stop is held
+// back, not lost: the next continue reports it before anything runs, as gdb
+// reports its pending events. A held stop is dropped when its vCPU moved
+// (stepped, or its pc was written) or its breakpoint is gone.
+//
 // With a gdb client on the same machine (gdb-bridge.ts), the policy sees each
 // stop before the stub does (the machine's stop filter): a stop it resumes at
 // once is nobody's, every other stop reaches both. A stop at another owner's
@@ -34,6 +40,8 @@ export type StopDecision = 'resume' | { reason: StopReason; description?: string
 export class StopPolicy {
   /** The next stop is the stop at entry. */
   entryPending = false;
+  /** Stops that came while the VM was already stopped, by vCPU, to report on the next continue. */
+  private readonly held = new Map<number, VcpuStop>();
 
   constructor(
     private readonly ctx: VmContext,
@@ -58,7 +66,11 @@ export class StopPolicy {
 
   private handle(machine: Machine, vcpu: number, stop: VcpuStop): boolean {
     if (machine !== this.ctx.machine) return false;
-    if (this.ctx.runState === 'stopped') return false; // another vCPU joining an all-stop
+    if (this.ctx.runState === 'stopped') {
+      // Another vCPU joining an all-stop: its pause is nothing, but a stop of its own is the user's, later.
+      if (stop.kind !== 'pause' && stop.kind !== 'step' && !this.entryPending) this.held.set(vcpu, stop);
+      return false;
+    }
     this.beforeStop();
     this.ctx.forgetStopState();
     if (this.entryPending) {
@@ -66,6 +78,69 @@ export class StopPolicy {
       void this.allStop(machine, vcpu, 'entry');
       return false;
     }
+    const decision = this.decisionFor(vcpu, stop);
+    if (decision === 'resume') {
+      // The machine steps a vCPU off an int3 it planted before running it on.
+      void machine.resume(vcpu, this.stepper.nextLeg(vcpu) ?? { kind: 'continue' });
+      return true;
+    }
+    void this.allStop(machine, vcpu, decision.reason, decision.description, decision.text, decision.hitIds);
+    return false;
+  }
+
+  /**
+   * Before a continue runs anything: reports a stop held back while the VM was stopped, if one still stands (its vCPU
+   * is where it stopped and its breakpoint is still set). True when it reported one; the VM then stays stopped.
+   */
+  reportHeld(machine: Machine): boolean {
+    for (const [vcpu, stop] of this.held) {
+      this.held.delete(vcpu);
+      if (machine !== this.ctx.machine || !this.stillStands(vcpu, stop)) continue;
+      this.beforeStop();
+      this.ctx.forgetStopState();
+      const decision = this.decisionFor(vcpu, stop);
+      // A hit that does not stop (a logpoint, a false condition) is counted; the continue runs the vCPU on.
+      if (decision === 'resume') continue;
+      void this.allStop(machine, vcpu, decision.reason, decision.description, decision.text, decision.hitIds);
+      return true;
+    }
+    return false;
+  }
+
+  /** Forgets a held stop: its vCPU runs (a step), or every vCPU does (a restart, another debugger's continue). */
+  dropHeld(vcpu?: number): void {
+    if (vcpu === undefined) this.held.clear();
+    else this.held.delete(vcpu);
+  }
+
+  /** Whether a held stop still stands: the vCPU's pc is where it stopped and what it stopped for is still set. */
+  private stillStands(vcpu: number, stop: VcpuStop): boolean {
+    const ctx = this.ctx;
+    if ('pc' in stop) {
+      try {
+        if (ctx.pcOf(vcpu).pc !== stop.pc) return false;
+      } catch {
+        return false;
+      }
+    }
+    switch (stop.kind) {
+      case 'breakpoint':
+      case 'sw-breakpoint':
+        return ctx.bps.codeAt(stop.pc).length > 0 || this.otherOwners(vcpu, stop).length > 0;
+      case 'watchpoint':
+        return ctx.bps.dataInSlots(ctx.machine?.debugOwners.ownSlots(DAP_OWNER, stop.slots) ?? stop.slots).length > 0 || this.otherOwners(vcpu, stop).length > 0;
+      case 'exit':
+      case 'debug':
+      case 'failure':
+        return true;
+      case 'pause':
+      case 'step':
+        return false;
+    }
+  }
+
+  /** What a stop becomes, with the other debug owners that made it named. */
+  private decisionFor(vcpu: number, stop: VcpuStop): StopDecision {
     let decision = this.decide(vcpu, stop);
     const others = this.otherOwners(vcpu, stop);
     if (others.length > 0 && 'pc' in stop) {
@@ -77,13 +152,7 @@ export class StopPolicy {
     } else if (others.length > 0 && decision !== 'resume' && stop.kind === 'exit') {
       decision = { ...decision, description: `${decision.description ?? 'VM exit'} (${others.join(' and ')}'s exit breakpoint)` };
     }
-    if (decision === 'resume') {
-      // The machine steps a vCPU off an int3 it planted before running it on.
-      void machine.resume(vcpu, this.stepper.nextLeg(vcpu) ?? { kind: 'continue' });
-      return true;
-    }
-    void this.allStop(machine, vcpu, decision.reason, decision.description, decision.text, decision.hitIds);
-    return false;
+    return decision;
   }
 
   /** The debug owners other than this session with a breakpoint, watchpoint or exit filter that made this stop. */

@@ -131,6 +131,8 @@ class Session {
   private gVcpu = 0;
   private cVcpu: number | 'all' = 'all';
   private lastStop = '';
+  /** Hits of this client's breakpoints that came while the VM was already stopped, by vCPU; the next continue reports one. */
+  private readonly held = new Map<number, VcpuStop>();
   private readonly breakpoints = new Map<string, StubBreakpoint>();
   private slots: Array<HwSlot | null> = [null, null, null, null];
   /** The Z type gdb asked for in each slot, so a hit is reported as watch, rwatch or awatch. */
@@ -319,7 +321,11 @@ class Session {
   }
 
   onStopped(vcpu: number, stop: VcpuStop): void {
-    if (!this.running) return;
+    if (!this.running) {
+      // Another vCPU at one of gdb's breakpoints in the moment the VM stopped for the first: gdb hears of it on its next continue.
+      if (this.isOwnHit(stop)) this.held.set(vcpu, stop);
+      return;
+    }
     // Our own pauses (of the other vCPUs, or at attach) report too; only a Ctrl-C's counts as a stop for gdb.
     if (stop.kind === 'pause' && !this.interruptRequested) return;
     this.running = false;
@@ -368,6 +374,44 @@ class Session {
       case 'failure':
         return this.stopReply(vcpu, SIGSEGV, '');
     }
+  }
+
+  /** Whether a stop is at one of this client's breakpoints or watchpoints. */
+  private isOwnHit(stop: VcpuStop): boolean {
+    switch (stop.kind) {
+      case 'sw-breakpoint':
+        return this.hasBreakpointAt(0, stop.pc);
+      case 'breakpoint':
+        return this.hasBreakpointAt(1, stop.pc);
+      case 'watchpoint':
+        return this.machine.debugOwners.ownSlots(GDB_OWNER, stop.slots).some((n) => this.slots[n]);
+      case 'pause':
+      case 'step':
+      case 'debug':
+      case 'exit':
+      case 'failure':
+        return false;
+    }
+  }
+
+  /**
+   * Before a continue of `vcpus` runs anything: reports a held hit that still stands (its vCPU is where it stopped,
+   * the breakpoint is still set), as the reply to the continue. True when it reported one.
+   */
+  private reportHeld(vcpus: readonly number[]): boolean {
+    for (const [vcpu, stop] of this.held) {
+      if (!vcpus.includes(vcpu)) continue;
+      this.held.delete(vcpu);
+      if (!this.isOwnHit(stop) || this.machine.vcpuRunState(vcpu) !== 'paused') continue;
+      if ('pc' in stop) {
+        const st = this.machine.vcpuState(vcpu);
+        if (BigInt.asUintN(64, st.getSregs().cs.base + st.getRegs().rip) !== stop.pc) continue;
+      }
+      this.running = true;
+      this.onStopped(vcpu, stop);
+      return true;
+    }
+    return false;
   }
 
   private hasBreakpointAt(type: 0 | 1, pc: Gva): boolean {
@@ -573,8 +617,9 @@ class Session {
     const runs = perVcpu.flatMap((a, v) => ((a === 'c' || a === 'C') && this.machine.vcpuRunState(v) !== 'finished' ? [v] : []));
     if (runs.length === 0) return 'E01';
     if (runs.length === perVcpu.filter((_, v) => this.machine.vcpuRunState(v) !== 'finished').length) return this.resumeAll('');
-    this.running = true;
     this.forgetState();
+    if (this.reportHeld(runs)) return undefined;
+    this.running = true;
     for (const v of runs) await this.machine.resume(v);
     return undefined;
   }
@@ -653,8 +698,9 @@ class Session {
       if (addr === undefined) return 'E01';
       this.setPc(this.stopVcpu, addr);
     }
-    this.running = true;
     this.forgetState();
+    if (this.reportHeld(Array.from({ length: this.machine.vcpuCount }, (_, v) => v))) return undefined;
+    this.running = true;
     await this.machine.resume();
     return undefined;
   }
@@ -666,6 +712,7 @@ class Session {
       this.setPc(vcpu, addr);
     }
     if (this.machine.vcpuRunState(vcpu) === 'finished') return 'E01';
+    this.held.delete(vcpu);
     this.running = true;
     this.forgetState();
     await this.machine.resume(vcpu, { kind: 'step-instruction' });

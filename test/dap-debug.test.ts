@@ -317,6 +317,32 @@ vmTest('DAP: a data breakpoint on a global stops after the write', async () => {
   );
 });
 
+vmTest('DAP: two vCPUs at one breakpoint in the same moment: each hit is reported, the second on the next continue', async () => {
+  // Both vCPUs of the smp guest run from _start to cpu_split together; the all-stop after the first hit comes too late
+  // to keep the other vCPU from its own hit. That hit is held and reported by the next continue, before anything runs.
+  const smpElf = path.join(ROOT, 'test/guests/build/smp.elf');
+  const split = symbolAddress(smpElf, 'cpu_split');
+  await session(path.join(ROOT, 'test/guests/smp.vmspec'), async ({ dc }) => {
+    const ib = await dc.customRequest('setInstructionBreakpoints', { breakpoints: [{ instructionReference: '0x' + split.toString(16) }] });
+    assert.equal(ib.body.breakpoints[0].verified, true);
+    const seen: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const stop = await continueTo(dc);
+      assert.equal(stop.body.reason, 'instruction breakpoint', JSON.stringify(stop.body));
+      const tid = stop.body.threadId!;
+      const frames = await dc.stackTraceRequest({ threadId: tid });
+      assert.equal(frames.body.stackFrames[0]!.instructionPointerReference, '0x' + split.toString(16), `vCPU ${tid} stopped at cpu_split`);
+      seen.push(tid);
+    }
+    assert.deepEqual([...seen].sort(), [0, 1], `both vCPUs were reported (${seen.join(', ')})`);
+    // Each hit was counted once and both vCPUs went on from there: the guest ends as it does without a debugger.
+    await dc.customRequest('setInstructionBreakpoints', { breakpoints: [] });
+    const exited = dc.waitForEvent('exited', 20_000);
+    await dc.continueRequest({ threadId: 0 });
+    assert.equal((await exited).body.exitCode, 0);
+  });
+});
+
 vmTest('DAP: a read/write data breakpoint stops right after a read of the watched bytes', async (_t, backend) => {
   // hello.c's uart_puts reads the greeting one byte at a time: watch its first 4 bytes, where the first access is a read.
   await session(HELLO, async ({ dc, output }) => {

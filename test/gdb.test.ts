@@ -177,3 +177,21 @@ vmTest('gdb: info threads lists both vCPUs of the smp guest with mode and state;
     vm.child.kill();
   }
 });
+
+vmTest('gdb: two vCPUs at one breakpoint in the same moment are both reported, the second on the next continue', async (t) => {
+  if (NO_GDB) return t.skip(NO_GDB);
+  const port = await freePort();
+  const vm = await startVm(port, 'test/guests/smp.vmspec');
+  try {
+    const { output } = await runGdb(
+      ['set pagination off', 'set confirm off', `file ${SMP_ELF}`, `target remote 127.0.0.1:${port}`, 'break cpu_split', 'continue', 'continue', 'delete', 'detach', ''].join('\n'),
+    );
+    // Both vCPUs run from _start to cpu_split together: the second hit is held while the VM is stopped for the first.
+    const hits = [...output.matchAll(/^Thread (\d+) hit Breakpoint 1, .*cpu_split/gm)].map((m) => m[1]);
+    assert.deepEqual([...hits].sort(), ['1', '2'], output);
+    assert.equal(await vm.exited, 0, vm.stderr());
+    assert.equal(vm.stdout(), '[cpu1]\n[cpu0]\n');
+  } finally {
+    vm.child.kill();
+  }
+});

@@ -11,6 +11,9 @@
 	.code64
 	ENTRY_START
 	PER_VCPU_STACK
+	/* Both vCPUs reach this instruction in the same moment. */
+	.globl	cpu_split
+cpu_split:
 	cmp	$0, %ebx
 	jne	secondary
 
