@@ -68,7 +68,7 @@ export class StopPolicy {
     if (machine !== this.ctx.machine) return false;
     if (this.ctx.runState === 'stopped') {
       // Another vCPU joining an all-stop: its pause is nothing, but a stop of its own is the user's, later.
-      if (stop.kind !== 'pause' && stop.kind !== 'step' && !this.entryPending) this.held.set(vcpu, stop);
+      if (stop.kind !== 'pause' && stop.kind !== 'step') this.held.set(vcpu, stop);
       return false;
     }
     this.beforeStop();

@@ -395,18 +395,15 @@ class Session {
   }
 
   /**
-   * Before a continue of `vcpus` runs anything: reports a held hit that still stands (its vCPU is where it stopped,
-   * the breakpoint is still set), as the reply to the continue. True when it reported one.
+   * Before a continue of `vcpus` (every vCPU when not given) runs anything: reports a held hit that still stands (its
+   * vCPU is where it stopped, the breakpoint is still set), as the reply to the continue. True when it reported one.
    */
-  private reportHeld(vcpus: readonly number[]): boolean {
+  private reportHeld(vcpus?: readonly number[]): boolean {
     for (const [vcpu, stop] of this.held) {
-      if (!vcpus.includes(vcpu)) continue;
+      if (vcpus && !vcpus.includes(vcpu)) continue;
       this.held.delete(vcpu);
       if (!this.isOwnHit(stop) || this.machine.vcpuRunState(vcpu) !== 'paused') continue;
-      if ('pc' in stop) {
-        const st = this.machine.vcpuState(vcpu);
-        if (BigInt.asUintN(64, st.getSregs().cs.base + st.getRegs().rip) !== stop.pc) continue;
-      }
+      if ('pc' in stop && this.machine.linearPc(vcpu) !== stop.pc) continue;
       this.running = true;
       this.onStopped(vcpu, stop);
       return true;
@@ -699,7 +696,7 @@ class Session {
       this.setPc(this.stopVcpu, addr);
     }
     this.forgetState();
-    if (this.reportHeld(Array.from({ length: this.machine.vcpuCount }, (_, v) => v))) return undefined;
+    if (this.reportHeld()) return undefined;
     this.running = true;
     await this.machine.resume();
     return undefined;

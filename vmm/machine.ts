@@ -403,11 +403,16 @@ export class Machine extends EventEmitter<MachineEvents> {
     Atomics.notify(v.control, Ctl.RESUME);
   }
 
+  /** A paused vCPU's pc as a linear address: CS base + rip. */
+  linearPc(index: number): Gva {
+    const st = this.vcpuState(index);
+    return gva(BigInt.asUintN(64, st.getSregs().cs.base + st.getRegs().rip));
+  }
+
   /** The guest-physical address of a planted int3 at a paused vCPU's pc, if there is one. */
   private int3UnderPc(v: VcpuHandle): Gpa | undefined {
     if (this.vcpuRunState(v.index) !== 'paused') return undefined;
-    const st = this.vcpuState(v.index);
-    const t = st.translate(gva(BigInt.asUintN(64, st.getSregs().cs.base + st.getRegs().rip)));
+    const t = this.vcpuState(v.index).translate(this.linearPc(v.index));
     if (!t.valid || !isGpa(t.physical)) return undefined;
     const at = gpa(t.physical);
     return this.breakpoints.has(at) ? at : undefined;
