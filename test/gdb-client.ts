@@ -59,6 +59,11 @@ function gdb(args: string[]): Promise<{ code: number | null; output: string }> {
   });
 }
 
+/** A gdb script for the stub on `port`: no paging or confirmation, the ELF's symbols when given, `target remote`, then `commands`. */
+export function gdbScript(port: number, commands: string[], elf?: string): string {
+  return ['set pagination off', 'set confirm off', ...(elf ? [`file ${elf}`] : []), `target remote 127.0.0.1:${port}`, ...commands, ''].join('\n');
+}
+
 /** gdb -batch -x on a script file. */
 export function runGdb(script: string): Promise<{ code: number | null; output: string }> {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-gdb-')), 'session.gdb');

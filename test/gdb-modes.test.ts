@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ROOT, vmTest } from './kvm';
-import { freePort, NO_GDB, runGdb, startVm } from './gdb-client';
+import { freePort, NO_GDB, gdbScript, runGdb, startVm } from './gdb-client';
 
 /** A symbol's address from the guest's ELF, as nm prints it. */
 function symbol(elf: string, name: string): string {
@@ -29,7 +29,7 @@ vmTest('gdb in real mode: the boot sector at 0x7c00 disassembles as 16-bit code 
   const vm = await startVm(port, 'examples/real-mode/real.vmspec');
   try {
     const { output } = await runGdb(
-      ['set pagination off', 'set confirm off', `target remote 127.0.0.1:${port}`, 'show architecture', 'x/3i $pc', 'stepi', 'info registers eip', 'stepi', 'info registers eip', 'stepi', 'info registers eip', 'x/i $pc', 'set $edi = 0x1234', 'info registers edi', 'detach', ''].join('\n'),
+      gdbScript(port, ['show architecture', 'x/3i $pc', 'stepi', 'info registers eip', 'stepi', 'info registers eip', 'stepi', 'info registers eip', 'x/i $pc', 'set $edi = 0x1234', 'info registers edi', 'detach']),
     );
     assert.match(output, /currently "i8086"/, output);
     // real.S begins cli; ljmp $0,$canonical; xor %ax,%ax: 16-bit encodings (a 32-bit or 64-bit decoder reads the ljmp differently).
@@ -52,23 +52,22 @@ vmTest('gdb at the reset vector: eip is CS.base + IP (0xfffffff0), and code and 
   const start16 = symbol('examples/firmware/build/firmware.elf', 'start16');
   try {
     const { output } = await runGdb(
-      [
-        'set pagination off',
-        'set confirm off',
-        `target remote 127.0.0.1:${port}`,
-        'info registers eip cs cs_base',
-        'x/i $pc',
-        'stepi',
-        'info registers eip',
-        'x/2i $pc',
-        // Two instructions on (cli, cld), at its linear address: an int3 and a debug-register breakpoint.
-        `break *(${start16} + 2)`,
-        `hbreak *(${start16} + 2)`,
-        'continue',
-        'info registers eip',
-        'detach',
-        '',
-      ].join('\n'),
+      gdbScript(
+        port,
+        [
+          'info registers eip cs cs_base',
+          'x/i $pc',
+          'stepi',
+          'info registers eip',
+          'x/2i $pc',
+          // Two instructions on (cli, cld), at its linear address: an int3 and a debug-register breakpoint.
+          `break *(${start16} + 2)`,
+          `hbreak *(${start16} + 2)`,
+          'continue',
+          'info registers eip',
+          'detach',
+        ],
+      ),
     );
     assert.deepEqual(registers(output, 'cs'), [0xf000n]);
     assert.deepEqual(registers(output, 'cs_base'), [0xffff0000n]);
@@ -91,26 +90,25 @@ vmTest('gdb follows real → protected → long mode: set architecture i386 on t
   const long64 = symbol('test/guests/build/modeswitch.elf', 'long64');
   try {
     const { output } = await runGdb(
-      [
-        'set pagination off',
-        'set confirm off',
-        `target remote 127.0.0.1:${port}`,
-        'show architecture',
-        `break *${prot32}`,
-        'continue',
-        'set architecture i386',
-        'x/i $pc',
-        `break *${long64}`,
-        'continue',
-        'disconnect',
-        'set architecture auto',
-        `target remote 127.0.0.1:${port}`,
-        'show architecture',
-        'info registers rip efer',
-        'x/i $pc',
-        'detach',
-        '',
-      ].join('\n'),
+      gdbScript(
+        port,
+        [
+          'show architecture',
+          `break *${prot32}`,
+          'continue',
+          'set architecture i386',
+          'x/i $pc',
+          `break *${long64}`,
+          'continue',
+          'disconnect',
+          'set architecture auto',
+          `target remote 127.0.0.1:${port}`,
+          'show architecture',
+          'info registers rip efer',
+          'x/i $pc',
+          'detach',
+        ],
+      ),
     );
     const arches = [...output.matchAll(/currently "([^"]+)"/g)].map((m) => m[1]);
     // show architecture at attach, `set architecture auto` after the disconnect (still the old description), show architecture at reattach.

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { ROOT, vmTest } from './kvm';
-import { freePort, gdbCommands, NO_GDB, runGdb, startVm } from './gdb-client';
+import { freePort, gdbCommands, NO_GDB, gdbScript, runGdb, startVm } from './gdb-client';
 
 const ADAPTER = path.join(ROOT, 'dist', 'debug-adapter.js');
 const HELLO_ELF = path.join(ROOT, 'examples/hello/build/hello.elf');
@@ -41,25 +41,24 @@ vmTest('gdb monitor: help, translate $rip as the debug adapter walks it, break-o
   const vm = await startVm(port);
   try {
     const { output } = await runGdb(
-      [
-        'set pagination off',
-        'set confirm off',
-        `file ${HELLO_ELF}`,
-        `target remote 127.0.0.1:${port}`,
-        'monitor help',
-        'break main',
-        'continue',
-        'monitor translate $rip',
-        'delete',
-        'monitor break-on-exit io port == 0x3f8',
-        'continue',
-        'x/i $pc',
-        'monitor exits',
-        'monitor info',
-        'monitor break-on-exit clear',
-        'detach',
-        '',
-      ].join('\n'),
+      gdbScript(
+        port,
+        [
+          'monitor help',
+          'break main',
+          'continue',
+          'monitor translate $rip',
+          'delete',
+          'monitor break-on-exit io port == 0x3f8',
+          'continue',
+          'x/i $pc',
+          'monitor exits',
+          'monitor info',
+          'monitor break-on-exit clear',
+          'detach',
+        ],
+        HELLO_ELF,
+      ),
     );
     for (const cmd of ['help', 'translate <gva>', 'vmcs [field]', 'exits', 'break-on-exit', 'info']) assert.match(output, new RegExp(`^  ${cmd.replace(/[[\]<>]/g, '\\$&')}`, 'm'), `help lists ${cmd}\n${output}`);
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { ROOT, vmTest } from './kvm';
 import { encodePacket } from '../gdb-stub/packets';
-import { freePort, NO_GDB, RawClient, runGdb, startVm } from './gdb-client';
+import { freePort, NO_GDB, RawClient, gdbScript, runGdb, startVm } from './gdb-client';
 
 const SPIN_ELF = path.join(ROOT, 'test/guests/build/spin.elf');
 
@@ -17,28 +17,27 @@ vmTest('gdb: Ctrl-C stops the spinning guest in spin_loop; after detach a second
   const vm = await startVm(port, 'test/guests/spin.vmspec');
   try {
     const first = await runGdb(
-      [
-        'set pagination off',
-        'set confirm off',
-        `file ${SPIN_ELF}`,
-        `target remote 127.0.0.1:${port}`,
-        // Ctrl-C a second into a foreground continue: SIGINT to gdb itself, which sends 0x03 on the wire.
-        'python',
-        'import os, signal, threading',
-        'threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()',
-        'end',
-        'continue',
-        'info registers rip',
-        'detach',
-        '',
-      ].join('\n'),
+      gdbScript(
+        port,
+        [
+          // Ctrl-C a second into a foreground continue: SIGINT to gdb itself, which sends 0x03 on the wire.
+          'python',
+          'import os, signal, threading',
+          'threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()',
+          'end',
+          'continue',
+          'info registers rip',
+          'detach',
+        ],
+        SPIN_ELF,
+      ),
     );
     assert.match(first.output, /Program received signal SIGINT, Interrupt\./, first.output);
     assert.match(first.output, /^rip\s+0x10000c\s+0x10000c <spin_loop>$/m, first.output);
     assert.match(first.output, /\[Inferior 1 \(Remote target\) detached\]/);
     assert.equal(vm.stdout(), 'spinning\n');
 
-    const second = await runGdb(['set pagination off', 'set confirm off', `file ${SPIN_ELF}`, `target remote 127.0.0.1:${port}`, 'info registers rip', 'info threads', 'detach', ''].join('\n'));
+    const second = await runGdb(gdbScript(port, ['info registers rip', 'info threads', 'detach'], SPIN_ELF));
     assert.match(second.output, /^rip\s+0x10000c\s+0x10000c <spin_loop>$/m, second.output);
     assert.match(second.output, /^\* 1\s+Thread 1 \(vCPU 0, long mode, paused\) spin_loop \(\)/m, second.output);
     assert.equal(vm.child.exitCode, null, 'the VM still runs');

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { ROOT, vmTest } from './kvm';
 import { encodePacket } from '../gdb-stub/packets';
-import { freePort, NO_GDB, RawClient, runGdb, startVm } from './gdb-client';
+import { freePort, NO_GDB, RawClient, gdbScript, runGdb, startVm } from './gdb-client';
 
 const HELLO_ELF = path.join(ROOT, 'examples/hello/build/hello.elf');
 
@@ -18,25 +18,24 @@ vmTest('gdb: break main, continue, registers, next, x/s, stepi, detach; the gues
   const vm = await startVm(port);
   try {
     const { output } = await runGdb(
-      [
-        'set pagination off',
-        'set confirm off',
-        `file ${HELLO_ELF}`,
-        `target remote 127.0.0.1:${port}`,
-        'break main',
-        'continue',
-        'info registers rip',
-        'next',
-        'next',
-        'break uart_puts',
-        'continue',
-        'x/s $rdi',
-        'stepi',
-        'info registers rip',
-        'delete',
-        'detach',
-        '',
-      ].join('\n'),
+      gdbScript(
+        port,
+        [
+          'break main',
+          'continue',
+          'info registers rip',
+          'next',
+          'next',
+          'break uart_puts',
+          'continue',
+          'x/s $rdi',
+          'stepi',
+          'info registers rip',
+          'delete',
+          'detach',
+        ],
+        HELLO_ELF,
+      ),
     );
     const bp1 = /^Breakpoint 1 at 0x([0-9a-f]+): file .*hello\.c, line (\d+)\.$/m.exec(output);
     assert.ok(bp1, output);
@@ -104,24 +103,23 @@ vmTest('gdb: watch, rwatch and awatch on a global stop where gdb expects, with o
   const vm = await startVm(port, 'test/guests/watch.vmspec');
   try {
     const { output } = await runGdb(
-      [
-        'set pagination off',
-        'set confirm off',
-        `file ${WATCH_ELF}`,
-        `target remote 127.0.0.1:${port}`,
-        'watch *(int *)&counter',
-        'continue',
-        'continue',
-        'delete',
-        'rwatch *(int *)&counter',
-        'continue',
-        'delete',
-        'awatch *(int *)&counter',
-        'continue',
-        'delete',
-        'detach',
-        '',
-      ].join('\n'),
+      gdbScript(
+        port,
+        [
+          'watch *(int *)&counter',
+          'continue',
+          'continue',
+          'delete',
+          'rwatch *(int *)&counter',
+          'continue',
+          'delete',
+          'awatch *(int *)&counter',
+          'continue',
+          'delete',
+          'detach',
+        ],
+        WATCH_ELF,
+      ),
     );
     assert.match(output, /^Hardware watchpoint 1: \*\(int \*\)&counter$/m, output);
     const changes = [...output.matchAll(/^Old value = (\d+)\nNew value = (\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])]);
@@ -147,24 +145,23 @@ vmTest('gdb: info threads lists both vCPUs of the smp guest with mode and state;
   const vm = await startVm(port, 'test/guests/smp.vmspec');
   try {
     const { output } = await runGdb(
-      [
-        'set pagination off',
-        'set confirm off',
-        `file ${SMP_ELF}`,
-        `target remote 127.0.0.1:${port}`,
-        'info threads',
-        'break secondary',
-        'set scheduler-locking on',
-        'thread 2',
-        // Only vCPU 1 runs (vCont;c:2): it reaches secondary while vCPU 0 stays where it was.
-        'continue',
-        'thread 1',
-        'info registers rip',
-        'delete',
-        'set scheduler-locking off',
-        'detach',
-        '',
-      ].join('\n'),
+      gdbScript(
+        port,
+        [
+          'info threads',
+          'break secondary',
+          'set scheduler-locking on',
+          'thread 2',
+          // Only vCPU 1 runs (vCont;c:2): it reaches secondary while vCPU 0 stays where it was.
+          'continue',
+          'thread 1',
+          'info registers rip',
+          'delete',
+          'set scheduler-locking off',
+          'detach',
+        ],
+        SMP_ELF,
+      ),
     );
     const threads = [...output.matchAll(/^[* ] (\d+)\s+Thread (\d+) \(vCPU (\d+), long mode, paused\) /gm)];
     assert.deepEqual(threads.map((m) => [m[1], m[2], m[3]]), [['1', '1', '0'], ['2', '2', '1']], output);
@@ -184,7 +181,7 @@ vmTest('gdb: two vCPUs at one breakpoint in the same moment are both reported, t
   const vm = await startVm(port, 'test/guests/smp.vmspec');
   try {
     const { output } = await runGdb(
-      ['set pagination off', 'set confirm off', `file ${SMP_ELF}`, `target remote 127.0.0.1:${port}`, 'break cpu_split', 'continue', 'continue', 'delete', 'detach', ''].join('\n'),
+      gdbScript(port, ['break cpu_split', 'continue', 'continue', 'delete', 'detach'], SMP_ELF),
     );
     // Both vCPUs run from _start to cpu_split together: the second hit is held while the VM is stopped for the first.
     const hits = [...output.matchAll(/^Thread (\d+) hit Breakpoint 1, .*cpu_split/gm)].map((m) => m[1]);
