@@ -83,7 +83,7 @@ function startVm(who: Who, port: number, dir: string): ReturnType<typeof spawn> 
       spec,
       `name: gdb-bench\nmemory: 32MiB\nvcpus: 1\nboot:\n  format: multiboot\n  image: ${KERNEL}\n  cmdline: "ticks=5"\ndevices:\n  serial: { port: 0x3f8 }\n  debug-exit: { port: 0xf4 }\n`,
     );
-    return spawn(process.execPath, [CLI, 'run', '--gdb', `127.0.0.1:${port}`, '--gdb-wait', spec], { stdio: 'ignore' });
+    return spawn(process.execPath, [CLI, 'run', '--gdb', `127.0.0.1:${port}`, '--gdb-wait', '--accel', 'emu', spec], { stdio: 'ignore' });
   }
   // -serial null keeps a UART at 0x3f8 (the kernel polls its LSR), as vmscope's spec does.
   return spawn(

@@ -19,7 +19,8 @@ export function infoCommand(opts: { json: boolean; kvmPath?: string | undefined 
   if (info.apiVersion !== undefined) lines.push(`api version: ${info.apiVersion}`);
   lines.push(`backend:     ${info.backend.toUpperCase()} (${info.backendEvidence})`);
   lines.push(`emulator:    ${emu.usable ? `usable: Unicorn ${emu.version} (${emu.library}, from ${emu.from})` : `NOT usable: ${emu.problem}`}`);
-  lines.push(`auto picks:  ${all.auto === 'kvm' ? 'KVM' : all.auto === 'emu' ? 'the emulator' : 'nothing: no backend can run a VM here'}`);
+  const avoid = all.autoAvoidsKvm;
+  lines.push(`auto picks:  ${all.auto === 'kvm' ? 'KVM' : all.auto === 'emu' ? `the emulator${avoid ? ` (${avoid})` : ''}` : 'nothing: no backend can run a VM here'}`);
   lines.push(`host:        ${info.host.cpus} CPUs, ${(info.host.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, Linux ${info.host.kernel}`);
   if (info.capabilities) {
     lines.push('capabilities:');

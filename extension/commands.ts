@@ -159,7 +159,7 @@ export function registerCommands(
     const r = await run(['info']);
     output.appendLine(`$ vmscope info`);
     output.append(r.out + r.err);
-    let info: { auto?: 'kvm' | 'emu' | null; kvm?: { backend?: string; problem?: string }; emulator?: { version?: string; problem?: string } } = {};
+    let info: { auto?: 'kvm' | 'emu' | null; autoAvoidsKvm?: string; kvm?: { backend?: string; problem?: string }; emulator?: { version?: string; problem?: string } } = {};
     try {
       info = JSON.parse((await run(['info', '--json'])).out) as typeof info;
     } catch {
@@ -171,7 +171,7 @@ export function registerCommands(
       if (choice) output.show();
     } else if (info.auto === 'emu') {
       // No KVM here, but guests still run: say so as information, with why KVM is not used.
-      const why = (info.kvm?.problem ?? '').split(';')[0];
+      const why = info.autoAvoidsKvm ?? (info.kvm?.problem ?? '').split(';')[0];
       const choice = await vscode.window.showInformationMessage(`vmscope: guests run under emulation (Unicorn ${info.emulator?.version ?? ''}): ${why}.`, 'Show Details', 'How to Use KVM');
       if (choice === 'Show Details') output.show();
       if (choice === 'How to Use KVM') showKvmFix();

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { gva, type Gpa, type Gva } from '../common/address';
 import type { Machine } from '../vmm/machine';
 import { GuestAccess } from '../vmm/guest-access';
-import type { HwSlot, WatchLength } from '../vmm/debug';
+import { HW_SLOTS, type HwSlot, type SoftWatch, type WatchLength } from '../vmm/debug';
 import { cpuModeName, type RunResult, type VcpuStop } from '../vmm/exits';
 import { encodePacket, fromHex, MAX_PACKET, PacketReader, parseHexNumber, toHex, type InboundEvent } from './packets';
 import { Monitor } from './monitor';
@@ -363,7 +363,8 @@ class Session {
       case 'sw-breakpoint':
         return this.stopReply(vcpu, SIGTRAP, this.hasBreakpointAt(0, stop.pc) ? 'swbreak:;' : '');
       case 'breakpoint':
-        return this.stopReply(vcpu, SIGTRAP, this.hasBreakpointAt(1, stop.pc) ? 'hwbreak:;' : '');
+        // A Z0 in a DR slot (no int3 here) is still gdb's software breakpoint.
+        return this.stopReply(vcpu, SIGTRAP, this.hasBreakpointAt(1, stop.pc) ? 'hwbreak:;' : this.hasBreakpointAt(0, stop.pc) ? 'swbreak:;' : '');
       case 'watchpoint': {
         const n = this.machine.debugOwners.ownSlots(GDB_OWNER, stop.slots)[0] ?? -1;
         const slot = this.slots[n];
@@ -382,7 +383,7 @@ class Session {
       case 'sw-breakpoint':
         return this.hasBreakpointAt(0, stop.pc);
       case 'breakpoint':
-        return this.hasBreakpointAt(1, stop.pc);
+        return this.hasBreakpointAt(1, stop.pc) || this.hasBreakpointAt(0, stop.pc);
       case 'watchpoint':
         return this.machine.debugOwners.ownSlots(GDB_OWNER, stop.slots).some((n) => this.slots[n]);
       case 'pause':
@@ -750,7 +751,8 @@ class Session {
     if (type >= 2) {
       if (![1, 2, 4, 8].includes(len) || addr % BigInt(len) !== 0n) return 'E01';
     }
-    if (type === 0) {
+    if (type >= 3 && !this.machine.capabilities.dataWatchpoints) return 'E01'; // comparing bytes cannot see a read
+    if (type === 0 || (type === 2 && !this.machine.capabilities.dataWatchpoints)) {
       const physical = this.access.translate(this.gVcpu, bp.addr);
       if (physical === undefined) return 'E14';
       bp.physical = physical;
@@ -773,24 +775,36 @@ class Session {
     const int3: Gpa[] = [];
     const owners = new Map<Gpa, string>();
     const slotKeys: string[] = [];
+    const softWatch: SoftWatch[] = [];
     for (const [key, bp] of this.breakpoints) {
-      if (bp.type === 0) {
+      // Where DR0-3 data watchpoints do not fire (KVM on PVM), a write watchpoint compares the bytes after each
+      // instruction (the machine's software watchpoints); it is numbered after the hardware slots.
+      if (bp.type === 2 && !this.machine.capabilities.dataWatchpoints) {
+        const n = HW_SLOTS + softWatch.length;
+        softWatch.push({ slot: n, physical: bp.physical!, len: bp.len });
+        slots[n] = { addr: bp.addr, kind: 'write', len: bp.len };
+        types[n] = 2;
+        slotKeys[n] = key;
+        continue;
+      }
+      // Where int3 does not reach the debugger (KVM on PVM), gdb's software breakpoints take a DR0-3 slot.
+      if (bp.type === 0 && this.machine.capabilities.softwareBreakpoints) {
         int3.push(bp.physical!);
         owners.set(bp.physical!, key);
         continue;
       }
       const free = slots.indexOf(null);
-      if (free < 0) {
+      if (free < 0 || free >= HW_SLOTS) {
         refused.add(key);
         continue;
       }
-      slots[free] = { addr: bp.addr, kind: WATCH_KINDS[bp.type], len: bp.len };
+      slots[free] = { addr: bp.addr, kind: bp.type === 0 ? 'exec' : WATCH_KINDS[bp.type], len: bp.len };
       types[free] = bp.type;
       slotKeys[free] = key;
     }
     this.slots = slots;
     this.slotTypes = types;
-    const skipped = this.machine.configureDebug({ slots, softwareBreakpoints: int3.length > 0, int3, softWatch: [] }, GDB_OWNER);
+    const skipped = this.machine.configureDebug({ slots: slots.slice(0, HW_SLOTS), softwareBreakpoints: int3.length > 0, int3, softWatch }, GDB_OWNER);
     // Another front end (the debug adapter) may hold some of the machine's slots.
     for (const n of this.machine.debugOwners.unplaced(GDB_OWNER)) refused.add(slotKeys[n]!);
     for (const at of skipped) {

@@ -240,7 +240,10 @@ test('info lists the emulator: usable with its version and where it came from, o
   } else {
     assert.equal(all.emulator.problem, EMU_PROBLEM);
   }
-  assert.equal(all.auto, all.kvm.usable ? 'kvm' : EMU_OK ? 'emu' : null);
+  // On PVM, where KVM runs guest code through its instruction emulator, auto prefers vmscope's emulator.
+  const kvmFirst = all.kvm.usable && !(all.kvm.backend === 'pvm' && EMU_OK);
+  assert.equal(all.auto, kvmFirst ? 'kvm' : EMU_OK ? 'emu' : null);
+  if (all.kvm.usable && !kvmFirst) assert.match(vmscope(['info']).stdout, /^auto picks: +the emulator \(KVM here is PVM, .*--accel kvm uses it anyway\)$/m);
   assert.match(vmscope(['info']).stdout, EMU_OK ? /^emulator: +usable: Unicorn 2\.\d+\.\d+ /m : /^emulator: +NOT usable: /m);
 });
 

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { withClient } from './dap-client';
-import { ROOT, vmTest } from './kvm';
+import { ROOT, vmTest, skipOnPvm } from './kvm';
 import { parseElf } from '../formats/elf';
 
 const MB_DIR = path.join(ROOT, 'examples/multiboot-kernel');
@@ -38,7 +38,8 @@ async function launched(dc: DebugClient, args: Record<string, unknown>, configur
   await dc.configurationDoneRequest();
 }
 
-vmTest('DAP: a breakpoint in the multiboot kernel\'s timer handler, with the call stack through the interrupt frame', async () => {
+vmTest('DAP: a breakpoint in the multiboot kernel\'s timer handler, with the call stack through the interrupt frame', async (t, backend) => {
+  if (skipOnPvm(t, backend, "cannot emulate the multiboot kernel's iret in 32-bit protected mode (a KVM internal error when its timer handler returns)")) return;
   const line = lineOf(MB_C, 'ticks++;', 'void timer_tick(void)');
   await withClient(async ({ dc, stdout }) => {
     let bp: DebugProtocol.Breakpoint | undefined;
@@ -85,7 +86,8 @@ interface DeviceInfo {
   fields?: Array<{ name: string; value: string }>;
 }
 
-vmTest('DAP: vmInfo shows the live devices: the PIT active with its interrupts, the PIC with its IRQ 0 requests', async () => {
+vmTest('DAP: vmInfo shows the live devices: the PIT active with its interrupts, the PIC with its IRQ 0 requests', async (t, backend) => {
+  if (skipOnPvm(t, backend, "cannot emulate the multiboot kernel's iret in 32-bit protected mode (a KVM internal error when its timer handler returns)")) return;
   const line = lineOf(MB_C, 'ticks++;', 'void timer_tick(void)');
   await withClient(async ({ dc }) => {
     const stopped = dc.waitForEvent('stopped', 30_000);
@@ -120,7 +122,8 @@ vmTest('DAP: vmInfo shows the live devices: the PIT active with its interrupts, 
   });
 });
 
-vmTest('DAP: boot.symbols as a System.map names a stripped kernel\'s functions: a function breakpoint, the stack, the disassembly', async () => {
+vmTest('DAP: boot.symbols as a System.map names a stripped kernel\'s functions: a function breakpoint, the stack, the disassembly', async (t, backend) => {
+  if (skipOnPvm(t, backend, "cannot emulate the multiboot kernel's iret in 32-bit protected mode (a KVM internal error when its timer handler returns)")) return;
   // The multiboot kernel stripped of its symbols, and its `nm -n` System.map, in a spec of their own.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-symbols-'));
   try {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { ROOT, vmTest } from './kvm';
+import { hostInfo, ROOT, vmTest } from './kvm';
 import { encodePacket } from '../gdb-stub/packets';
 import { freePort, NO_GDB, RawClient, gdbScript, runGdb, startVm } from './gdb-client';
 
@@ -97,33 +97,22 @@ vmTest('gdb stub: a bad checksum gets "-", malformed packets get error or empty 
 
 const WATCH_ELF = path.join(ROOT, 'test/guests/build/watch.elf');
 
-vmTest('gdb: watch, rwatch and awatch on a global stop where gdb expects, with old and new values', async (t) => {
+vmTest('gdb: watch, rwatch and awatch on a global stop where gdb expects, with old and new values', async (t, backend) => {
   if (NO_GDB) return t.skip(NO_GDB);
+  // Where DR0-3 data watchpoints do not fire (KVM on PVM), `watch` compares the bytes after each instruction and
+  // the stub refuses read and access watchpoints (Z3/Z4: E01), which comparing bytes cannot see.
+  const exact = backend === 'emu' || hostInfo.probes?.dataWatchpoints === true;
   const port = await freePort();
   const vm = await startVm(port, 'test/guests/watch.vmspec');
   try {
-    const { output } = await runGdb(
-      gdbScript(
-        port,
-        [
-          'watch *(int *)&counter',
-          'continue',
-          'continue',
-          'delete',
-          'rwatch *(int *)&counter',
-          'continue',
-          'delete',
-          'awatch *(int *)&counter',
-          'continue',
-          'delete',
-          'detach',
-        ],
-        WATCH_ELF,
-      ),
-    );
+    const writes = ['watch *(int *)&counter', 'continue', 'continue', 'delete'];
+    const reads = ['rwatch *(int *)&counter', 'continue', 'delete', 'awatch *(int *)&counter', 'continue', 'delete'];
+    const { output } = await runGdb(gdbScript(port, [...writes, ...(exact ? reads : []), 'detach'], WATCH_ELF));
     assert.match(output, /^Hardware watchpoint 1: \*\(int \*\)&counter$/m, output);
     const changes = [...output.matchAll(/^Old value = (\d+)\nNew value = (\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])]);
     assert.deepEqual(changes.slice(0, 2), [[0, 1], [1, 2]], output);
+    // (On PVM the guest's 400 M-instruction spin after counting would take minutes in KVM's instruction emulator.)
+    if (!exact) return void assert.match(output, /\[Inferior 1 \(Remote target\) detached\]/);
     assert.match(output, /^Hardware read watchpoint 2: \*\(int \*\)&counter$/m);
     // The read that follows the second write (the movl after the addl), so the value read is 2.
     assert.match(output, /^Hardware read watchpoint 2: \*\(int \*\)&counter\n\nValue = 2$/m, output);

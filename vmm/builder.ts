@@ -16,7 +16,7 @@ import { acpiTables, ACPI_TABLES_GPA, type AcpiTables } from './boot/acpi';
 import { dataSegment } from './loaders/boot-info';
 import { fwCfgItems } from './devices/fw-cfg-items';
 import { KvmCap } from './kvm/constants';
-import { KVM_DEVICE, openKvm, type KvmSystem } from './kvm/system';
+import { autoAvoidsKvm, detectBackend, KVM_DEVICE, openKvm, type KvmSystem } from './kvm/system';
 import { type CpuidEntry, type Sregs } from './registers';
 import { Structs } from './kvm/structs';
 import { loadNative, type KvmNative } from './kvm/native';
@@ -349,7 +349,8 @@ function kvmAbsence(problem: string): string {
 
 /**
  * Picks the backend: `kvm` and `emu` as asked (failing with the fix when it
- * cannot be used), `auto` KVM where /dev/kvm is usable, else the emulator.
+ * cannot be used), `auto` KVM where /dev/kvm is usable (and not PVM, where the
+ * emulator is far faster), else the emulator.
  */
 export function chooseBackend(accel: AccelChoice, kvmPath = KVM_DEVICE, native?: KvmNative): BackendChoice {
   const kvm = (): string | undefined => {
@@ -383,7 +384,10 @@ export function chooseBackend(accel: AccelChoice, kvmPath = KVM_DEVICE, native?:
     }
     case 'auto': {
       const kvmWhy = kvm();
-      if (!kvmWhy) return { name: 'kvm' };
+      if (!kvmWhy) {
+        const avoid = autoAvoidsKvm(detectBackend().backend);
+        return avoid && !emu() ? { name: 'emu', notice: `${avoid}; running under emulation` } : { name: 'kvm' };
+      }
       const emuWhy = emu();
       if (emuWhy) throw new BackendUnavailable(`no backend can run this VM: KVM: ${kvmWhy}; emulation: ${emuWhy}`);
       return { name: 'emu', notice: `${kvmAbsence(kvmWhy)}; running under emulation` };

@@ -5,7 +5,7 @@
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { capabilities, detectBackend, explainOpenError, KVM_DEVICE, openKvm, type KvmBackend } from './kvm/system';
+import { autoAvoidsKvm, capabilities, detectBackend, explainOpenError, KVM_DEVICE, openKvm, type KvmBackend } from './kvm/system';
 import type { KvmCapName } from './kvm/constants';
 import { VmscopeError } from './errors';
 import type { BackendCapabilities, BackendName } from './backend';
@@ -47,6 +47,8 @@ export interface BackendsInfo {
   kvm: HostInfo;
   emulator: EmulatorInfo;
   auto: BackendName | null;
+  /** Why `auto` passes over a usable /dev/kvm (PVM), when it does. */
+  autoAvoidsKvm?: string;
 }
 
 export function gatherEmulatorInfo(): EmulatorInfo {
@@ -61,7 +63,8 @@ export function gatherEmulatorInfo(): EmulatorInfo {
 export function gatherBackendsInfo(device = KVM_DEVICE, native?: KvmNative): BackendsInfo {
   const kvm = gatherHostInfo(device, native);
   const emulator = gatherEmulatorInfo();
-  return { kvm, emulator, auto: kvm.usable ? 'kvm' : emulator.usable ? 'emu' : null };
+  const avoid = kvm.usable && emulator.usable ? autoAvoidsKvm(kvm.backend) : undefined;
+  return { kvm, emulator, auto: kvm.usable && !avoid ? 'kvm' : emulator.usable ? 'emu' : null, ...(avoid ? { autoAvoidsKvm: avoid } : {}) };
 }
 
 export function gatherHostInfo(device = KVM_DEVICE, native?: KvmNative): HostInfo {

@@ -67,6 +67,19 @@ export type KvmBackend = Exclude<BackendImplementation, 'emu'>;
  * (kvm_intel = VMX, kvm_amd = SVM, kvm_pvm = PVM, a software "pvm" for guests
  * without hardware virtualization); the CPU flags are the fallback.
  */
+/**
+ * Why `accel: auto` passes over a usable /dev/kvm for the emulator, or
+ * undefined. PVM runs every guest instruction through KVM's instruction
+ * emulator: measured 2026-12-06 on a PVM host, about 1.7 M instructions/s
+ * (the emulator: about 450 M), and internal errors on instructions it cannot
+ * emulate (iret in protected mode, some of Linux's boot code).
+ */
+export function autoAvoidsKvm(backend: KvmBackend): string | undefined {
+  return backend === 'pvm'
+    ? 'KVM here is PVM, which runs guest code through its instruction emulator (hundreds of times slower than vmscope\'s, and it cannot emulate every instruction); --accel kvm uses it anyway'
+    : undefined;
+}
+
 export function detectBackend(sysModule = '/sys/module', cpuinfo = '/proc/cpuinfo'): { backend: KvmBackend; evidence: string } {
   const modules: Array<[string, KvmBackend]> = [
     ['kvm_pvm', 'pvm'],
