@@ -751,8 +751,8 @@ class Session {
     if (type >= 2) {
       if (![1, 2, 4, 8].includes(len) || addr % BigInt(len) !== 0n) return 'E01';
     }
-    if (type >= 3 && !this.machine.capabilities.dataWatchpoints) return 'E01'; // comparing bytes cannot see a read
-    if (type === 0 || (type === 2 && !this.machine.capabilities.dataWatchpoints)) {
+    if (type >= 3 && this.comparesBytes) return 'E01'; // comparing bytes cannot see a read
+    if (type === 0 || (type === 2 && this.comparesBytes)) {
       const physical = this.access.translate(this.gVcpu, bp.addr);
       if (physical === undefined) return 'E14';
       bp.physical = physical;
@@ -767,6 +767,11 @@ class Session {
     return 'OK';
   }
 
+  /** Write watchpoints compare the watched bytes after each instruction: the backend's DR0-3 data watchpoints do not fire. */
+  private get comparesBytes(): boolean {
+    return !this.machine.capabilities.dataWatchpoints;
+  }
+
   /** Pushes the breakpoints to the machine; returns those it could not take (int3 outside RAM, no free DR slot). */
   private applyDebug(): Set<string> {
     const refused = new Set<string>();
@@ -779,7 +784,7 @@ class Session {
     for (const [key, bp] of this.breakpoints) {
       // Where DR0-3 data watchpoints do not fire (KVM on PVM), a write watchpoint compares the bytes after each
       // instruction (the machine's software watchpoints); it is numbered after the hardware slots.
-      if (bp.type === 2 && !this.machine.capabilities.dataWatchpoints) {
+      if (bp.type === 2 && this.comparesBytes) {
         const n = HW_SLOTS + softWatch.length;
         softWatch.push({ slot: n, physical: bp.physical!, len: bp.len });
         slots[n] = { addr: bp.addr, kind: 'write', len: bp.len };
@@ -794,7 +799,7 @@ class Session {
         continue;
       }
       const free = slots.indexOf(null);
-      if (free < 0 || free >= HW_SLOTS) {
+      if (free < 0) {
         refused.add(key);
         continue;
       }

@@ -2,13 +2,22 @@
 // as a child process, Debian's gdb in batch mode (a script file or -ex
 // commands), and a raw protocol client for what gdb never sends.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, ROOT } from './kvm';
 import { encodePacket } from '../gdb-stub/packets';
+
+/** A symbol's address from the guest's ELF (relative to the repository), as nm prints it, 0x hex. */
+export function symbol(elf: string, name: string): string {
+  const line = execFileSync('nm', [path.join(ROOT, elf)], { encoding: 'utf8' })
+    .split('\n')
+    .find((l) => l.endsWith(` ${name}`));
+  if (!line) throw new Error(`no symbol ${name} in ${elf}`);
+  return '0x' + BigInt('0x' + line.split(' ')[0]).toString(16);
+}
 
 export const GDB = '/usr/bin/gdb';
 /** Why the gdb tests skip, when they do. */

@@ -4,19 +4,9 @@
 // into long mode is announced with the way to reconnect for 64-bit registers.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import * as path from 'node:path';
-import { ROOT, vmTest, skipOnPvm } from './kvm';
-import { freePort, NO_GDB, gdbScript, runGdb, startVm } from './gdb-client';
+import { vmTest, skipOnPvm } from './kvm';
+import { freePort, NO_GDB, gdbScript, runGdb, startVm, symbol } from './gdb-client';
 
-/** A symbol's address from the guest's ELF, as nm prints it. */
-function symbol(elf: string, name: string): string {
-  const line = execFileSync('nm', [path.join(ROOT, elf)], { encoding: 'utf8' })
-    .split('\n')
-    .find((l) => l.endsWith(` ${name}`));
-  assert.ok(line, `${name} in ${elf}`);
-  return '0x' + BigInt('0x' + line.split(' ')[0]).toString(16);
-}
 
 /** `info registers <name>`'s value column, as a number. */
 function registers(output: string, name: string): bigint[] {

@@ -63,11 +63,6 @@ export function capabilities(sys: KvmSystem): Record<KvmCapName, number> {
 export type KvmBackend = Exclude<BackendImplementation, 'emu'>;
 
 /**
- * Which KVM implementation serves /dev/kvm: the loaded vendor module decides
- * (kvm_intel = VMX, kvm_amd = SVM, kvm_pvm = PVM, a software "pvm" for guests
- * without hardware virtualization); the CPU flags are the fallback.
- */
-/**
  * Why `accel: auto` passes over a usable /dev/kvm for the emulator, or
  * undefined. PVM runs every guest instruction through KVM's instruction
  * emulator: measured 2026-12-06 on a PVM host, about 1.7 M instructions/s
@@ -80,6 +75,11 @@ export function autoAvoidsKvm(backend: KvmBackend): string | undefined {
     : undefined;
 }
 
+/**
+ * Which KVM implementation serves /dev/kvm: the loaded vendor module decides
+ * (kvm_intel = VMX, kvm_amd = SVM, kvm_pvm = PVM, a software "pvm" for guests
+ * without hardware virtualization); the CPU flags are the fallback.
+ */
 export function detectBackend(sysModule = '/sys/module', cpuinfo = '/proc/cpuinfo'): { backend: KvmBackend; evidence: string } {
   const modules: Array<[string, KvmBackend]> = [
     ['kvm_pvm', 'pvm'],
