@@ -12,6 +12,7 @@ import { HW_SLOTS, type HwSlot, type SoftWatch, type WatchLength } from '../vmm/
 import { cpuModeName, type RunResult, type VcpuStop } from '../vmm/exits';
 import { encodePacket, fromHex, MAX_PACKET, PacketReader, parseHexNumber, toHex, type InboundEvent } from './packets';
 import { Monitor } from './monitor';
+import { SocketPoll } from './socket-poll';
 import { GDB_OWNER } from './owner';
 import { archForMode, encodeRegister, encodeRegisters, layoutOf, registersOf, registerValues, splitRegisters, targetXml, writeRegisters, type RegisterSources, type TargetArch } from './target';
 
@@ -26,6 +27,14 @@ export interface GdbServerOptions {
 const SIGINT = 2;
 const SIGTRAP = 5;
 const SIGSEGV = 11;
+
+const ACK = Buffer.from('+');
+const NACK = Buffer.from('-');
+
+/** How long the stub spins for gdb's next packet after a reply (SocketPoll), in µs: gdb takes 20-90 µs to send it here. */
+const PACKET_POLL_US = 250;
+/** How long it spins for the stop of a stepi (Machine.pollReports), in µs: one instruction takes 40-250 µs here. */
+const STEP_POLL_US = 2000;
 
 /** A Z/z breakpoint gdb set, by type and linear address. */
 interface StubBreakpoint {
@@ -120,6 +129,7 @@ export class GdbServer {
 /** One client's connection: the protocol state and the all-stop bookkeeping. */
 class Session {
   private readonly reader = new PacketReader();
+  private readonly poll: SocketPoll;
   private readonly access: GuestAccess;
   private readonly monitor: Monitor;
   private noAck = false;
@@ -166,6 +176,7 @@ class Session {
     this.access = new GuestAccess(machine);
     this.monitor = new Monitor(machine, this.access);
     socket.setNoDelay(true);
+    this.poll = new SocketPoll(socket, PACKET_POLL_US);
     // gdb expects a stopped target when it connects: pause every vCPU first (a --gdb-wait machine is paused already).
     this.enqueue(async () => {
       await this.stopAll();
@@ -173,11 +184,32 @@ class Session {
       this.lastStop = this.stopReply(this.stopVcpu, SIGTRAP, '');
     });
     socket.on('data', (chunk) => {
-      for (const e of this.reader.feed(chunk)) this.onEvent(e);
+      this.poll.arrivedThroughStream();
+      this.feed(chunk);
+      this.pump();
     });
     socket.on('error', () => {});
     socket.on('end', () => this.onSocketClosed());
     socket.on('close', () => this.onSocketClosed());
+  }
+
+  private feed(chunk: Buffer): void {
+    for (const e of this.reader.feed(chunk)) this.onEvent(e);
+  }
+
+  /**
+   * While gdb is due to send (it awaits no stop) and nothing is queued, takes
+   * its next packets straight off the socket as they come (SocketPoll),
+   * without a turn of the event loop between them.
+   */
+  private pump(): void {
+    while (this.queued === 0 && !this.running && !this.closed) {
+      const chunk = this.poll.poll();
+      if (!chunk) return;
+      // What a turn of the event loop would have delivered before this packet.
+      this.machine.takeReports();
+      this.feed(chunk);
+    }
   }
 
   private onEvent(e: InboundEvent): void {
@@ -190,14 +222,14 @@ class Session {
         this.interrupt();
         return;
       case 'bad-checksum':
-        if (!this.noAck) this.socket.write('-');
+        if (!this.noAck) this.poll.write(NACK);
         return;
       case 'too-long':
-        if (!this.noAck) this.socket.write('+');
+        if (!this.noAck) this.poll.write(ACK);
         this.send('E01');
         return;
       case 'packet': {
-        if (!this.noAck) this.socket.write('+');
+        if (!this.noAck) this.poll.write(ACK);
         const data = e.data;
         // Most packets (registers, memory, queries) need nothing to happen first: with nothing queued they are
         // answered here, in the same turn of the event loop. The rest, and any packet behind queued work, wait
@@ -234,12 +266,12 @@ class Session {
   private enqueue(task: () => Promise<void>): void {
     this.queued++;
     this.queue = this.queue.then(task).finally(() => {
-      this.queued--;
+      if (--this.queued === 0) this.pump();
     });
   }
 
   private send(data: string): void {
-    if (!this.closed) this.socket.write(encodePacket(data));
+    if (!this.closed) this.poll.write(encodePacket(data));
   }
 
   /** Ends the connection from our side (k, D, or the machine ended). */
@@ -301,17 +333,10 @@ class Session {
 
   private async stopAll(): Promise<void> {
     this.machine.pause();
-    // After a step, or at a stop the others already paused for, there is nothing to wait for.
-    if (!this.allPaused()) await this.machine.whenAllPaused(30_000);
+    // After a step, or at a stop the others already paused for, there is nothing to wait for. Either way every
+    // vCPU's stop is handled before gdb hears of this one: a second vCPU's hit is held (onStopped) by then.
+    if (!this.machine.allPaused()) await this.machine.whenAllPaused(30_000);
     this.forgetState();
-  }
-
-  private allPaused(): boolean {
-    for (let v = 0; v < this.machine.vcpuCount; v++) {
-      const state = this.machine.vcpuRunState(v);
-      if (state !== 'paused' && state !== 'finished') return false;
-    }
-    return true;
   }
 
   /** Drops what was read of the vCPUs (translations, registers): before any vCPU runs, and after any write. */
@@ -714,6 +739,8 @@ class Session {
     this.running = true;
     this.forgetState();
     await this.machine.resume(vcpu, { kind: 'step-instruction' });
+    // gdb waits for this stop and nothing else can happen before it: take it as soon as the vCPU reports it.
+    this.machine.pollReports(() => !this.running, STEP_POLL_US);
     return undefined;
   }
 

@@ -4,8 +4,9 @@
 // nothing of DAP, LSP or VS Code.
 
 import { EventEmitter } from 'node:events';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { VmSpec } from '../vmspec/types';
 import { gpa, gva, isGpa, type Gpa, type Gva } from '../common/address';
 import { kvmExitName } from './kvm/constants';
@@ -74,6 +75,15 @@ interface VcpuHandle {
   commands: MessagePort;
   trace: TraceRing;
   workerCommands: MessagePort;
+  /** Our end of the vCPU's report port (WorkerMessage: stops, device events, its end); the other end lives in its thread. */
+  reports: MessagePort;
+  workerReports: MessagePort;
+  /**
+   * Whether the machine has handled the vCPU's report of its latest stop (or
+   * end). Its thread marks it paused just before it posts the report, so a
+   * paused vCPU whose report is still in flight reads false.
+   */
+  reported: boolean;
   /** Set while the vCPU steps off an int3 for a continue: its next stop is vmscope's own. */
   steppingOff?: (stop: VcpuStop) => void;
   /** An int3 lifted for this vCPU's step, planted again at its next stop. */
@@ -81,6 +91,9 @@ interface VcpuHandle {
   /** The backend's state access for this vCPU (vcpuState), made on first use. */
   state?: VcpuStateApi;
 }
+
+/** CPUs this process may spin on while another thread works (pollReports). */
+const SPIN_CPUS = os.availableParallelism();
 
 /** Where the vCPU worker script lives: next to this module, in out/vmm/ and in dist/. */
 function workerScript(): string {
@@ -122,10 +135,14 @@ export class Machine extends EventEmitter<MachineEvents> {
       const controlBuf = new SharedArrayBuffer(Ctl.WORDS * 4);
       const countersBuf = new SharedArrayBuffer((MAX_EXIT_CODE + 1) * 8);
       const channel = new MessageChannel();
+      const reports = new MessageChannel();
       return {
         trace: new TraceRing(new SharedArrayBuffer(traceBytes(parts.traceCapacity))),
         commands: channel.port1,
         workerCommands: channel.port2,
+        reports: reports.port1,
+        workerReports: reports.port2,
+        reported: false,
         index,
         controlBuf,
         control: new Int32Array(controlBuf),
@@ -202,19 +219,27 @@ export class Machine extends EventEmitter<MachineEvents> {
         useLock: this.vcpus.length > 1,
         counters: v.countersBuf,
         commands: v.workerCommands,
+        reports: v.workerReports,
         holdFailures: opts.holdFailures ?? false,
         regions: this.memory.regions.map((r) => ({ gpa: r.gpa, size: r.size, hva: r.hva })),
         trace: v.trace.buffer,
         startedAt: this.startedEpoch,
       };
-      const worker = new Worker(workerScript(), { workerData: cfg, transferList: [v.workerCommands] });
+      const worker = new Worker(workerScript(), { workerData: cfg, transferList: [v.workerCommands, v.workerReports] });
       v.worker = worker;
-      worker.on('message', (m: WorkerMessage) => this.onMessage(v, m));
+      // The reports come on a port of their own (not the worker's), so that pollReports can take them synchronously.
+      // It does not keep the process alive: the worker does, and its last reports are taken at its exit.
+      v.reports.on('message', (m: WorkerMessage) => this.onMessage(v, m));
+      v.reports.unref();
       v.exited = new Promise((resolve) => {
         worker.on('error', (e) => {
+          this.takeReportsOf(v);
           if (!v.end) this.onFinished(v, { kind: 'host-error', message: e.message }, []);
         });
         worker.on('exit', () => {
+          // The thread is gone, but its last reports (its 'finished') may not have been dispatched yet.
+          this.takeReportsOf(v);
+          v.reports.close();
           if (!v.end) this.onFinished(v, { kind: 'host-error', message: 'the vCPU thread exited unexpectedly' }, []);
           resolve();
         });
@@ -235,12 +260,48 @@ export class Machine extends EventEmitter<MachineEvents> {
     return this.resultPromise;
   }
 
+  /** Handles the reports that have arrived from one vCPU's thread and not been dispatched yet. */
+  private takeReportsOf(v: VcpuHandle): void {
+    for (let r = receiveMessageOnPort(v.reports); r; r = receiveMessageOnPort(v.reports)) this.onMessage(v, r.message as WorkerMessage);
+  }
+
+  /**
+   * Handles every report (stops, device events) that has arrived from the
+   * vCPU threads and waits for the event loop, now: for a front end that
+   * answers its client without going back to the event loop, so that it
+   * sees the machine as it would have after a turn of it.
+   */
+  takeReports(): void {
+    for (const v of this.vcpus) this.takeReportsOf(v);
+  }
+
+  /**
+   * Handles the vCPUs' reports (stops, device events) as they arrive, in this
+   * turn of the event loop rather than a later one, until `done()` holds or
+   * `budgetUs` microseconds have passed; true when `done()` held. It spins:
+   * for a front end that has just resumed a vCPU for a short, bounded run (a
+   * gdb `stepi`) and has nothing to do until its stop. The stop then costs
+   * no wake-up of this thread and no turn of the event loop, which measured
+   * as a large share of a stepi's round trip (docs/performance.md). Reports
+   * it does not take arrive as usual, and on a host with one CPU it does not
+   * spin (it would hold the CPU the vCPU thread needs).
+   */
+  pollReports(done: () => boolean, budgetUs: number): boolean {
+    const until = performance.now() + (SPIN_CPUS < 2 ? 0 : budgetUs / 1000);
+    for (;;) {
+      this.takeReports();
+      if (done()) return true;
+      if (performance.now() >= until) return false;
+    }
+  }
+
   private onMessage(v: VcpuHandle, m: WorkerMessage): void {
     switch (m.t) {
       case 'device':
         this.deviceEvent(m.seq, m.event);
         return;
       case 'stopped':
+        v.reported = true;
         if (v.liftedForStep !== undefined) {
           this.breakpoints.replant(v.liftedForStep);
           v.liftedForStep = undefined;
@@ -252,6 +313,7 @@ export class Machine extends EventEmitter<MachineEvents> {
         this.emit('exit-log', v.index, m.filter, m.text);
         return;
       case 'finished':
+        v.reported = true;
         v.loopMs = m.loopMs;
         this.onFinished(v, m.end, m.unclaimed);
         return;
@@ -327,11 +389,19 @@ export class Machine extends EventEmitter<MachineEvents> {
     return this.resultPromise !== undefined;
   }
 
-  /** Resolves once every vCPU that has not ended is paused. */
+  /** Resolves once every vCPU that has not ended is paused and its stop handled (allPaused), or after `timeoutMs`. */
   async whenAllPaused(timeoutMs = 2000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
-    const settled = () => this.vcpus.every((v) => v.end || Atomics.load(v.control, Ctl.STATE) === State.PAUSED || Atomics.load(v.control, Ctl.STATE) === State.FINISHED);
-    while (!settled() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    while (!this.allPaused() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  }
+
+  /**
+   * Whether every vCPU is paused or finished, with its stop (or end) handled:
+   * a front end that sees true has heard every stop there is to hear.
+   */
+  allPaused(): boolean {
+    this.takeReports();
+    return this.vcpus.every((v) => v.end || (Atomics.load(v.control, Ctl.STATE) === State.PAUSED && v.reported));
   }
 
   /** Forces vCPU `index` out of guest mode now (it then pauses). */
@@ -396,6 +466,7 @@ export class Machine extends EventEmitter<MachineEvents> {
   private run(v: VcpuHandle, how: ResumeHow): void {
     // As in pause(): nothing replaces the STOP of a machine that is ending.
     if (v.end || this.ending) return;
+    v.reported = false;
     if (how.kind === 'step-instruction') Atomics.store(v.control, Ctl.STEP, 1);
     else if (how.kind !== 'continue') this.send(v, { kind: 'resume', how });
     Atomics.store(v.control, Ctl.CMD, Cmd.RUN);

@@ -32,6 +32,8 @@ export interface VcpuLoopConfig extends BackendLoopConfig, LoopDevicesConfig {
   control: SharedArrayBuffer;
   /** Machine -> vCPU commands (VcpuCommand), read synchronously. */
   commands: MessagePort;
+  /** vCPU -> machine reports (WorkerMessage). */
+  reports: MessagePort;
   /** Stop on guest failures (triple fault, ...) instead of ending, for inspection. */
   holdFailures: boolean;
   /** Guest RAM/ROM, for software watchpoints. */

@@ -1,16 +1,15 @@
 // Entry point of a vCPU thread: runs the synchronous loop for one vCPU over
 // the backend the machine chose, and reports to the machine over the
-// worker's message port.
+// report port the machine gave it.
 
-import { parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, workerData } from 'node:worker_threads';
 import { loadNative } from './kvm/native';
 import { KvmVcpu } from './kvm/vcpu';
 import { EmuVcpu } from './emu/vcpu';
 import { runVcpuLoop, type VcpuLoopConfig } from './vcpu-loop';
 import type { WorkerMessage } from './exits';
 
-if (!parentPort) throw new Error('vcpu-worker must run as a worker thread');
-const port = parentPort;
+if (isMainThread) throw new Error('vcpu-worker must run as a worker thread');
 const cfg = workerData as VcpuLoopConfig;
 runVcpuLoop(
   (sink) => {
@@ -23,5 +22,5 @@ runVcpuLoop(
     }
   },
   cfg,
-  (m: WorkerMessage) => port.postMessage(m),
+  (m: WorkerMessage) => cfg.reports.postMessage(m),
 );
