@@ -18,6 +18,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { CLI, ROOT, EMU_OK, EMU_PROBLEM } from './kvm';
 import { ADAPTER } from './dap-client';
 import { explainKvmOpenError, kvmHostFacts } from '../common/kvm-device';
+import { scratchDir } from './scratch';
 
 const SERVER = path.join(ROOT, 'dist', 'language-server.js');
 const HELLO_ELF = path.join(ROOT, 'examples', 'hello', 'build', 'hello.elf');
@@ -39,7 +40,7 @@ function vmscope(args: string[], opts: SpawnSyncOptions = {}): Run {
 
 /** A fresh directory (its name has a space, as users' do) holding `files`. */
 function fixtureDir(files: Record<string, string | Uint8Array> = {}, name = 'bad inputs'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `vmscope-${name.replace(/ /g, '-')}-`));
+  const dir = scratchDir(`vmscope-${name.replace(/ /g, '-')}-`);
   const sub = path.join(dir, name);
   fs.mkdirSync(sub);
   for (const [f, data] of Object.entries(files)) fs.writeFileSync(path.join(sub, f), data);
@@ -219,7 +220,7 @@ describe('bad inputs: the backend', () => {
   test('no permission on the KVM node (as an unprivileged user): the udev/group fix, or joining the node\'s group', (t) => {
     if (process.getuid?.() !== 0) return t.skip('needs root to stage a node and run the CLI as nobody (the mapping itself is unit-tested in common/kvm-device.test.ts)');
     // Root opens anything, so the CLI runs as nobody (uid 65534) against a char device node of our own (/dev/null's numbers).
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-kvm-perm-'));
+    const dir = scratchDir('vmscope-kvm-perm-');
     fs.chmodSync(dir, 0o755);
     const node = path.join(dir, 'kvm');
     const mk = spawnSync('mknod', [node, 'c', '1', '3']);

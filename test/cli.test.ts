@@ -4,12 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, ROOT, vmTest, kvmTest, hostInfo, EMU_OK, EMU_PROBLEM } from './kvm';
 import { loadNative } from '../vmm/kvm/native';
 import { KvmCap } from '../vmm/kvm/constants';
 import { bzImage } from '../formats/boot-fixtures';
+import { scratchDir } from './scratch';
 
 function vmscope(args: string[], opts: SpawnSyncOptions = {}) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000, ...opts });
@@ -19,7 +19,7 @@ function vmscope(args: string[], opts: SpawnSyncOptions = {}) {
 const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
 
 function tmpSpec(text: string, files: Record<string, string | Uint8Array> = {}): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-cli-'));
+  const dir = scratchDir('vmscope-cli-');
   for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), data);
   const file = path.join(dir, 'vm.vmspec');
   fs.writeFileSync(file, text);
@@ -146,7 +146,7 @@ test('run: no permission on /dev/kvm is one line with the fix', (t) => {
     return;
   }
   // A KVM-like node nobody but root may open; run the CLI as "nobody".
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-perm-'));
+  const dir = scratchDir('vmscope-perm-');
   fs.chmodSync(dir, 0o755);
   const node = path.join(dir, 'kvm');
   fs.writeFileSync(node, '');

@@ -4,12 +4,12 @@
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { localCopy } from '../debug-adapter/context';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ROOT, vmTest } from './kvm';
 import { withClient, withSession } from './dap-client';
+import { scratchDir } from './scratch';
 
 const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
 
@@ -93,7 +93,7 @@ vmTest('breakOnExit and traceBufferSize launch attributes: ticked from the start
 });
 
 vmTest('a guest debugged from a copy of its directory stops in the copy’s sources, not where it was built', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-copy-'));
+  const dir = scratchDir('vmscope-copy-');
   fs.cpSync(path.join(ROOT, 'examples', 'hello'), dir, { recursive: true });
   // An edited copy is not the file the image was built from: it is not substituted.
   fs.appendFileSync(path.join(dir, 'hello.c'), '\n/* edited */\n');

@@ -4,11 +4,11 @@
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { ROOT, vmTest } from './kvm';
 import { withClient, withSession } from './dap-client';
+import { scratchDir } from './scratch';
 
 const HELLO = path.join(ROOT, 'examples/hello/hello.vmspec');
 
@@ -77,7 +77,7 @@ vmTest('a condition that does not parse is refused with the reason', async () =>
 });
 
 vmTest('the spec’s debug.break-on-exit filters are on from the start', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-exits-'));
+  const dir = scratchDir('vmscope-exits-');
   const spec = path.join(dir, 'hlt.vmspec');
   fs.writeFileSync(spec, `name: hlt\nboot:\n  image: ${path.join(ROOT, 'test/guests/build/hlt.elf')}\ndebug:\n  break-on-exit: [hlt]\n`);
   await withSession(spec, [], async ({ dc, stdout }) => {

@@ -5,10 +5,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, ROOT } from './kvm';
 import { encodePacket } from '../gdb-stub/packets';
+import { scratchDir } from './scratch';
 
 /** A symbol's address from the guest's ELF (relative to the repository), as nm prints it, 0x hex. */
 export function symbol(elf: string, name: string): string {
@@ -75,7 +75,7 @@ export function gdbScript(port: number, commands: string[], elf?: string): strin
 
 /** gdb -batch -x on a script file. */
 export function runGdb(script: string): Promise<{ code: number | null; output: string }> {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-gdb-')), 'session.gdb');
+  const file = path.join(scratchDir('vmscope-gdb-'), 'session.gdb');
   fs.writeFileSync(file, script);
   return gdb(['-x', file]);
 }

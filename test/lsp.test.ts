@@ -4,7 +4,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +11,7 @@ import * as assert from 'node:assert/strict';
 import { type MessageConnection, StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node';
 import { thisHost } from '../vmspec/host-checks';
 import { bzImage } from '../formats/boot-fixtures';
+import { scratchDir } from './scratch';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SERVER = path.join(ROOT, 'dist', 'language-server.js');
@@ -175,7 +175,7 @@ describe('vmspec language server over stdio', { timeout: 60_000 }, () => {
   let n = 0;
   // The specs live next to a build/guest.elf (the hello example, built from source by `npm test`),
   // so that the checks that read the image find it.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-lsp-'));
+  const dir = scratchDir('vmscope-lsp-');
   fs.mkdirSync(path.join(dir, 'build'));
   fs.copyFileSync(path.join(ROOT, 'examples', 'hello', 'build', 'hello.elf'), path.join(dir, 'build', 'guest.elf'));
   const fresh = () => pathToFileURL(path.join(dir, `spec${++n}.vmspec`)).href;

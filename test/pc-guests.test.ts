@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI, ROOT, vmTest, skipOnPvm } from './kvm';
+import { scratchDir } from './scratch';
 
 const CACHE = process.env.VMSCOPE_GUESTS_CACHE ?? path.join(ROOT, 'guests-cache');
 const LINUX = path.join(CACHE, 'linux');
@@ -100,7 +100,7 @@ vmTest('i8042 reset pulse: on-reset: reset starts a fresh machine (again and aga
   assert.equal(again.code, 124, again.stderr);
   assert.ok((again.stdout.match(/^boot$/gm) ?? []).length >= 2, again.stdout);
   assert.match(again.stderr, /the guest reset the machine; restarting it/);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-reset-'));
+  const dir = scratchDir('vmscope-reset-');
   const spec = path.join(dir, 'reset.vmspec');
   fs.writeFileSync(spec, fs.readFileSync(path.join(ROOT, 'test/guests/reset.vmspec'), 'utf8').replace('on-reset: reset', 'on-reset: exit').replace('build/reset.elf', path.join(ROOT, 'test/guests/build/reset.elf')));
   const once = run(spec);

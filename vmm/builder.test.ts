@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseSpec } from '../vmspec/parse';
 import type { VmSpec } from '../vmspec/types';
@@ -9,8 +8,9 @@ import { bzImage, romImage } from '../formats/boot-fixtures';
 import { ACPI_TABLES_GPA } from './boot/acpi';
 import { deviceConfigs, planMachine } from './builder';
 import { BuildError } from './errors';
+import { scratchDir } from '../test/scratch';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-builder-'));
+const dir = scratchDir('vmscope-builder-');
 fs.writeFileSync(path.join(dir, 'bzImage'), bzImage(new Uint8Array(0x400)));
 fs.writeFileSync(path.join(dir, 'bios.bin'), romImage(1 << 20));
 fs.writeFileSync(path.join(dir, 'placeholder.map'), 'ffffffffffffffff B The real System.map is in the linux-image-6.1.0-18-cloud-amd64-dbg package\n');

@@ -1,17 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseSpec } from './parse';
 import { checkImage } from './image-checks';
 import { IMAGE_DIAGNOSTIC_CODES } from './types';
 import { bzImage, mb1Header, mb2Header } from '../formats/boot-fixtures';
 import { MB2_TAG } from '../formats/multiboot';
+import { scratchDir } from '../test/scratch';
 
 // The example guest, built from source by `npm test` before the tests run.
 const HELLO = path.resolve(__dirname, '..', '..', 'examples', 'hello', 'build', 'hello.elf');
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmscope-image-'));
+const dir = scratchDir('vmscope-image-');
 const FLAT = path.join(dir, 'flat.bin');
 fs.writeFileSync(FLAT, Buffer.alloc(0x3000, 0x90));
 
