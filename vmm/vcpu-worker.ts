@@ -6,11 +6,13 @@ import { isMainThread, workerData } from 'node:worker_threads';
 import { loadNative } from './kvm/native';
 import { KvmVcpu } from './kvm/vcpu';
 import { EmuVcpu } from './emu/vcpu';
+import { Ctl } from './loop/control';
 import { runVcpuLoop, type VcpuLoopConfig } from './vcpu-loop';
 import type { WorkerMessage } from './exits';
 
 if (isMainThread) throw new Error('vcpu-worker must run as a worker thread');
 const cfg = workerData as VcpuLoopConfig;
+const ctl = new Int32Array(cfg.control);
 runVcpuLoop(
   (sink) => {
     switch (cfg.backend) {
@@ -22,5 +24,8 @@ runVcpuLoop(
     }
   },
   cfg,
-  (m: WorkerMessage) => cfg.reports.postMessage(m),
+  (m: WorkerMessage) => {
+    cfg.reports.postMessage(m);
+    Atomics.add(ctl, Ctl.REPORTS, 1);
+  },
 );

@@ -33,7 +33,13 @@ export const Ctl = {
    * when it resumes.
    */
   STEP: 8,
-  WORDS: 9,
+  /**
+   * Bumped by the vCPU thread after each report it posts: the machine can
+   * watch for reports with a load of this word, which allocates nothing,
+   * where polling the port would allocate on every try (Machine.pollReports).
+   */
+  REPORTS: 9,
+  WORDS: 10,
 } as const;
 
 export const Cmd = { RUN: 0, PAUSE: 1, STOP: 2 } as const;
