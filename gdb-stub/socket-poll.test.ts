@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import * as os from 'node:os';
+import { SPINNING_PAYS } from '../vmm/machine';
 import { SocketPoll } from './socket-poll';
 
 /**
@@ -34,7 +34,7 @@ async function pair(): Promise<{ server: net.Socket; client: net.Socket; close: 
   };
 }
 
-const spins = os.availableParallelism() >= 2;
+const spins = SPINNING_PAYS;
 
 /** Lets time pass without a turn of the event loop. */
 function busyWait(ms: number): void {

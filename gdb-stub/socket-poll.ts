@@ -18,7 +18,7 @@
 
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
-import * as os from 'node:os';
+import { SPINNING_PAYS } from '../vmm/machine';
 
 /** Empty polls in a row after which polling stops until a packet shows it would pay again. */
 const MISSES_TO_STOP = 8;
@@ -37,7 +37,7 @@ export class SocketPoll {
   ) {
     // Node does not document a socket's fd: it is the stream handle's, and -1 or absent where there is none (Windows).
     const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-    this.fd = typeof fd === 'number' && fd >= 0 && os.availableParallelism() >= 2 ? fd : undefined;
+    this.fd = typeof fd === 'number' && fd >= 0 && SPINNING_PAYS ? fd : undefined;
   }
 
   /**

@@ -16,7 +16,7 @@ import { acpiTables, ACPI_TABLES_GPA, type AcpiTables } from './boot/acpi';
 import { dataSegment } from './loaders/boot-info';
 import { fwCfgItems } from './devices/fw-cfg-items';
 import { KvmCap } from './kvm/constants';
-import { autoAvoidsKvm, detectBackend, KVM_DEVICE, openKvm, type KvmSystem } from './kvm/system';
+import { autoBackend, detectBackend, KVM_DEVICE, openKvm, type KvmSystem } from './kvm/system';
 import { type CpuidEntry, type Sregs } from './registers';
 import { Structs } from './kvm/structs';
 import { loadNative, type KvmNative } from './kvm/native';
@@ -384,13 +384,16 @@ export function chooseBackend(accel: AccelChoice, kvmPath = KVM_DEVICE, native?:
     }
     case 'auto': {
       const kvmWhy = kvm();
-      if (!kvmWhy) {
-        const avoid = autoAvoidsKvm(detectBackend().backend);
-        return avoid && !emu() ? { name: 'emu', notice: `${avoid}; running under emulation` } : { name: 'kvm' };
+      let emuWhy: string | undefined;
+      const pick = autoBackend(kvmWhy === undefined, detectBackend().backend, () => (emuWhy = emu()) === undefined);
+      switch (pick.name) {
+        case 'kvm':
+          return { name: 'kvm' };
+        case 'emu':
+          return { name: 'emu', notice: `${pick.avoidsKvm ?? kvmAbsence(kvmWhy ?? '')}; running under emulation` };
+        case null:
+          throw new BackendUnavailable(`no backend can run this VM: KVM: ${kvmWhy}; emulation: ${emuWhy}`);
       }
-      const emuWhy = emu();
-      if (emuWhy) throw new BackendUnavailable(`no backend can run this VM: KVM: ${kvmWhy}; emulation: ${emuWhy}`);
-      return { name: 'emu', notice: `${kvmAbsence(kvmWhy)}; running under emulation` };
     }
   }
 }

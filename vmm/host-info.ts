@@ -5,7 +5,7 @@
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { autoAvoidsKvm, capabilities, detectBackend, explainOpenError, KVM_DEVICE, openKvm, type KvmBackend } from './kvm/system';
+import { autoBackend, capabilities, detectBackend, explainOpenError, KVM_DEVICE, openKvm, type KvmBackend } from './kvm/system';
 import type { KvmCapName } from './kvm/constants';
 import { VmscopeError } from './errors';
 import type { BackendCapabilities, BackendName } from './backend';
@@ -63,8 +63,8 @@ export function gatherEmulatorInfo(): EmulatorInfo {
 export function gatherBackendsInfo(device = KVM_DEVICE, native?: KvmNative): BackendsInfo {
   const kvm = gatherHostInfo(device, native);
   const emulator = gatherEmulatorInfo();
-  const avoid = kvm.usable && emulator.usable ? autoAvoidsKvm(kvm.backend) : undefined;
-  return { kvm, emulator, auto: kvm.usable && !avoid ? 'kvm' : emulator.usable ? 'emu' : null, ...(avoid ? { autoAvoidsKvm: avoid } : {}) };
+  const auto = autoBackend(kvm.usable, kvm.backend, () => emulator.usable);
+  return { kvm, emulator, auto: auto.name, ...(auto.avoidsKvm ? { autoAvoidsKvm: auto.avoidsKvm } : {}) };
 }
 
 export function gatherHostInfo(device = KVM_DEVICE, native?: KvmNative): HostInfo {

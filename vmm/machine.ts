@@ -94,8 +94,12 @@ interface VcpuHandle {
   state?: VcpuStateApi;
 }
 
-/** CPUs this process may spin on while another thread works (pollReports). */
-const SPIN_CPUS = os.availableParallelism();
+/**
+ * Whether a thread of this process may spin while it waits for another
+ * thread or process (Machine.pollReports, the gdb stub's socket poll): only
+ * with two or more CPUs, since on one the spin holds the CPU the other needs.
+ */
+export const SPINNING_PAYS = os.availableParallelism() >= 2;
 
 /** Where the vCPU worker script lives: next to this module, in out/vmm/ and in dist/. */
 function workerScript(): string {
@@ -290,7 +294,7 @@ export class Machine extends EventEmitter<MachineEvents> {
    * spin (it would hold the CPU the vCPU thread needs).
    */
   pollReports(done: () => boolean, budgetUs: number): boolean {
-    const until = performance.now() + (SPIN_CPUS < 2 ? 0 : budgetUs / 1000);
+    const until = performance.now() + (SPINNING_PAYS ? budgetUs / 1000 : 0);
     const vcpus = this.vcpus;
     // The spin watches the vCPUs' report counters and takes the port only when one moved: an empty take allocates,
     // and the garbage of a spin that took the ports on every turn measured as a major share of the collections

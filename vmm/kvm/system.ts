@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { KvmCap, type KvmCapName } from './constants';
 import { isNativeError, loadNative, type KvmNative } from './native';
 import { KvmUnavailable } from '../errors';
-import type { BackendImplementation } from '../backend';
+import type { BackendImplementation, BackendName } from '../backend';
 import { explainKvmOpenError, KVM_DEVICE, type KvmHostFacts } from '../../common/kvm-device';
 
 export { KVM_DEVICE };
@@ -71,8 +71,23 @@ export type KvmBackend = Exclude<BackendImplementation, 'emu'>;
  */
 export function autoAvoidsKvm(backend: KvmBackend): string | undefined {
   return backend === 'pvm'
-    ? 'KVM here is PVM, which runs guest code through its instruction emulator (hundreds of times slower than vmscope\'s, and it cannot emulate every instruction); --accel kvm uses it anyway'
+    ? 'KVM here is PVM, which runs guest code through its instruction emulator: hundreds of times slower than vmscope\'s, and unable to emulate every instruction; --accel kvm uses it anyway'
     : undefined;
+}
+
+/**
+ * What `accel: auto` runs on, the one rule for the runner and for `vmscope
+ * info`: KVM where /dev/kvm is usable, unless autoAvoidsKvm passes it over
+ * and the emulator can run; else the emulator where it can run; else
+ * nothing. `emuUsable` is asked only when the answer depends on it (loading
+ * the emulator is not free).
+ */
+export function autoBackend(kvmUsable: boolean, kvmBackend: KvmBackend, emuUsable: () => boolean): { name: BackendName | null; avoidsKvm?: string } {
+  if (kvmUsable) {
+    const avoid = autoAvoidsKvm(kvmBackend);
+    return avoid && emuUsable() ? { name: 'emu', avoidsKvm: avoid } : { name: 'kvm' };
+  }
+  return { name: emuUsable() ? 'emu' : null };
 }
 
 /**
