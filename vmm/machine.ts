@@ -84,8 +84,6 @@ interface VcpuHandle {
    * paused vCPU whose report is still in flight reads false.
    */
   reported: boolean;
-  /** The vCPU's report counter (Ctl.REPORTS) as pollReports last saw it. */
-  reportsSeen: number;
   /** Set while the vCPU steps off an int3 for a continue: its next stop is vmscope's own. */
   steppingOff?: (stop: VcpuStop) => void;
   /** An int3 lifted for this vCPU's step, planted again at its next stop. */
@@ -149,7 +147,6 @@ export class Machine extends EventEmitter<MachineEvents> {
         reports: reports.port1,
         workerReports: reports.port2,
         reported: false,
-        reportsSeen: 0,
         index,
         controlBuf,
         control: new Int32Array(controlBuf),
@@ -295,30 +292,30 @@ export class Machine extends EventEmitter<MachineEvents> {
    */
   pollReports(done: () => boolean, budgetUs: number): boolean {
     const until = performance.now() + budgetUs / 1000;
-    const vcpus = this.vcpus;
     // The spin watches the vCPUs' report counters and takes the ports only when one moved: an empty take allocates,
     // and a spin that took the ports on every turn allocated about 10 MB per 500 gdb stepi (docs/performance.md).
-    for (let i = 0; i < vcpus.length; i++) vcpus[i]!.reportsSeen = Atomics.load(vcpus[i]!.control, Ctl.REPORTS);
+    let seen = this.reportCount();
     this.takeReports();
     if (!SPINNING_PAYS) return done();
     let turns = 0;
-    for (;;) {
-      if (done()) return true;
-      let moved = false;
-      do {
-        for (let i = 0; i < vcpus.length; i++) {
-          const v = vcpus[i]!;
-          const n = Atomics.load(v.control, Ctl.REPORTS);
-          if (n !== v.reportsSeen) {
-            v.reportsSeen = n;
-            moved = true;
-          }
-        }
+    while (!done()) {
+      const count = this.reportCount();
+      if (count !== seen) {
+        seen = count;
+        this.takeReports();
+      } else if ((++turns & 63) === 0 && performance.now() >= until) {
         // The clock is read every 64th turn: each read of it allocates until the loop is optimised.
-        if (!moved && (++turns & 63) === 0 && performance.now() >= until) return false;
-      } while (!moved);
-      this.takeReports();
+        return false;
+      }
     }
+    return true;
+  }
+
+  /** How many reports the vCPU threads have posted in all (Ctl.REPORTS): it moves with every report. */
+  private reportCount(): number {
+    let n = 0;
+    for (let i = 0; i < this.vcpus.length; i++) n += Atomics.load(this.vcpus[i]!.control, Ctl.REPORTS);
+    return n;
   }
 
   private onMessage(v: VcpuHandle, m: WorkerMessage): void {
