@@ -13,9 +13,9 @@
 // removes it around every step) and times two runs of `stepi`s one after the
 // other: the first F of the session, and the N after them, the round trip
 // proper. The first ones are timed apart because they are not like the rest
-// for vmscope: its stub and vCPU thread are JavaScript, and V8 compiles their
-// step path while they run (about 100 ms of compiling on this machine's
-// helper threads, which on two CPUs take the CPU gdb needs).
+// for vmscope: its stub and vCPU thread are JavaScript, which runs
+// unoptimised until V8 has seen enough of it (docs/performance.md, "A
+// session's first steps").
 // With gdb's Python the clock runs inside gdb around each run of stepi only;
 // without it each is timed as the difference in gdb's wall time between
 // scripts of 0, F and F + N `stepi` lines. Both contenders must end each run
@@ -207,7 +207,7 @@ async function main(): Promise<void> {
   };
   const from = `multiboot kernel from kernel_main ${at}, median of ${ROUNDS} sessions`;
   report(`stepi round trip through gdb: stepi ${FIRST + 1}-${FIRST + STEPS} of a session (${from}):`, (x) => x.then, ' (target <= 1.0)');
-  report(`the first ${FIRST} stepi of a session, while V8 compiles vmscope's step path (${from}):`, (x) => x.first, '');
+  report(`the first ${FIRST} stepi of a session, while vmscope's JavaScript warms up (${from}):`, (x) => x.first, '');
 }
 
 main().catch((e: unknown) => {
